@@ -1,0 +1,121 @@
+"""Fixtures in the manner of flaskr: app, client, runner, auth, htmx."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from webapp import create_app
+from webapp.extensions import db
+
+TEST_KEY = Fernet.generate_key().decode()
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> Iterator[str | None]:
+    """A PostgreSQL database of the suite's own when SDM_TEST_DATABASE_URL is set."""
+    admin_url = os.environ.get("SDM_TEST_DATABASE_URL")
+    if not admin_url:
+        yield None
+        return
+    admin = make_url(admin_url)
+    name = f"sdm_test_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+@pytest.fixture
+def app_config(tmp_path, database_url) -> dict:
+    """The configuration every test app starts from; tests may change it before `app`."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "ENCRYPTION_KEYS": TEST_KEY,
+        "SQLALCHEMY_DATABASE_URI": database_url or f"sqlite:///{tmp_path / 'sdm.db'}",
+        "JOBS": "sync",
+        "WTF_CSRF_ENABLED": False,
+        "SANDBOX": False,
+        "PLUGIN_ENTRY_POINTS": False,
+    }
+
+
+@pytest.fixture
+def app(app_config):
+    app = create_app(app_config)
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        app.extensions["sdm.jobs"].shutdown()
+        db.session.remove()
+        db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class HtmxClient:
+    """A test client whose requests come from htmx."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def __getattr__(self, verb):
+        method = getattr(self._client, verb)
+
+        def call(*args, headers=None, **kwargs):
+            return method(*args, headers={"HX-Request": "true", **(headers or {})}, **kwargs)
+
+        return call
+
+
+@pytest.fixture
+def htmx(client):
+    return HtmxClient(client)
+
+
+class AuthActions:
+    """Sign up, sign in and sign out through the real routes."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def signup(self, email="ada@example.com", password=PASSWORD, name="Ada Admin",
+               organization="Springfield District"):
+        return self._client.post("/signup", data={
+            "name": name, "email": email, "password": password,
+            "confirm": password, "organization": organization,
+        })
+
+    def login(self, email="ada@example.com", password=PASSWORD):
+        return self._client.post("/login", data={"email": email, "password": password})
+
+    def logout(self):
+        return self._client.post("/logout")
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)

@@ -1,0 +1,43 @@
+"""Command-line tasks: flask --app wsgi sdm <command>."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from webapp.extensions import db
+
+sdm = AppGroup("sdm", help="SDM administration.")
+
+
+@sdm.command("setup")
+def setup() -> None:
+    """Upgrade the database and, in demo mode, seed the demo organization."""
+    upgrade()
+    if current_app.config["DEMO"]:
+        from webapp.seed import seed_demo
+
+        created = seed_demo()
+        email = current_app.config["DEMO_EMAIL"]
+        if created:
+            click.echo(f"Seeded the demo organization; sign in as {email}.")
+
+
+@sdm.command("demo-login")
+def demo_login() -> None:
+    """Print the demo sign-in."""
+    from webapp.models import User
+
+    email = current_app.config["DEMO_EMAIL"]
+    if db.session.scalar(select(User).where(User.email == email)) is None:
+        click.echo("No demo account in this database.")
+        return
+    click.echo(f"  Email:    {email}")
+    click.echo(f"  Password: {current_app.config['DEMO_PASSWORD']}")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(sdm)

@@ -1,0 +1,48 @@
+"""One place that turns errors into pages, or into small alert fragments for htmx."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template
+from flask_wtf.csrf import CSRFError
+from htmx_flask import request
+from werkzeug.exceptions import HTTPException
+
+bp = Blueprint("errors", __name__)
+
+MESSAGES = {
+    400: "The request could not be understood.",
+    403: "You do not have permission to do that. Ask an admin of this organization.",
+    404: "There is nothing here. It may have been deleted, or it belongs to another "
+         "organization.",
+    405: "That action is not allowed here.",
+    500: "Something went wrong on our side. The error has been logged.",
+}
+
+
+def _render(status: int, message: str):
+    template = "errors/_alert.html" if request.htmx else "errors/error.html"
+    response = render_template(template, status=status, message=message)
+    headers = {"Vary": "HX-Request"}
+    if request.htmx:
+        # Show the alert even when the trigger's target would not accept an error swap.
+        headers.update({"HX-Retarget": "#alerts", "HX-Reswap": "innerHTML"})
+    return response, status, headers
+
+
+@bp.app_errorhandler(CSRFError)
+def csrf_error(error: CSRFError):
+    return _render(400, "Your session form token is missing or expired. Reload the page "
+                        "and try again.")
+
+
+@bp.app_errorhandler(HTTPException)
+def http_error(error: HTTPException):
+    return _render(error.code or 500, MESSAGES.get(error.code, error.description))
+
+
+@bp.app_errorhandler(Exception)
+def unhandled(error: Exception):
+    if current_app.testing:
+        raise error
+    current_app.logger.exception("unhandled error")
+    return _render(500, MESSAGES[500])

@@ -1,0 +1,20 @@
+"""SQLAlchemy models, one module per aggregate."""
+
+from webapp.models.accounts import Invite, Membership, Organization, Role, User
+from webapp.models.audit import AuditEvent
+from webapp.models.connections import AuthMethod, Connection, Status
+from webapp.models.jobs import Job, JobStatus
+
+__all__ = [
+    "AuditEvent",
+    "AuthMethod",
+    "Connection",
+    "Invite",
+    "Job",
+    "JobStatus",
+    "Membership",
+    "Organization",
+    "Role",
+    "Status",
+    "User",
+]

@@ -1,0 +1,96 @@
+"""Saved OneRoster API connections, shared by every member of an organization."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.models.accounts import User
+from webapp.models.common import Timestamps
+
+
+class Status(enum.StrEnum):
+    CONFIGURED = "configured"
+    TESTING = "testing"
+    SUCCESS = "success"
+    ERROR = "error"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class AuthMethod(enum.StrEnum):
+    OAUTH2_BASIC = "oauth2_basic"
+    OAUTH2_BODY = "oauth2_body"
+    OAUTH1 = "oauth1"
+    BEARER = "bearer"
+
+    @property
+    def label(self) -> str:
+        return AUTH_METHOD_LABELS[self]
+
+
+AUTH_METHOD_LABELS = {
+    AuthMethod.OAUTH2_BASIC: "OAuth 2 client credentials, secret sent with HTTP Basic",
+    AuthMethod.OAUTH2_BODY: "OAuth 2 client credentials, secret sent in the request body",
+    AuthMethod.OAUTH1: "OAuth 1.0a request signing (HMAC-SHA256)",
+    AuthMethod.BEARER: "Static bearer token (the Client Secret is the token)",
+}
+
+# Changing any of these invalidates the last test result.
+TESTED_FIELDS = ("base_url", "client_id", "auth_url", "proxy_country", "auth_method",
+                 "oneroster_version", "scopes")
+
+
+class Connection(Timestamps, db.Model):
+    __tablename__ = "connections"
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    provider: Mapped[str] = mapped_column(String(32), default="custom")
+    base_url: Mapped[str] = mapped_column(String(500))
+    client_id: Mapped[str] = mapped_column(String(255))
+    # Fernet token written and read only through webapp.crypto.
+    client_secret_encrypted: Mapped[str] = mapped_column(Text)
+    secret_set_at: Mapped[datetime]
+    auth_url: Mapped[str | None] = mapped_column(String(500))
+    proxy_country: Mapped[str | None] = mapped_column(String(2))
+    oneroster_version: Mapped[str] = mapped_column(String(8), default="1.2")
+    auth_method: Mapped[AuthMethod] = mapped_column(String(16), default=AuthMethod.OAUTH2_BASIC)
+    scopes: Mapped[str] = mapped_column(String(1000), default="")
+
+    status: Mapped[Status] = mapped_column(String(16), default=Status.CONFIGURED)
+    last_tested_at: Mapped[datetime | None]
+    last_tested_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    # The last test's checklist and verdict, as the test job wrote it.
+    last_test: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    test_job_id: Mapped[str | None] = mapped_column(String(36))
+
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    last_tested_by: Mapped[User | None] = relationship(foreign_keys=[last_tested_by_id])
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.base_url).netloc
+
+    @property
+    def scope_list(self) -> list[str]:
+        return self.scopes.split()
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.id} {self.name!r}>"
