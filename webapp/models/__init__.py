@@ -3,12 +3,16 @@
 from webapp.models.accounts import Invite, Membership, Organization, Role, User
 from webapp.models.audit import AuditEvent
 from webapp.models.connections import AuthMethod, Connection, Status
+from webapp.models.flows import Flow, FlowDraft, FlowMode
 from webapp.models.jobs import Job, JobStatus
 
 __all__ = [
     "AuditEvent",
     "AuthMethod",
     "Connection",
+    "Flow",
+    "FlowDraft",
+    "FlowMode",
     "Invite",
     "Job",
     "JobStatus",
