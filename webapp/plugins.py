@@ -14,6 +14,7 @@ BUILTIN_PLUGINS = (
     "plugins.source_oneroster",
     "plugins.source_test_data",
     "plugins.output_oneroster_csv",
+    "webapp.connections.providers",
 )
 
 hookspec = pluggy.HookspecMarker(PROJECT)

@@ -1,0 +1,186 @@
+"""Provider templates: pre-filled, explained starting points for a connection."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from webapp.models.connections import AuthMethod
+from webapp.plugins import hookimpl
+
+DEFAULT_PROVIDER = "custom"
+# Spelled out: the client package imports this module to register its own template.
+CORE_SCOPE_V1P2 = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly"
+
+
+@dataclass(frozen=True)
+class ProviderTemplate:
+    """What a provider pre-fills in the connection form, and where the school finds values."""
+
+    id: str
+    name: str
+    description: str
+    help: tuple[str, ...] = ()  # paragraphs: where the school finds its values
+    base_url: str = ""  # pre-filled; "{app_url}" becomes the app's own root URL
+    base_url_example: str = ""
+    auth_url: str = ""  # pre-filled; same placeholder
+    auth_url_hint: str = ""
+    client_id: str = ""
+    demo_secret: str = ""  # used when the Client Secret is left blank; never rendered
+    version: str = "1.2"
+    auth_method: AuthMethod = AuthMethod.OAUTH2_BASIC
+    scopes: tuple[str, ...] = ()
+    order: int = 100
+    # The token URL used when a connection leaves Auth URL blank; "{base_url}" and "{origin}"
+    # (scheme and host of the Base URL) are filled in. Empty: the client's own default.
+    default_auth_url: str = ""
+    auth_url_required: bool = False  # the provider issues the token URL per school
+
+    def prefill(self, app_url: str) -> dict[str, str]:
+        """Return the form values this template pre-fills, placeholders resolved."""
+        return {
+            "base_url": self.base_url.replace("{app_url}", app_url),
+            "auth_url": self.auth_url.replace("{app_url}", app_url),
+            "client_id": self.client_id,
+            "oneroster_version": self.version,
+            "auth_method": AuthMethod(self.auth_method).value,
+            "scopes": " ".join(self.scopes),
+        }
+
+    def token_url_for(self, base_url: str) -> str | None:
+        """Return the default token URL for a Base URL, or None to leave it to the client."""
+        if not self.default_auth_url:
+            return None
+        parts = urlsplit(base_url)
+        return self.default_auth_url.format(base_url=base_url.rstrip("/"),
+                                             origin=f"{parts.scheme}://{parts.netloc}")
+
+
+CUSTOM = ProviderTemplate(
+    id="custom",
+    name="Custom",
+    description="Manual configuration for any OneRoster API.",
+    help=(
+        "Enter the Base URL exactly as your SIS provider gives it, including any vendor prefix "
+        "before /ims/oneroster/…: SDM appends the collection names (/orgs, /users, …) to it.",
+        "OneRoster 1.2 Base URLs usually end in /ims/oneroster/rostering/v1p2 and 1.1 Base "
+        "URLs in /ims/oneroster/v1p1. Pick the matching version under Advanced.",
+        "Set the Auth URL when your provider gave you a token endpoint.",
+    ),
+    base_url_example="https://sis.example.org/ims/oneroster/rostering/v1p2",
+    auth_url_hint="The OAuth 2 token endpoint, e.g. https://sis.example.org/oauth/token",
+    order=90,
+)
+
+LIBRUS = ProviderTemplate(
+    id="librus",
+    name="Librus",
+    description="Pre-configured for Librus SIS (Poland).",
+    help=(
+        "Librus issues the OneRoster Base URL and the token (Auth) URL to each school "
+        "separately; they are not published. Ask your school's Librus Synergia administrator, "
+        "or Librus support, for the OneRoster API access details: Base URL, Auth URL, "
+        "Client ID and Client Secret.",
+        "The OneRoster version, client authentication and scopes are already set for Librus. "
+        "Change them under Advanced only if Librus tells you to.",
+    ),
+    base_url_example="https://<address issued to your school>/ims/oneroster/rostering/v1p2",
+    auth_url_hint="Required for Librus: the token URL issued to your school.",
+    version="1.2",
+    auth_method=AuthMethod.OAUTH2_BASIC,
+    scopes=(CORE_SCOPE_V1P2,),
+    order=10,
+    auth_url_required=True,
+)
+
+POWERSCHOOL = ProviderTemplate(
+    id="powerschool",
+    name="PowerSchool",
+    description="PowerSchool SIS with its OneRoster plugin (credentials sent in the body).",
+    help=(
+        "A PowerSchool district administrator installs and enables the OneRoster plugin "
+        "(System › System Settings › Plugin Management Configuration). The plugin's data "
+        "configuration page shows its Client ID and Client Secret.",
+        "The Base URL is your PowerSchool server's address followed by the OneRoster path. "
+        "PowerSchool expects the credentials in the token request body, which is already set "
+        "under Advanced. Leave the Auth URL blank to use <server>/oauth/access_token.",
+        "If your server offers only OneRoster 1.1, use the /ims/oneroster/v1p1 path and pick "
+        "1.1 under Advanced.",
+    ),
+    base_url_example="https://<district>.powerschool.com/ims/oneroster/rostering/v1p2",
+    auth_url_hint="Leave blank for https://<server>/oauth/access_token.",
+    version="1.2",
+    auth_method=AuthMethod.OAUTH2_BODY,
+    order=20,
+    default_auth_url="{origin}/oauth/access_token",
+)
+
+INFINITE_CAMPUS = ProviderTemplate(
+    id="infinite-campus",
+    name="Infinite Campus",
+    description="Infinite Campus OneRoster 1.2 (OAuth 2).",
+    help=(
+        "The district's Campus administrator creates a OneRoster connection for SDM in Campus "
+        "and hands over its Client Key (the Client ID here), Client Secret, Base URL and "
+        "token URL. The Campus application name (appName) appears in both URLs.",
+        "The token URL carries the application name as a query string "
+        "(…/campus/oauth2/token?appName=<app>); enter it exactly as given.",
+        "Campus dropped OAuth 1 in 2023. Moving a district from OneRoster 1.1 to 1.2 gives "
+        "every person a new sourcedId, so downstream systems see new records.",
+        "Some Campus set-ups expect the credentials in the token request body: choose that "
+        "under Advanced if the test reports an authentication failure.",
+    ),
+    base_url_example=("https://<district>.infinitecampus.org/campus/api/oneroster/v1p2/"
+                      "<appName>/ims/oneroster/rostering/v1p2"),
+    auth_url_hint=("Required: https://<district>.infinitecampus.org/campus/oauth2/token"
+                   "?appName=<appName>"),
+    version="1.2",
+    auth_method=AuthMethod.OAUTH2_BASIC,
+    order=30,
+    auth_url_required=True,
+)
+
+CLASSLINK = ProviderTemplate(
+    id="classlink",
+    name="ClassLink",
+    description="ClassLink Roster Server through its OneRoster proxy (bearer token).",
+    help=(
+        "ClassLink's OneRoster proxy uses a long-lived bearer token instead of a token "
+        "endpoint: paste the token as the Client Secret and leave the Auth URL blank.",
+        "In ClassLink Roster Server, the application's settings show its application ID and "
+        "the bearer token. Use the application ID as the Client ID and in the Base URL.",
+    ),
+    base_url_example="https://oneroster-proxy.classlink.io/<appId>/ims/oneroster/v1p1",
+    auth_url_hint="Not used with a bearer token.",
+    version="1.1",
+    auth_method=AuthMethod.BEARER,
+    order=40,
+)
+
+AERIES = ProviderTemplate(
+    id="aeries",
+    name="Aeries",
+    description="Aeries SIS OneRoster 1.1 (OAuth 2).",
+    help=(
+        "Aeries serves OneRoster 1.1 only. The district's Aeries administrator creates the "
+        "OneRoster API client and gives you its Client ID and Client Secret.",
+        "The Base URL is the district's Aeries address followed by /ims/oneroster/v1p1. Leave "
+        "the Auth URL blank to use the Base URL followed by /token.",
+        "Aeries warns that frequent full (\"get all\") requests are expensive: prefer "
+        "scheduled delta syncs over repeated full imports.",
+    ),
+    base_url_example="https://<district>.aeries.net/aeries/ims/oneroster/v1p1",
+    auth_url_hint="Leave blank for <Base URL>/token.",
+    version="1.1",
+    auth_method=AuthMethod.OAUTH2_BASIC,
+    order=50,
+    default_auth_url="{base_url}/token",
+)
+
+BUILTIN_TEMPLATES = (LIBRUS, POWERSCHOOL, INFINITE_CAMPUS, CLASSLINK, AERIES, CUSTOM)
+
+
+@hookimpl
+def sdm_provider_templates() -> list[ProviderTemplate]:
+    """Return the built-in provider templates."""
+    return list(BUILTIN_TEMPLATES)
