@@ -8,14 +8,15 @@ registered by kind; nothing here assumes the job runs in the web process.
 from __future__ import annotations
 
 import logging
-from abc import ABC, abstractmethod
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
+from sqlalchemy.exc import SQLAlchemyError
 
 from webapp.extensions import db
 from webapp.models import Job, JobStatus
@@ -24,10 +25,14 @@ from webapp.models.common import utcnow
 log = logging.getLogger(__name__)
 
 Handler = Callable[["JobContext"], dict[str, Any] | None]
+InterruptedHandler = Callable[[Job], None]
 _handlers: dict[str, Handler] = {}
+_interrupted: dict[str, InterruptedHandler] = {}
 
 HEARTBEAT_S = 5.0
 STALE_AFTER = timedelta(seconds=30)
+SWEEP_S = 15.0
+INTERRUPTED = "Interrupted: the worker running this job stopped."
 
 
 class JobCancelled(Exception):
@@ -39,6 +44,20 @@ def handler(kind: str) -> Callable[[Handler], Handler]:
 
     def register(fn: Handler) -> Handler:
         _handlers[kind] = fn
+        return fn
+
+    return register
+
+
+def on_interrupted(kind: str) -> Callable[[InterruptedHandler], InterruptedHandler]:
+    """Register what to tidy up when a job of a kind is found abandoned by its worker.
+
+    The function receives the job row, already marked failed, inside the sweeping session;
+    it changes what it owns and leaves the commit to the sweep.
+    """
+
+    def register(fn: InterruptedHandler) -> InterruptedHandler:
+        _interrupted[kind] = fn
         return fn
 
     return register
@@ -60,7 +79,7 @@ class JobContext:
         return db.session.get(Job, self.job_id)
 
     def report(self, progress: dict[str, Any]) -> None:
-        """Store the job's progress (and prove it is alive)."""
+        """Store the job's progress (and prove it is alive); commits the session."""
         job = self.job
         job.progress = progress
         job.heartbeat_at = utcnow()
@@ -76,10 +95,10 @@ class JobContext:
 class Runner(ABC):
     """Start jobs. Subclasses decide where and when they run."""
 
-    def submit(self, kind: str, *, organization_id: int | None = None,
+    def create(self, kind: str, *, organization_id: int | None = None,
                subject: Any = None, created_by_id: int | None = None,
                **params: Any) -> Job:
-        """Create the job row and hand it to a worker."""
+        """Create a queued job row (committed) without starting it; `dispatch` starts it."""
         if kind not in _handlers:
             raise KeyError(f"No job handler registered for {kind!r}")
         job = Job(
@@ -92,6 +111,14 @@ class Runner(ABC):
         )
         db.session.add(job)
         db.session.commit()
+        return job
+
+    def submit(self, kind: str, *, organization_id: int | None = None,
+               subject: Any = None, created_by_id: int | None = None,
+               **params: Any) -> Job:
+        """Create the job row and hand it to a worker."""
+        job = self.create(kind, organization_id=organization_id, subject=subject,
+                          created_by_id=created_by_id, **params)
         self.dispatch(job.id)
         return job
 
@@ -106,7 +133,7 @@ class Runner(ABC):
             job.cancel_requested = True
             db.session.commit()
 
-    def shutdown(self) -> None:
+    def shutdown(self) -> None:  # noqa: B027 - optional for runners without resources
         """Stop accepting work."""
 
 
@@ -118,49 +145,77 @@ class SyncRunner(Runner):
 
 
 class ThreadRunner(Runner):
-    """Run jobs on a bounded in-process thread pool."""
+    """Run jobs on a bounded in-process thread pool.
+
+    A background thread beats for every job this process holds, queued or running, so that
+    a job waiting for a free worker is not mistaken for an abandoned one; it also sweeps
+    abandoned jobs (of any process) at start-up and every SWEEP_S seconds.
+    """
 
     def __init__(self, workers: int) -> None:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sdm-job")
-        self._running: dict[str, Flask] = {}
+        self._held: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        threading.Thread(target=self._heartbeat, daemon=True, name="sdm-job-heartbeat").start()
+
+    def start(self, app: Flask) -> None:
+        """Start the heartbeat and sweeping thread for the app this runner serves."""
+        threading.Thread(target=self._beat_and_sweep, args=(app,), daemon=True,
+                         name="sdm-job-heartbeat").start()
 
     def dispatch(self, job_id: str) -> None:
         app = current_app._get_current_object()
+        with self._lock:
+            self._held.add(job_id)
         future = self._executor.submit(self._run, app, job_id)
         future.add_done_callback(_log_failure)
 
     def _run(self, app: Flask, job_id: str) -> None:
-        with self._lock:
-            self._running[job_id] = app
         try:
             with app.app_context():
                 execute(job_id)
         finally:
             with self._lock:
-                self._running.pop(job_id, None)
+                self._held.discard(job_id)
 
-    def _heartbeat(self) -> None:
+    def _beat_and_sweep(self, app: Flask) -> None:
+        _sweep(app)
+        since_sweep = 0.0
         while not self._stop.wait(HEARTBEAT_S):
             with self._lock:
-                running = list(self._running.items())
-            for job_id, app in running:
-                try:
-                    with app.app_context():
-                        db.session.execute(
-                            db.update(Job)
-                            .where(Job.id == job_id, Job.status == JobStatus.RUNNING)
-                            .values(heartbeat_at=utcnow())
-                        )
-                        db.session.commit()
-                except Exception:  # the next beat tries again
-                    log.exception("job heartbeat failed")
+                held = list(self._held)
+            if held:
+                self._beat(app, held)
+            since_sweep += HEARTBEAT_S
+            if since_sweep >= SWEEP_S:
+                since_sweep = 0.0
+                _sweep(app)
+
+    @staticmethod
+    def _beat(app: Flask, job_ids: list[str]) -> None:
+        try:
+            with app.app_context():
+                db.session.execute(
+                    db.update(Job)
+                    .where(Job.id.in_(job_ids),
+                           Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
+                    .values(heartbeat_at=utcnow())
+                )
+                db.session.commit()
+        except SQLAlchemyError:  # the next beat tries again
+            log.exception("job heartbeat failed")
 
     def shutdown(self) -> None:
         self._stop.set()
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _sweep(app: Flask) -> None:
+    try:
+        with app.app_context():
+            recover_stale()
+    except SQLAlchemyError as exc:  # e.g. the schema is not there yet; the next sweep retries
+        log.warning("sweeping abandoned jobs failed: %s", exc.__class__.__name__)
 
 
 def _log_failure(future: Future) -> None:
@@ -197,20 +252,36 @@ def execute(job_id: str) -> None:
         db.session.commit()
 
 
-def recover_stale(now=None) -> list[Job]:
-    """Mark running jobs whose worker stopped beating as failed; return them."""
+def is_stale(job: Job, now: datetime | None = None) -> bool:
+    """Tell whether an unfinished job's worker has stopped beating."""
+    if JobStatus(job.status).terminal:
+        return False
+    last_sign = job.heartbeat_at or job.created_at
+    return last_sign < (now or utcnow()) - STALE_AFTER
+
+
+def recover_stale(now: datetime | None = None) -> list[Job]:
+    """Mark unfinished jobs whose worker stopped beating as failed; return them."""
     cutoff = (now or utcnow()) - STALE_AFTER
     stale = db.session.scalars(
         db.select(Job).where(Job.status.in_([JobStatus.RUNNING, JobStatus.QUEUED]),
                              db.func.coalesce(Job.heartbeat_at, Job.created_at) < cutoff)
     ).all()
     for job in stale:
-        job.status = JobStatus.FAILED
-        job.error = "Interrupted: the worker running this job stopped."
-        job.finished_at = utcnow()
+        mark_interrupted(job)
     if stale:
         db.session.commit()
     return stale
+
+
+def mark_interrupted(job: Job) -> None:
+    """Fail an abandoned job and let its kind tidy up; the caller commits."""
+    job.status = JobStatus.FAILED
+    job.error = INTERRUPTED
+    job.finished_at = utcnow()
+    tidy = _interrupted.get(job.kind)
+    if tidy is not None:
+        tidy(job)
 
 
 def runner() -> Runner:
@@ -224,6 +295,8 @@ def init_app(app: Flask) -> None:
     if backend == "sync":
         app.extensions["sdm.jobs"] = SyncRunner()
     elif backend == "thread":
-        app.extensions["sdm.jobs"] = ThreadRunner(app.config["JOB_WORKERS"])
+        thread_runner = ThreadRunner(app.config["JOB_WORKERS"])
+        thread_runner.start(app)
+        app.extensions["sdm.jobs"] = thread_runner
     else:
         raise ValueError(f"SDM_JOBS must be 'thread' or 'sync', not {backend!r}")
