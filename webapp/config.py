@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "PAGE_SIZE": 1000,
     "MAX_IN_FLIGHT": 8,
     "LOG_LEVEL": "INFO",
+    "ARTIFACTS_DIR": None,  # None: instance/artifacts (run downloads, e.g. CSV bundles)
 }
 
 _BOOL = {"1": True, "true": True, "yes": True, "on": True,

@@ -5,6 +5,7 @@ from webapp.models.audit import AuditEvent
 from webapp.models.connections import AuthMethod, Connection, Status
 from webapp.models.flows import Flow, FlowDraft, FlowMode
 from webapp.models.jobs import Job, JobStatus
+from webapp.models.runs import CollectionState, Run, RunCollection, RunRecord, RunStatus
 
 __all__ = [
     "AuditEvent",

@@ -1,0 +1,167 @@
+"""Runs of a flow: the run, how each collection went, and the records it stored."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.models.accounts import User
+from webapp.models.common import utcnow
+from webapp.models.flows import Flow
+
+
+class RunStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    COMPLETED_WITH_WARNINGS = "completed_with_warnings"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+    @property
+    def terminal(self) -> bool:
+        return self not in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+    @property
+    def succeeded(self) -> bool:
+        return self in (RunStatus.COMPLETED, RunStatus.COMPLETED_WITH_WARNINGS)
+
+
+class CollectionState(enum.StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+class Run(db.Model):
+    """One execution of a flow, kept with its records for browsing and download."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    flow_id: Mapped[int] = mapped_column(ForeignKey("flows.id", ondelete="CASCADE"), index=True)
+    flow_name: Mapped[str] = mapped_column(String(100))
+    # The flow's graph when the run started, so editing the flow does not change the run.
+    graph: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # One entry per source node, by precedence: node, label, plugin, since (delta) or None.
+    sources: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    status: Mapped[RunStatus] = mapped_column(String(32), default=RunStatus.QUEUED, index=True)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)  # records per collection
+    integrity: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    output: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    artifact: Mapped[str | None] = mapped_column(String(300))  # file name in ARTIFACTS_DIR
+    error: Mapped[str | None] = mapped_column(Text)
+    job_id: Mapped[str | None] = mapped_column(String(36))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    flow: Mapped[Flow] = relationship()
+    started_by: Mapped[User | None] = relationship()
+    collections: Mapped[list[RunCollection]] = relationship(
+        back_populates="run", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="RunCollection.id",
+    )
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return ((self.finished_at or utcnow()) - self.started_at).total_seconds()
+
+    @property
+    def total(self) -> int:
+        return sum((self.counts or {}).values())
+
+    def __repr__(self) -> str:
+        return f"<Run {self.id} flow={self.flow_id} {self.status}>"
+
+
+class RunCollection(db.Model):
+    """How the read of one collection from one source went."""
+
+    __tablename__ = "run_collections"
+    __table_args__ = (UniqueConstraint("run_id", "source_node", "entity"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    source_node: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(32))
+    state: Mapped[CollectionState] = mapped_column(String(16), default=CollectionState.PENDING)
+    records: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int | None] = mapped_column(Integer)
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    elapsed_s: Mapped[float | None]
+    # {"category", "title", "message", "advice": [...], ...}: never a secret.
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    run: Mapped[Run] = relationship(back_populates="collections")
+
+    @property
+    def key(self) -> str:
+        return f"{self.source_node}:{self.entity}"
+
+    @property
+    def rate(self) -> float | None:
+        if not self.elapsed_s:
+            return None
+        return self.records / self.elapsed_s
+
+
+class RunRecord(db.Model):
+    """One record a run stored. ``data`` is the record's JSON, serialised once on arrival.
+
+    Records of every source are kept; when two carry the same entity and sourcedId, all but
+    the winner (the source first in the merge precedence, ``source_rank`` 0 first) are
+    marked ``superseded`` at the end of the run.
+    """
+
+    __tablename__ = "run_records"
+    __table_args__ = (
+        Index("ix_run_records_lookup", "run_id", "entity", "sourced_id", "source_rank"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    entity: Mapped[str] = mapped_column(String(32))
+    sourced_id: Mapped[str] = mapped_column(String(255))
+    source_rank: Mapped[int] = mapped_column(SmallInteger, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    date_last_modified: Mapped[str | None] = mapped_column(String(40))
+    superseded: Mapped[bool] = mapped_column(Boolean, default=False)
+    data: Mapped[str] = mapped_column(Text)
