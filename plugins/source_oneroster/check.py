@@ -1,0 +1,349 @@
+"""The connection test: a checklist run over the OneRoster client, always within a time budget.
+
+Steps, in order: the Base URL's shape, the proxy, the token, the first page of each of the five
+collections (in parallel), and what the answers taught about the server. Each step is handed
+to ``report`` as soon as it completes. Pure Python over the client: no Flask, no database.
+Success means a token (when the auth method uses one) and all five collections readable.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
+from urllib.parse import urlsplit
+
+from plugins.source_oneroster.auth import default_token_url
+from plugins.source_oneroster.checklist import (
+    FAILED,
+    OK,
+    SKIPPED,
+    WARNING,
+    Budget,
+    Checklist,
+    Probe,
+    Step,
+    analyse_base_url,
+    call_within,
+    collection_failure,
+    count_text,
+    display_url,
+    open_client,
+    probe_collection,
+    short_scope,
+)
+from plugins.source_oneroster.model import (
+    ENTITIES,
+    ENTITY_LABELS,
+    SCOPE_DEMOGRAPHICS,
+    Category,
+    ClientSettings,
+    OneRosterError,
+)
+from plugins.source_oneroster.required_fields import required_fields
+
+Report = Callable[[dict[str, Any]], None]
+ClientFactory = Callable[[ClientSettings], Any]
+
+SERVER_STEP = "server"
+REQUIRED = ("token", *ENTITIES)  # what must pass for a Success
+
+
+def initial_steps(entities: tuple[str, ...] = ENTITIES) -> list[Step]:
+    """Return the checklist of a connection test, every step pending."""
+    return [
+        Step("base_url", "Base URL"),
+        Step("proxy", "Proxy"),
+        Step("token", "Token"),
+        *(Step(entity, ENTITY_LABELS[entity]) for entity in entities),
+        Step(SERVER_STEP, "What SDM learned about the server"),
+    ]
+
+
+def run_check(settings: ClientSettings, *, budget: float = 30.0, report: Report | None = None,
+              cancel: Any = None, client_factory: ClientFactory | None = None) -> dict[str, Any]:
+    """Test a connection step by step and return the result (also the last thing reported)."""
+    clock = Budget(budget)
+    sheet = Checklist(initial_steps(), report=report, secret=settings.client_secret,
+                      cancel=cancel)
+    sheet.emit()
+    pool = ThreadPoolExecutor(max_workers=len(ENTITIES), thread_name_prefix="sdm-check")
+    client = None
+    try:
+        finding = analyse_base_url(settings.base_url, settings.version)
+        sheet.complete("base_url", finding.state, finding.summary, details=finding.details,
+                       error=finding.error, elapsed_s=0.0)
+        if finding.blocking or not check_proxy(sheet, settings, clock, pool):
+            return sheet.finish(REQUIRED)
+        client = open_client(settings, clock, client_factory)
+        token = check_token(sheet, settings, client, clock, pool)
+        if token is None:
+            return sheet.finish(REQUIRED)
+        probes = _check_collections(sheet, settings, client, clock, pool, finding.suggestion)
+        _learn(sheet, settings, client, clock, pool, probes)
+        return sheet.finish(REQUIRED)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        if client is not None:
+            _close_quietly(client)
+
+
+def _close_quietly(client: Any) -> None:
+    try:
+        client.close()
+    except Exception:  # a failing close must not turn a result into a crash
+        pass
+
+
+def check_proxy(sheet: Checklist, settings: ClientSettings, clock: Budget,
+                 pool: ThreadPoolExecutor) -> bool:
+    """Check the egress: direct, or through the proxy of the connection's country."""
+    if sheet.stopped():
+        return False
+    country = (settings.proxy_country or "").upper()
+    if not country:
+        sheet.complete("proxy", OK, "Direct connection",
+                       details=["No proxy country is set: requests go straight to the SIS."],
+                       elapsed_s=0.0)
+        return True
+    proxies = {k.upper(): v for k, v in settings.proxies.items()}
+    proxy_url = proxies.get(country)
+    if not proxy_url:
+        error = OneRosterError(
+            Category.PROXY,
+            f"Proxy country {country} is set, but no proxy is configured for it "
+            f"(SDM_PROXY_{country}). SDM never falls back to a direct connection.")
+        sheet.fail("proxy", error, elapsed_s=0.0)
+        return False
+    host, port = _proxy_address(proxy_url)
+    started = time.monotonic()
+    try:
+        call_within(pool, clock, _tcp_connect, host, port,
+                    min(settings.connect_timeout, max(clock.remaining(), 0.1)))
+    except OneRosterError as error:
+        sheet.fail("proxy", error, elapsed_s=time.monotonic() - started)
+        return False
+    except OSError as exc:
+        error = OneRosterError(
+            Category.PROXY,
+            f"The {country} proxy at {host}:{port} did not answer "
+            f"({exc.strerror or exc.__class__.__name__}).")
+        sheet.fail("proxy", error, elapsed_s=time.monotonic() - started)
+        return False
+    sheet.complete("proxy", OK, f"{country} proxy answered · egress {host}:{port}",
+                   details=[f"Every request of this test, the token included, leaves through "
+                            f"the {country} proxy at {host}:{port}."],
+                   elapsed_s=time.monotonic() - started)
+    return True
+
+
+def _proxy_address(proxy_url: str) -> tuple[str, int]:
+    parts = urlsplit(proxy_url if "://" in proxy_url else f"http://{proxy_url}")
+    default = {"https": 443, "socks5": 1080, "socks4": 1080}.get(parts.scheme, 80)
+    return parts.hostname or "", parts.port or default
+
+
+def _tcp_connect(host: str, port: int, timeout: float) -> None:
+    with socket.create_connection((host, port), timeout=timeout):
+        pass
+
+
+def check_token(sheet: Checklist, settings: ClientSettings, client: Any, clock: Budget,
+                 pool: ThreadPoolExecutor) -> dict[str, Any] | None:
+    """Obtain a token (when the auth method uses one); return what was learned, None on failure."""
+    if sheet.stopped():
+        return None
+    method = settings.auth_method
+    if method == "bearer":
+        sheet.complete("token", OK, "Static bearer token: no token request",
+                       details=["The Client Secret is sent as the bearer token."],
+                       elapsed_s=0.0)
+        return {"kind": "bearer"}
+    if method == "oauth1":
+        sheet.complete("token", OK,
+                       f"Requests signed with OAuth 1.0a ({settings.signature_method}): "
+                       "no token needed", elapsed_s=0.0)
+        return {"kind": "oauth1"}
+    started = time.monotonic()
+    try:
+        info = call_within(pool, clock, client.token)
+    except OneRosterError as error:
+        sheet.fail("token", error, elapsed_s=time.monotonic() - started)
+        return None
+    elapsed = time.monotonic() - started
+    expires_in = info.expires_at - time.time()
+    summary = f"Received · expires in {_duration(expires_in)}"
+    details = []
+    details.append(f"From {display_url(settings.auth_url or default_token_url(settings.base_url))}")
+    if info.scopes is None:
+        details.append("The server did not list the scopes it granted.")
+    else:
+        granted = [short_scope(s) for s in info.scopes]
+        details.append("Granted scopes: " + (", ".join(granted) or "none"))
+        if SCOPE_DEMOGRAPHICS not in granted:
+            details.append(f"Not granted: {SCOPE_DEMOGRAPHICS} (demographics are not among "
+                           "the five collections SDM reads).")
+    sheet.complete("token", OK, summary, details=details, elapsed_s=elapsed)
+    return {"kind": "oauth2", "expires_in_s": round(expires_in),
+            "scopes": list(info.scopes) if info.scopes is not None else None}
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h".replace(".0 h", " h")
+
+
+def _check_collections(sheet: Checklist, settings: ClientSettings, client: Any, clock: Budget,
+                       pool: ThreadPoolExecutor, suggestion: str | None) -> list[Probe]:
+    """Read the first page of each collection in parallel; report each as it completes."""
+    if sheet.stopped():
+        return []
+    limit = settings.page_size
+    started = time.monotonic()
+    futures: dict[Future, str] = {
+        pool.submit(probe_collection, client, entity, limit, settings.version): entity
+        for entity in ENTITIES
+    }
+    for entity in ENTITIES:
+        sheet.start(entity)
+    sheet.emit()
+    probes: list[Probe] = []
+    pending = set(futures)
+    while pending and not sheet.stopped():
+        done, pending = wait(pending, timeout=clock.remaining(), return_when=FIRST_COMPLETED)
+        if not done:
+            break
+        for future in done:
+            entity = futures[future]
+            try:
+                probe = future.result()
+            except OneRosterError as error:
+                sheet.fail(entity, collection_failure(error, entity, suggestion),
+                           elapsed_s=time.monotonic() - started, emit=False)
+                continue
+            probes.append(probe)
+            _complete_collection(sheet, probe, settings.version)
+        sheet.emit()
+    for future in pending:
+        future.cancel()
+        entity = futures[future]
+        if sheet.stopped():
+            sheet.skip(entity, "Not tried: the test was cancelled")
+        else:
+            sheet.fail(entity, clock.exceeded(entity), elapsed_s=time.monotonic() - started,
+                       emit=False)
+    if pending:
+        sheet.emit()
+    return sorted(probes, key=lambda p: ENTITIES.index(p.entity))
+
+
+def _complete_collection(sheet: Checklist, probe: Probe, version: str) -> None:
+    summary = f"HTTP {probe.status} · {count_text(probe)} · {probe.elapsed_s * 1000:.0f} ms"
+    if probe.sample_id is None:
+        sheet.complete(probe.entity, WARNING, summary,
+                       details=["The collection is empty: there is no record to check."],
+                       elapsed_s=probe.elapsed_s, emit=False)
+        return
+    if probe.missing:
+        sheet.complete(probe.entity, WARNING, summary, details=[
+            f"Sample record {probe.sample_id} lacks fields the OneRoster {version} "
+            f"specification requires: {', '.join(probe.missing)}."],
+            elapsed_s=probe.elapsed_s, emit=False)
+        return
+    fields = required_fields(probe.entity, version)
+    sheet.complete(probe.entity, OK, summary, details=[
+        f"Sample record {probe.sample_id} has the {len(fields)} required fields."],
+        elapsed_s=probe.elapsed_s, emit=False)
+
+
+def _learn(sheet: Checklist, settings: ClientSettings, client: Any, clock: Budget,
+           pool: ThreadPoolExecutor, probes: list[Probe]) -> None:
+    """Sum up the server: version, totals and Link headers, the page size it honours."""
+    if sheet.stopped():
+        return
+    if not probes:
+        sheet.skip(SERVER_STEP, "Nothing to learn: no collection answered")
+        return
+    started = time.monotonic()
+    limit = settings.page_size
+    state = OK
+    with_total = [p for p in probes if p.total is not None]
+    if len(with_total) == len(probes):
+        totals = "yes"
+    elif with_total:
+        totals = f"on {len(with_total)} of {len(probes)} collections"
+    else:
+        totals = "no: counts are known only after a full read"
+    several_pages = [p for p in probes if p.more_pages]
+    if any(p.has_link for p in probes):
+        links = "yes"
+    elif several_pages:
+        links = "no: SDM pages by offset"
+    else:
+        links = "not seen: every collection fit in one page"
+
+    page_size, note = _page_size(probes, limit)
+    if page_size is None and note is None:
+        try:
+            page_size, note = _probe_page_size(sheet, client, clock, pool, probes, limit)
+        except OneRosterError as error:
+            state = WARNING
+            note = f"Could not tell: the second page failed ({error.title})."
+    details = [
+        f"OneRoster {settings.version}",
+        f"Sends totals (X-Total-Count): {totals}",
+        f"Sends Link headers: {links}",
+        f"Page size: {note}",
+    ]
+    sheet.learned.update(version=settings.version, sends_totals=totals == "yes",
+                         sends_link=links == "yes", page_size_asked=limit,
+                         page_size_honoured=page_size)
+    summary = (f"OneRoster {settings.version} · totals {totals.split(':')[0]} · "
+               f"Link {links.split(':')[0]}")
+    sheet.complete(SERVER_STEP, state, summary, details=details,
+                   elapsed_s=time.monotonic() - started)
+
+
+def _page_size(probes: list[Probe], limit: int) -> tuple[int | None, str | None]:
+    """Tell the page size from first pages alone, when they show it."""
+    clamped = [p for p in probes if p.count < limit and p.more_pages]
+    if clamped:
+        honoured = max(p.count for p in clamped)
+        return honoured, (f"asked for {limit}, the server returns at most {honoured} per "
+                          "page (SDM adapts)")
+    if any(p.count >= limit for p in probes):
+        return limit, f"{limit} records per page, as asked"
+    if all(p.total is not None for p in probes):
+        return None, f"every collection fits in one page of {limit}"
+    return None, None
+
+
+def _probe_page_size(sheet: Checklist, client: Any, clock: Budget, pool: ThreadPoolExecutor,
+                     probes: list[Probe], limit: int) -> tuple[int | None, str]:
+    """Ask for a second page of the largest collection without a total: is there more?"""
+    candidates = [p for p in probes if p.total is None and p.count > 0]
+    if not candidates:
+        return None, f"every collection fits in one page of {limit}"
+    largest = max(candidates, key=lambda p: p.count)
+    page = call_within(pool, clock, client.get_page, largest.entity,
+                       offset=largest.count, limit=limit)
+    if not page.records:
+        return None, f"every collection fits in one page of {limit}"
+    honoured = largest.count
+    # The first pages were cut short: their counts are lower bounds.
+    for probe in probes:
+        if probe.total is None and probe.count == honoured:
+            step = sheet.step(probe.entity)
+            step.summary = step.summary.replace(count_text(probe),
+                                                f"more than {probe.count:,} records")
+    return honoured, f"asked for {limit}, the server returns at most {honoured} per page " \
+                     "(SDM adapts)"
+
+
+__all__ = ["FAILED", "OK", "SKIPPED", "WARNING", "initial_steps", "run_check"]

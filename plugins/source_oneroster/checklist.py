@@ -1,0 +1,394 @@
+"""The machinery of the connection test and the pre-flight: steps, budget, probes, URL shape."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from plugins.source_oneroster.model import (
+    ENTITY_LABELS,
+    Category,
+    ClientSettings,
+    OneRosterError,
+)
+from plugins.source_oneroster.required_fields import missing_fields, required_fields
+
+PENDING = "pending"
+RUNNING = "running"
+OK = "ok"
+WARNING = "warning"
+FAILED = "failed"
+SKIPPED = "skipped"
+DONE = (OK, WARNING, FAILED, SKIPPED)
+
+PATHS = {"1.2": "/ims/oneroster/rostering/v1p2", "1.1": "/ims/oneroster/v1p1"}
+MARKER = "/ims/oneroster"
+COLLECTION_NAMES = frozenset(name.lower() for name in (
+    "orgs", "courses", "classes", "users", "enrollments", "academicSessions", "demographics",
+    "schools", "students", "teachers", "terms", "gradingPeriods",
+))
+
+
+@dataclass
+class Step:
+    """One line of the checklist: what was checked, how it went, how long it took."""
+
+    id: str
+    label: str
+    state: str = PENDING
+    summary: str = ""
+    details: list[str] = field(default_factory=list)
+    elapsed_ms: int | None = None
+    error: dict[str, Any] | None = None
+
+
+class Checklist:
+    """The steps of one test, reported as they change; never carries the secret."""
+
+    def __init__(self, steps: list[Step], *, report: Callable[[dict], None] | None,
+                 secret: str | None, cancel: Any = None) -> None:
+        self.steps = steps
+        self._by_id = {step.id: step for step in steps}
+        self.learned: dict[str, Any] = {}
+        self._report = report
+        self._secret = secret if secret and len(secret) >= 4 else None
+        self._cancel = cancel
+        self._started = time.monotonic()
+        self.cancelled = False
+
+    def step(self, step_id: str) -> Step:
+        return self._by_id[step_id]
+
+    def start(self, step_id: str) -> None:
+        self.step(step_id).state = RUNNING
+
+    def complete(self, step_id: str, state: str, summary: str, *, details: Iterable[str] = (),
+                 error: dict[str, Any] | None = None, elapsed_s: float | None = None,
+                 emit: bool = True) -> None:
+        """Record how a step ended."""
+        step = self.step(step_id)
+        step.state = state
+        step.summary = summary
+        step.details = list(details)
+        step.error = error
+        step.elapsed_ms = None if elapsed_s is None else round(elapsed_s * 1000)
+        if emit:
+            self.emit()
+
+    def fail(self, step_id: str, error: OneRosterError, *, elapsed_s: float | None = None,
+             emit: bool = True) -> None:
+        """Record a failed step with the error's category, advice and specifics."""
+        step = self.step(step_id)
+        summary = error.title + (f" · HTTP {error.status}" if error.status else "")
+        details = [error.message]
+        if error.missing_scope:
+            details.append(f"Missing scope: {error.missing_scope}")
+        if error.server_message:
+            details.append(f"The server said: {error.server_message}")
+        detail = {**error.to_dict(), "step": step.label}
+        suggestion = getattr(error, "suggestion", None)
+        if suggestion:
+            detail["suggestion"] = suggestion
+        self.complete(step_id, FAILED, summary, details=details, error=detail,
+                      elapsed_s=elapsed_s, emit=emit)
+
+    def skip(self, step_id: str, summary: str) -> None:
+        self.complete(step_id, SKIPPED, summary, emit=False)
+
+    def stopped(self) -> bool:
+        """Tell whether someone asked the test to stop."""
+        if not self.cancelled and self._cancel is not None and self._cancel.is_set():
+            self.cancelled = True
+        return self.cancelled
+
+    def snapshot(self, state: str = "testing") -> dict[str, Any]:
+        """Return the checklist as JSON-ready data, the secret scrubbed."""
+        data = {
+            "state": state,
+            "steps": [dataclasses.asdict(step) for step in self.steps],
+            "learned": dict(self.learned),
+            "elapsed_ms": round((time.monotonic() - self._started) * 1000),
+            "error": None,
+        }
+        return self._scrub(data)
+
+    def emit(self) -> None:
+        if self._report is not None:
+            self._report(self.snapshot())
+
+    def finish(self, required: Iterable[str] | None = None) -> dict[str, Any]:
+        """Close the checklist: skip what was not tried, decide the verdict, report it."""
+        failed = [step for step in self.steps if step.state == FAILED]
+        self.stopped()
+        if self.cancelled:
+            reason = "Not tried: the test was cancelled"
+        elif failed:
+            reason = f"Not tried: {failed[0].label} failed"
+        else:
+            reason = "Not tried"
+        for step in self.steps:
+            if step.state not in DONE:
+                self.skip(step.id, reason)
+        required_ok = all(self.step(s).state in (OK, WARNING) for s in (required or ()))
+        ok = not failed and not self.cancelled and required_ok
+        result = self.snapshot("success" if ok else "error")
+        if failed:
+            error = dict(failed[0].error or {"title": "Failed", "advice": [],
+                                               "message": failed[0].summary})
+            error["step"] = failed[0].label
+            error["also_failed"] = [step.label for step in failed[1:]]
+            result["error"] = self._scrub(error)
+        elif not ok:
+            reason = ("The test was cancelled." if self.cancelled
+                      else "Not every required step completed.")
+            category = Category.CANCELLED if self.cancelled else Category.INVALID_RESPONSE
+            result["error"] = OneRosterError(category, reason).to_dict()
+        if self._report is not None:
+            self._report(result)
+        return result
+
+    def _scrub(self, value: Any) -> Any:
+        if self._secret is None:
+            return value
+        if isinstance(value, str):
+            return value.replace(self._secret, "[secret]")
+        if isinstance(value, dict):
+            return {k: self._scrub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._scrub(v) for v in value]
+        return value
+
+
+class Budget:
+    """The time a test may take; every wait is bounded by what is left of it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def exceeded(self, entity: str | None = None) -> OneRosterError:
+        return OneRosterError(
+            Category.BUDGET_EXCEEDED,
+            f"No answer within the test's time budget of {self.seconds:g} s.",
+            entity=entity)
+
+
+def call_within(pool: ThreadPoolExecutor, clock: Budget, fn: Callable[..., Any],
+                *args: Any, **kwargs: Any) -> Any:
+    """Run a call on the pool and wait for it no longer than the budget allows."""
+    future = pool.submit(fn, *args, **kwargs)
+    try:
+        return future.result(timeout=clock.remaining())
+    except FutureTimeout:
+        future.cancel()
+        raise clock.exceeded() from None
+
+
+def open_client(settings: ClientSettings, clock: Budget,
+                factory: Callable[[ClientSettings], Any] | None = None) -> Any:
+    """Open a client whose timeouts and retries fit in what is left of the budget."""
+    left = max(clock.remaining(), 0.5)
+    bounded = dataclasses.replace(
+        settings,
+        time_budget=left,
+        connect_timeout=min(settings.connect_timeout, left),
+        read_timeout=min(settings.read_timeout, left),
+        max_retries=min(settings.max_retries, 2),
+    )
+    if factory is None:
+        from plugins.source_oneroster.client import OneRosterClient
+
+        factory = OneRosterClient
+    return factory(bounded)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What the first page of one collection showed."""
+
+    entity: str
+    status: int
+    count: int
+    total: int | None
+    has_link: bool
+    next_url: str | None
+    elapsed_s: float
+    limit: int
+    missing: tuple[str, ...] = ()
+    sample_id: str | None = None
+    records: tuple[Any, ...] = ()
+
+    @property
+    def more_pages(self) -> bool:
+        """Tell whether the collection goes on past this page (as far as one page shows)."""
+        return ((self.total is not None and self.total > self.count)
+                or bool(self.next_url) or self.count >= self.limit)
+
+
+def probe_collection(client: Any, entity: str, limit: int, version: str,
+                     keep: bool = False) -> Probe:
+    """Read the first page of a collection and check its first record's required fields."""
+    page = client.get_page(entity, offset=0, limit=limit)
+    sample = page.records[0] if page.records else None
+    missing = missing_fields(sample.raw, required_fields(entity, version)) if sample else []
+    return Probe(
+        entity=entity, status=page.status, count=len(page.records), total=page.total,
+        has_link=page.has_link, next_url=page.next_url, elapsed_s=page.elapsed_s, limit=limit,
+        missing=tuple(missing), sample_id=sample.sourced_id if sample else None,
+        records=tuple(page.records) if keep else (),
+    )
+
+
+def count_text(probe: Probe) -> str:
+    """Say how many records a collection holds, as far as its first page tells."""
+    if probe.total is not None:
+        return f"{probe.total:,} record{'s' if probe.total != 1 else ''}"
+    if probe.more_pages:
+        return f"more than {probe.count:,} records"
+    return f"{probe.count:,} record{'s' if probe.count != 1 else ''} (no total sent)"
+
+
+def collection_failure(error: OneRosterError, entity: str,
+                       suggestion: str | None) -> OneRosterError:
+    """Complete a collection's error with what the person needs to act on it."""
+    if error.entity is None:
+        error.entity = entity
+    if error.category == Category.FORBIDDEN and not error.missing_scope:
+        error.message = (f"{error.message} This client may not read "
+                         f"{ENTITY_LABELS[entity]}: ask for the scope that grants it "
+                         "(roster-core.readonly or roster.readonly).")
+    if suggestion and error.category in (Category.NOT_FOUND, Category.NOT_ONEROSTER):
+        error.suggestion = suggestion  # type: ignore[attr-defined]
+        error.message = f"{error.message} Likely correct Base URL: {suggestion}"
+    return error
+
+
+def short_scope(scope: str) -> str:
+    """Return a scope's last path segment: roster-core.readonly for the full scope URL."""
+    return scope.rstrip("/").rsplit("/", 1)[-1]
+
+
+def display_url(url: str) -> str:
+    """Return a URL fit to show: no user name, password or query string."""
+    parts = urlsplit(url.strip())
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = f"{host}:{port}" if port else host
+    return f"{parts.scheme}://{netloc}{parts.path}"
+
+
+@dataclass(frozen=True)
+class UrlFinding:
+    """What the shape of a Base URL says, before any request."""
+
+    state: str
+    summary: str
+    details: tuple[str, ...] = ()
+    suggestion: str | None = None
+    blocking: bool = False
+    error: dict[str, Any] | None = None
+
+
+def _blocked(summary: str, message: str, details: tuple[str, ...] = (),
+             suggestion: str | None = None) -> UrlFinding:
+    error = OneRosterError(Category.NOT_ONEROSTER, message).to_dict()
+    error["step"] = "Base URL"
+    if suggestion:
+        error["suggestion"] = suggestion
+    return UrlFinding(FAILED, summary, details or (message,), suggestion, True, error)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def analyse_base_url(url: str, version: str) -> UrlFinding:
+    """Check a Base URL's shape: scheme and host, and the /ims/oneroster/… path."""
+    parts = urlsplit((url or "").strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return _blocked("Not an absolute http(s) URL",
+                        "The Base URL must start with https:// and name a host.")
+    if parts.username or parts.password:
+        return _blocked("Contains a user name or password",
+                        "The Base URL must not carry credentials; enter them as the Client "
+                        "ID and Client Secret.")
+    expected = PATHS.get(version, PATHS["1.2"])
+    origin = display_url(f"{parts.scheme}://{parts.netloc}")
+    path = parts.path.rstrip("/")
+    lower = path.lower()
+    shown = origin + path
+    insecure = parts.scheme == "http" and not _is_loopback(parts.hostname)
+    extra: list[str] = []
+    if parts.query:
+        extra.append("Its query string is sent with every request.")
+    if insecure:
+        extra.append("Plain http: the token and roster data would travel unencrypted.")
+    finding = _path_finding(origin, path, lower, shown, version, expected)
+    if extra and not finding.blocking:
+        state = WARNING if insecure else finding.state
+        finding = dataclasses.replace(finding, state=state,
+                                      details=finding.details + tuple(extra))
+    return finding
+
+
+def _path_finding(origin: str, path: str, lower: str, shown: str, version: str,
+                  expected: str) -> UrlFinding:
+    occurrences = lower.count(MARKER)
+    if occurrences >= 2:
+        suggestion = origin + path[:lower.index(MARKER)] + expected
+        return _blocked(
+            "The OneRoster path appears twice",
+            f"The Base URL repeats /ims/oneroster/…; SDM adds the collection names itself. "
+            f"Likely correct: {suggestion}",
+            (f"{shown} repeats /ims/oneroster/….", f"Likely correct: {suggestion}"),
+            suggestion)
+    if lower.endswith(expected):
+        return UrlFinding(OK, f"Well formed · OneRoster {version} path", (shown,))
+    if occurrences == 0:
+        suggestion = origin + path + expected
+        return UrlFinding(WARNING, "No /ims/oneroster/… path", (
+            f"OneRoster {version} Base URLs end in {expected}; this one does not.",
+            f"Likely correct: {suggestion}"), suggestion)
+    start = lower.index(MARKER)
+    prefix, tail = path[:start], lower[start:]
+    for known_version, known in PATHS.items():
+        if tail.startswith(known + "/"):
+            rest = tail[len(known) + 1:].split("/")[0]
+            if rest in COLLECTION_NAMES:
+                suggestion = origin + prefix + path[start:start + len(known)]
+                return _blocked(
+                    f"Ends in a collection (/{rest})",
+                    f"The Base URL ends in a collection; SDM adds /orgs, /users and the "
+                    f"others itself. Likely correct: {suggestion}",
+                    (f"{shown} ends in /{rest}.", f"Likely correct: {suggestion}"),
+                    suggestion)
+        if tail == known and known_version != version:
+            suggestion = origin + prefix + expected
+            return UrlFinding(
+                WARNING, f"OneRoster {known_version} path, but the connection is set to "
+                         f"{version}",
+                (f"Pick OneRoster {known_version} under Advanced, or use {suggestion} if the "
+                 f"server also serves {version}.",), suggestion)
+    suggestion = origin + prefix + expected
+    return UrlFinding(WARNING, "Unexpected OneRoster path", (
+        f"{shown} does not end in {expected}.", f"Likely correct: {suggestion}"), suggestion)

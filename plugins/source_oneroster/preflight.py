@@ -1,0 +1,182 @@
+"""Pre-flight for a flow's source: would an import of these collections work, and how big is it?
+
+The same checklist as the connection test (Base URL, proxy, token, one step per collection),
+but each collection step reads a sample page and checks every sampled record: a missing field
+an import cannot do without is an error, another field the specification requires is a warning.
+The result lists the errors that would prevent an import, in words a person can act on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any
+
+from plugins.source_oneroster.check import check_proxy, check_token
+from plugins.source_oneroster.checklist import (
+    FAILED,
+    OK,
+    WARNING,
+    Budget,
+    Checklist,
+    Probe,
+    Step,
+    analyse_base_url,
+    collection_failure,
+    count_text,
+    open_client,
+    probe_collection,
+)
+from plugins.source_oneroster.model import ENTITIES, ENTITY_LABELS, ClientSettings, OneRosterError
+from plugins.source_oneroster.required_fields import ESSENTIAL, missing_in_sample, required_fields
+
+SAMPLE_SIZE = 100
+
+Report = Callable[[dict[str, Any]], None]
+
+
+def initial_steps(entities: Sequence[str]) -> list[Step]:
+    """Return the pre-flight checklist for the chosen collections, every step pending."""
+    return [
+        Step("base_url", "Base URL"),
+        Step("proxy", "Proxy"),
+        Step("token", "Credentials"),
+        *(Step(entity, ENTITY_LABELS[entity]) for entity in entities),
+    ]
+
+
+def run_preflight(settings: ClientSettings, *, entities: Sequence[str] = ENTITIES,
+                  budget: float = 60.0, report: Report | None = None, cancel: Any = None,
+                  client_factory: Callable[[ClientSettings], Any] | None = None,
+                  sample_size: int = SAMPLE_SIZE) -> dict[str, Any]:
+    """Check everything an import of `entities` needs; return the checklist with its verdict.
+
+    The result carries, besides the checklist, ``errors`` (what would prevent an import),
+    ``warnings`` and ``totals`` (records per collection; None where the server gives none).
+    """
+    chosen = tuple(e for e in ENTITIES if e in set(entities)) or ENTITIES
+    clock = Budget(budget)
+    sheet = Checklist(initial_steps(chosen), report=report, secret=settings.client_secret,
+                      cancel=cancel)
+    sheet.emit()
+    pool = ThreadPoolExecutor(max_workers=len(chosen), thread_name_prefix="sdm-preflight")
+    client = None
+    try:
+        finding = analyse_base_url(settings.base_url, settings.version)
+        sheet.complete("base_url", finding.state, finding.summary, details=finding.details,
+                       error=finding.error, elapsed_s=0.0)
+        if not finding.blocking and check_proxy(sheet, settings, clock, pool):
+            client = open_client(settings, clock, client_factory)
+            if check_token(sheet, settings, client, clock, pool) is not None:
+                _sample_collections(sheet, settings, client, clock, pool, chosen,
+                                    finding.suggestion, sample_size)
+        return _verdict(sheet, chosen)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        if client is not None:
+            try:
+                client.close()
+            except Exception:  # a failing close must not turn a verdict into a crash
+                pass
+
+
+def _sample_collections(sheet: Checklist, settings: ClientSettings, client: Any, clock: Budget,
+                        pool: ThreadPoolExecutor, chosen: tuple[str, ...],
+                        suggestion: str | None, sample_size: int) -> None:
+    started = time.monotonic()
+    futures: dict[Future, str] = {
+        pool.submit(probe_collection, client, entity, sample_size, settings.version, True):
+            entity
+        for entity in chosen
+    }
+    for entity in chosen:
+        sheet.start(entity)
+    sheet.emit()
+    pending = set(futures)
+    while pending and not sheet.stopped():
+        done, pending = wait(pending, timeout=clock.remaining(), return_when=FIRST_COMPLETED)
+        if not done:
+            break
+        for future in done:
+            entity = futures[future]
+            try:
+                probe = future.result()
+            except OneRosterError as error:
+                sheet.fail(entity, collection_failure(error, entity, suggestion),
+                           elapsed_s=time.monotonic() - started, emit=False)
+                continue
+            _judge_sample(sheet, probe, settings.version)
+        sheet.emit()
+    for future in pending:
+        future.cancel()
+        if not sheet.stopped():
+            sheet.fail(futures[future], clock.exceeded(futures[future]),
+                       elapsed_s=time.monotonic() - started, emit=False)
+
+
+def _judge_sample(sheet: Checklist, probe: Probe, version: str) -> None:
+    """Check every sampled record's fields: essential ones stop an import, others warn."""
+    label = ENTITY_LABELS[probe.entity]
+    summary = f"HTTP {probe.status} · {count_text(probe)} · {probe.elapsed_s * 1000:.0f} ms"
+    sheet.learned.setdefault("totals", {})[probe.entity] = probe.total
+    if not probe.records:
+        sheet.complete(probe.entity, WARNING, summary,
+                       details=[f"{label} is empty: the import would bring no {label.lower()}."],
+                       elapsed_s=probe.elapsed_s, emit=False)
+        return
+    sample = [record.raw for record in probe.records]
+    gaps = missing_in_sample(sample, required_fields(probe.entity, version))
+    essential = set(ESSENTIAL[probe.entity])
+    blocking = {name: n for name, n in gaps.items() if name in essential}
+    other = {name: n for name, n in gaps.items() if name not in essential}
+    details = [f"{len(sample)} sampled record{'s' if len(sample) != 1 else ''} checked."]
+    details += [f"{n} of {len(sample)} lack {name}" for name, n in sorted(other.items())]
+    if blocking:
+        lacking = "; ".join(f"{n} of {len(sample)} sampled records lack {name}"
+                            for name, n in sorted(blocking.items()))
+        error = {"category": "invalid_response", "title": "Required fields missing",
+                 "message": f"{label}: {lacking}. An import needs these fields.",
+                 "advice": ["Ask the SIS provider why these records are incomplete"],
+                 "entity": probe.entity, "status": probe.status, "server_message": None,
+                 "url": None, "missing_scope": None, "step": label,
+                 "missing_fields": sorted(blocking)}
+        sheet.complete(probe.entity, FAILED, f"{summary} · required fields missing",
+                       details=[error["message"], *details[1:]], error=error,
+                       elapsed_s=probe.elapsed_s, emit=False)
+        return
+    state = WARNING if other else OK
+    sheet.complete(probe.entity, state, summary, details=details, elapsed_s=probe.elapsed_s,
+                   emit=False)
+
+
+def _verdict(sheet: Checklist, chosen: tuple[str, ...]) -> dict[str, Any]:
+    """Finish the checklist and add the errors, warnings and totals a flow shows."""
+    result = sheet.finish(("token", *chosen))
+    errors: list[str] = []
+    warnings: list[str] = []
+    for step in result["steps"]:
+        if step["state"] == FAILED and step["error"]:
+            error = step["error"]
+            title = error.get("title") or "Failed"
+            errors.append(f"{step['label']}: {title}. {error.get('message') or ''}".strip())
+        elif step["state"] == WARNING:
+            warnings.append(f"{step['label']}: {'; '.join(step['details']) or step['summary']}")
+    if result["state"] != "success" and not errors:
+        errors.append((result.get("error") or {}).get("message") or "The pre-flight failed.")
+    result["errors"] = errors
+    result["warnings"] = warnings
+    result["totals"] = {entity: sheet.learned.get("totals", {}).get(entity) for entity in chosen}
+    result["ok"] = result["state"] == "success"
+    return result
+
+
+def to_plugin_result(result: dict[str, Any]) -> Any:
+    """Return a pre-flight result in the shape of the source plugin contract."""
+    from webapp.plugin_api import PreflightResult
+
+    return PreflightResult(ok=result["ok"], errors=tuple(result["errors"]),
+                           totals=dict(result["totals"]), details=result)
+
+
+__all__ = ["OK", "SAMPLE_SIZE", "WARNING", "initial_steps", "run_preflight", "to_plugin_result"]
