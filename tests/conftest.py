@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 from webapp import create_app
 from webapp.extensions import db
 
+pytest_plugins = ["tests.fixtures.accounts"]
+
 TEST_KEY = Fernet.generate_key().decode()
 PASSWORD = "correct horse battery staple"
 
@@ -50,6 +52,7 @@ def app_config(tmp_path, database_url) -> dict:
         "WTF_CSRF_ENABLED": False,
         "SANDBOX": False,
         "PLUGIN_ENTRY_POINTS": False,
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast in tests; the app uses scrypt
     }
 
 

@@ -1,7 +1,114 @@
-"""Routes of the auth area."""
+"""Routes of the auth area: sign up, sign in, sign out, and accepting an invite."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, flash, redirect, render_template, session, url_for
+from flask_login import current_user, login_user, logout_user
+from htmx_flask import request
+
+from webapp.auth import services
+from webapp.auth.forms import InviteSignupForm, LoginForm, SignupForm
+from webapp.orgs import services as orgs
 
 bp = Blueprint("auth", __name__)
+
+
+def _start_session(user) -> None:
+    """Sign a person in on a fresh session, so nothing of the previous one carries over."""
+    session.clear()
+    login_user(user)
+
+
+@bp.get("/signup")
+def signup():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    return render_template("auth/signup.html", form=SignupForm())
+
+
+@bp.post("/signup")
+def create_account():
+    form = SignupForm()
+    if not form.validate():
+        return render_template("auth/signup.html", form=form), 422
+    try:
+        user, organization = services.create_account(
+            form.name.data, form.email.data, form.password.data, form.organization.data)
+    except services.EmailTaken as taken:
+        form.email.errors.append(taken.message)
+        return render_template("auth/signup.html", form=form), 422
+    _start_session(user)
+    flash(f"Welcome, {user.name}. You are the admin of {organization.name}.", "success")
+    return redirect(url_for("main.index"), 303)
+
+
+@bp.get("/login")
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"))
+    form = LoginForm(data={"next": services.safe_next(request.args.get("next"))})
+    return render_template("auth/login.html", form=form)
+
+
+@bp.post("/login")
+def authenticate():
+    form = LoginForm()
+    if not form.validate():
+        return render_template("auth/login.html", form=form), 422
+    user = services.authenticate(form.email.data, form.password.data)
+    if user is None:
+        form.password.errors.append("The email or password is not right. Try again.")
+        return render_template("auth/login.html", form=form), 422
+    _start_session(user)
+    return redirect(services.safe_next(form.next.data) or orgs.home_url(user), 303)
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    session.clear()
+    flash("You have signed out.", "info")
+    return redirect(url_for("auth.login"), 303)
+
+
+@bp.get("/invite/<token>")
+def invite(token: str):
+    found = orgs.find_invite(token)
+    if found is None:
+        return render_template("auth/invite_invalid.html"), 404
+    return _invite_page(found, token, InviteSignupForm())
+
+
+@bp.post("/invite/<token>")
+def accept_invite(token: str):
+    found = orgs.find_invite(token)
+    if found is None:
+        return render_template("auth/invite_invalid.html"), 404
+    if current_user.is_authenticated:
+        return _join(found, token)
+    form = InviteSignupForm()
+    if not form.validate():
+        return _invite_page(found, token, form, 422)
+    try:
+        user = services.create_invited_account(form.name.data, form.password.data, found)
+    except services.EmailTaken:
+        flash("You already have an account. Sign in to accept the invite.", "info")
+        return redirect(url_for("auth.login", next=url_for("auth.invite", token=token)), 303)
+    _start_session(user)
+    orgs.switch(user, found.organization_id)
+    flash(f"Welcome, {user.name}. You joined {found.organization.name}.", "success")
+    return redirect(url_for("main.index"), 303)
+
+
+def _invite_page(found, token: str, form: InviteSignupForm, status: int = 200):
+    return render_template("auth/invite.html", invite=found, token=token, form=form,
+                           has_account=services.find_user(found.email) is not None), status
+
+
+def _join(found, token: str):
+    """Accept an invite with the signed-in account, if the invite was made for its email."""
+    if current_user.email != found.email:
+        return _invite_page(found, token, InviteSignupForm(), 403)
+    orgs.accept_invite(found, current_user)
+    flash(f"You joined {found.organization.name} as {found.role}.", "success")
+    return redirect(url_for("main.index"), 303)

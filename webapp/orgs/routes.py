@@ -1,7 +1,152 @@
-"""Routes of the orgs area."""
+"""Routes of the orgs area: switching, creating, members and roles, the audit log."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
+from flask_login import current_user, login_required
+from htmx_flask import request
+
+from webapp import crypto
+from webapp.models import Invite, Membership
+from webapp.orgs import services
+from webapp.orgs.forms import AddMemberForm, OrganizationForm
+from webapp.tenancy import admin_required, current_org, get_or_404, is_admin
 
 bp = Blueprint("orgs", __name__, url_prefix="/orgs")
+
+INVITE_LINK_KEY = "invite_link"
+
+
+@bp.before_request
+@login_required
+def signed_in():
+    """Every page of this area needs a signed-in person."""
+
+
+@bp.after_request
+def vary(response):
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.post("/<int:org_id>/switch")
+def switch(org_id: int):
+    organization = services.switch(current_user, org_id)
+    if organization is None:
+        abort(404)
+    flash(f"You are now working in {organization.name}.", "info")
+    return redirect(url_for("main.index"), 303)
+
+
+@bp.get("/new")
+def new():
+    return render_template("orgs/new.html", form=OrganizationForm())
+
+
+@bp.post("/new")
+def create():
+    form = OrganizationForm()
+    if not form.validate():
+        return render_template("orgs/new.html", form=form), 422
+    organization = services.create_organization(current_user, form.name.data)
+    flash(f"Created {organization.name}. You are its admin.", "success")
+    return redirect(url_for("main.index"), 303)
+
+
+@bp.get("/members")
+def members():
+    return _members_page(AddMemberForm())
+
+
+def _members_page(form: AddMemberForm, status: int = 200):
+    sealed = session.pop(INVITE_LINK_KEY, None)
+    return render_template(
+        "orgs/members.html", organization=current_org(), members=services.members(),
+        invites=services.pending_invites() if is_admin() else [], form=form,
+        invite_link=crypto.decrypt(sealed) if sealed else None,
+    ), status
+
+
+@bp.post("/members")
+@admin_required
+def add_member():
+    form = AddMemberForm()
+    if not form.validate():
+        return _members_page(form, 422)
+    try:
+        result = services.add_member(current_org(), form.email.data, form.role.data,
+                                     current_user)
+    except services.MembershipError as error:
+        form.email.errors.append(str(error))
+        return _members_page(form, 422)
+    if result.invite is None:
+        flash(f"Added {result.membership.user.name} as {result.membership.role}.", "success")
+    else:
+        # The link is a credential: it waits encrypted in the session and is shown once.
+        link = url_for("auth.invite", token=result.token, _external=True)
+        session[INVITE_LINK_KEY] = crypto.encrypt(link)
+    return redirect(url_for("orgs.members"), 303)
+
+
+@bp.post("/members/<int:membership_id>/role")
+def change_role(membership_id: int):
+    membership = get_or_404(Membership, membership_id)
+    _require_admin()
+    try:
+        changed = services.change_role(membership, request.form.get("role", ""))
+    except services.MembershipError as error:
+        return _member_changed(membership, membership.organization_id, str(error), "error")
+    message = f"{membership.user.name} is now {membership.role}." if changed else None
+    return _member_changed(membership, membership.organization_id, message, "success")
+
+
+@bp.post("/members/<int:membership_id>/remove")
+def remove_member(membership_id: int):
+    membership = get_or_404(Membership, membership_id)
+    _require_admin()
+    name, organization = membership.user.name, membership.organization
+    try:
+        services.remove_member(membership)
+    except services.MembershipError as error:
+        return _member_changed(membership, organization.id, str(error), "error")
+    message = f"Removed {name} from {organization.name}."
+    return _member_changed(None, organization.id, message, "success")
+
+
+def _require_admin() -> None:
+    # Checked after the lookup, so another organization's rows answer 404, never 403.
+    if not is_admin():
+        abort(403)
+
+
+def _member_changed(membership: Membership | None, organization_id: int,
+                    message: str | None, category: str):
+    """Answer a role change or removal: the updated row for htmx, else back to the page."""
+    lost_admin = not services.is_admin_of(current_user, organization_id)
+    if lost_admin or not request.htmx:
+        if message:
+            flash(message, category)
+        target = services.home_url(current_user) if lost_admin else url_for("orgs.members")
+        if request.htmx:
+            return "", 200, {"HX-Redirect": target}
+        return redirect(target, 303)
+    return render_template("orgs/_member_change.html", m=membership, message=message,
+                           category=category)
+
+
+@bp.post("/invites/<int:invite_id>/revoke")
+def revoke_invite(invite_id: int):
+    invite = get_or_404(Invite, invite_id)
+    _require_admin()
+    email = invite.email
+    services.revoke_invite(invite)
+    flash(f"Revoked the invite for {email}; its link no longer works.", "success")
+    return redirect(url_for("orgs.members"), 303)
+
+
+@bp.get("/audit")
+@admin_required
+def audit():
+    page = max(request.args.get("page", 1, type=int), 1)
+    return render_template("orgs/audit.html", organization=current_org(),
+                           events=services.audit_page(page))

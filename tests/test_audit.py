@@ -1,0 +1,103 @@
+"""The audit log: member changes are recorded, and only the organization's admins read them."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from webapp import audit
+from webapp.extensions import db
+from webapp.models import AuditEvent
+
+HX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def ada(people):
+    return people.signup("ada@example.com", "Springfield District", name="Ada Admin")
+
+
+def _actions(app, organization_id):
+    with app.app_context():
+        return [e.action for e in db.session.scalars(
+            select(AuditEvent).where(AuditEvent.organization_id == organization_id)
+            .order_by(AuditEvent.id))]
+
+
+def test_member_changes_are_recorded_and_shown(app, people, ada):
+    people.signup("eve@example.com", "Shelbyville Schools", name="Eve Elsewhere")
+    ada.post("/orgs/members", data={"email": "eve@example.com", "role": "member"})
+    ada.post("/orgs/members", data={"email": "newbie@example.com", "role": "member"})
+    eve_id = people.membership_id("eve@example.com", "Springfield District")
+    ada.post(f"/orgs/members/{eve_id}/role", data={"role": "admin"}, headers=HX)
+    ada.post(f"/orgs/members/{eve_id}/remove")
+
+    springfield = people.org_id("Springfield District")
+    assert _actions(app, springfield) == ["org.created", "member.added", "member.invited",
+                                          "member.role_changed", "member.removed"]
+    html = ada.get("/orgs/audit").get_data(as_text=True)
+    for summary in ("Created the organization Springfield District",
+                    "Added Eve Elsewhere (eve@example.com) as member",
+                    "Invited newbie@example.com as member",
+                    "Changed Eve Elsewhere (eve@example.com) from member to admin",
+                    "Removed Eve Elsewhere (eve@example.com)"):
+        assert summary in html
+    assert html.count("ada@example.com") >= 5  # who did it
+    assert html.index("Removed Eve") < html.index("Created the organization")  # newest first
+
+
+def test_invite_token_never_reaches_the_audit_log(app, ada):
+    ada.post("/orgs/members", data={"email": "newbie@example.com", "role": "member"})
+    page = ada.get("/orgs/members").get_data(as_text=True)
+    start = page.index("/invite/") + len("/invite/")
+    token = page[start:page.index('"', start)]
+    with app.app_context():
+        for event in db.session.scalars(select(AuditEvent)):
+            assert token not in f"{event.summary} {event.details}"
+    assert token not in ada.get("/orgs/audit").get_data(as_text=True)
+
+
+def test_accepting_an_invite_is_recorded_as_the_new_member(app, client, people, ada):
+    ada.post("/orgs/members", data={"email": "carol@example.com", "role": "member"})
+    page = ada.get("/orgs/members").get_data(as_text=True)
+    start = page.index("/invite/")
+    path = page[start:page.index('"', start)]
+    client.post(path, data={"name": "Carol", "password": "long enough pw",
+                            "confirm": "long enough pw"})
+    html = ada.get("/orgs/audit").get_data(as_text=True)
+    assert "Carol (carol@example.com) accepted an invite as member" in html
+    assert "member.joined" in _actions(app, people.org_id("Springfield District"))
+
+
+def test_only_admins_see_the_audit_log(people, ada):
+    bob = people.join("bob@example.com", "Springfield District")
+    assert bob.get("/orgs/audit").status_code == 403
+    assert "/orgs/audit" not in bob.get("/orgs/members").get_data(as_text=True)
+    assert "/orgs/audit" in ada.get("/orgs/members").get_data(as_text=True)
+
+
+def test_the_log_shows_only_the_active_organizations_events(people, ada):
+    eve = people.signup("eve@example.com", "Shelbyville Schools")
+    ada.post("/orgs/members", data={"email": "secret-hire@example.com", "role": "member"})
+    html = eve.get("/orgs/audit").get_data(as_text=True)
+    assert "Created the organization Shelbyville Schools" in html
+    assert "Springfield" not in html and "secret-hire" not in html
+
+
+def test_the_log_is_paged_newest_first(app, people, ada):
+    springfield = people.org_id("Springfield District")
+    with app.app_context():
+        for number in range(1, 61):
+            audit.record("test.event", f"Event number {number:02d}", organization_id=springfield)
+        db.session.commit()
+    first = ada.get("/orgs/audit").get_data(as_text=True)
+    assert first.count("<time ") == 50
+    assert "Event number 60" in first and "Event number 11" in first
+    assert "Event number 10" not in first
+    assert "Page 1 of 2" in first and 'href="/orgs/audit?page=2"' in first
+    second = ada.get("/orgs/audit?page=2").get_data(as_text=True)
+    assert "Event number 10" in second and "Created the organization" in second
+    assert 'href="/orgs/audit?page=1"' in second
+    assert ada.get("/orgs/audit?page=nonsense").status_code == 200
+    beyond = ada.get("/orgs/audit?page=9").get_data(as_text=True)
+    assert "Nothing recorded yet on this page." in beyond

@@ -1,0 +1,93 @@
+"""Forms of the auth area: what a person types to sign up, sign in or accept an invite."""
+
+from __future__ import annotations
+
+import re
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, Field, HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
+
+MIN_PASSWORD = 8
+MAX_PASSWORD = 128
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _lower(value: str | None) -> str | None:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def email_address(_form: FlaskForm, field: Field) -> None:
+    """Refuse text that cannot be an email address."""
+    if field.data and not _EMAIL.match(field.data):
+        raise ValidationError("Enter an email address like name@school.org.")
+
+
+class Form(FlaskForm):
+    """Base form: CSRFProtect checks every POST already, so forms do not check it twice."""
+
+    class Meta:
+        csrf = False
+
+
+def email_field(label: str = "Email") -> EmailField:
+    """Return the email field every form uses: required, trimmed, lower-cased."""
+    return EmailField(label, filters=[_lower], validators=[
+        DataRequired("Enter your email address."),
+        Length(max=254, message="An email address has at most 254 characters."),
+        email_address,
+    ])
+
+
+def name_field() -> StringField:
+    """Return the person's name field."""
+    return StringField("Your name", filters=[_strip], validators=[
+        DataRequired("Enter your name."),
+        Length(max=120, message="Use at most 120 characters."),
+    ])
+
+
+def new_password_fields() -> tuple[PasswordField, PasswordField]:
+    """Return a new password field and its confirmation."""
+    password = PasswordField("Password", validators=[
+        DataRequired("Choose a password."),
+        Length(min=MIN_PASSWORD, max=MAX_PASSWORD,
+               message=f"Use between {MIN_PASSWORD} and {MAX_PASSWORD} characters."),
+    ])
+    confirm = PasswordField("Confirm password", validators=[
+        DataRequired("Type the password again."),
+        EqualTo("password", message="The two passwords do not match."),
+    ])
+    return password, confirm
+
+
+def organization_field(label: str = "Organization name") -> StringField:
+    """Return the organization name field."""
+    return StringField(label, filters=[_strip], validators=[
+        DataRequired("Enter the name of your school or district."),
+        Length(max=120, message="Use at most 120 characters."),
+    ])
+
+
+class SignupForm(Form):
+    name = name_field()
+    email = email_field()
+    password, confirm = new_password_fields()
+    organization = organization_field()
+
+
+class LoginForm(Form):
+    email = email_field()
+    password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
+    next = HiddenField()
+
+
+class InviteSignupForm(Form):
+    """Sign-up through an invite: the email comes from the invite, not the form."""
+
+    name = name_field()
+    password, confirm = new_password_fields()
