@@ -6,13 +6,32 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import func
 
 from plugins.source_oneroster.model import ClientSettings
 from webapp import audit, crypto
-from webapp.connections.providers import ProviderTemplate
+from webapp.connections import validation
+from webapp.connections.forms import (
+    AUTH_METHODS,
+    FIELDS,
+    PROXY_COUNTRIES,
+    VERSIONS,
+    FormState,
+    initial,
+    read,
+    read_secret,
+    switch_template,
+)
+from webapp.connections.providers import DEFAULT_PROVIDER, ProviderTemplate
 from webapp.extensions import db
-from webapp.models import Connection
+from webapp.models import Connection, Organization, Status, User
+from webapp.models.common import utcnow
+from webapp.models.connections import TESTED_FIELDS
 from webapp.plugins import registry
+from webapp.tenancy import scoped
+
+# Changing any of these (or replacing the secret) makes the last test meaningless.
+RESETS_STATUS = frozenset(TESTED_FIELDS)
 
 
 def provider_templates() -> list[ProviderTemplate]:
@@ -23,6 +42,11 @@ def provider_templates() -> list[ProviderTemplate]:
 def provider_template(provider_id: str | None) -> ProviderTemplate | None:
     """Return the registered template with this id, or None."""
     return registry().providers.get(provider_id or "")
+
+
+def template_or_default(provider_id: str | None) -> ProviderTemplate:
+    """Return the template with this id, falling back to Custom."""
+    return provider_template(provider_id) or registry().providers[DEFAULT_PROVIDER]
 
 
 def provider_name(provider_id: str) -> str:
@@ -105,3 +129,169 @@ def client_settings(connection: Connection, *, reason: str, time_budget: float |
     values = connection_values(connection)
     secret = stored_secret(connection, reason=reason, actor_id=actor_id, commit=commit)
     return settings_from_values(values, secret=secret, time_budget=time_budget)
+
+
+def settings_for_form(form: Mapping[str, str], *, connection: Connection | None = None,
+                      reason: str, time_budget: float | None = None,
+                      ) -> tuple[ClientSettings | None, dict[str, str]]:
+    """Build client settings from a submitted, unsaved form, or return its errors.
+
+    The name is not checked. A blank secret falls back to the connection's stored one
+    (decryption audited with `reason`) or to the template's demo secret.
+    """
+    values, secret = read(form), read_secret(form)
+    template = provider_template(values["provider"])
+    errors = validation.validate(values, secret=secret, template=template,
+                                 connection=connection, check_name=False)
+    if errors:
+        return None, errors
+    if not secret:
+        secret = (stored_secret(connection, reason=reason) if connection is not None
+                  else template.demo_secret)
+    return settings_from_values(values, secret=secret, time_budget=time_budget), {}
+
+
+def list_connections() -> list[Connection]:
+    """Return the active organization's connections, by name."""
+    return list(db.session.scalars(scoped(Connection).order_by(func.lower(Connection.name))))
+
+
+def reset_status(connection: Connection) -> None:
+    """Forget the last test: the connection is Configured until a new test says otherwise.
+
+    test_job_id is cleared too, so a test still running on the old values can tell that its
+    result no longer applies.
+    """
+    connection.status = Status.CONFIGURED
+    connection.last_test = None
+    connection.last_tested_at = None
+    connection.last_tested_by_id = None
+    connection.test_job_id = None
+
+
+def _column_values(values: Mapping[str, str]) -> dict[str, str | None]:
+    """Map form values to column values (blank optional fields stored as NULL)."""
+    columns = {name: values[name] for name in FIELDS}
+    columns["auth_url"] = values["auth_url"] or None
+    columns["proxy_country"] = values["proxy_country"] or None
+    return columns
+
+
+def create_connection(values: Mapping[str, str], *, secret: str, organization: Organization,
+                      created_by: User) -> Connection:
+    """Save a new, Configured connection with its secret encrypted; audit it."""
+    if not secret:
+        secret = template_or_default(values["provider"]).demo_secret
+    connection = Connection(organization_id=organization.id, created_by_id=created_by.id,
+                            client_secret_encrypted=crypto.encrypt(secret),
+                            secret_set_at=utcnow(), status=Status.CONFIGURED,
+                            **_column_values(values))
+    db.session.add(connection)
+    db.session.flush()
+    audit.record("connection.created", f"Created connection “{connection.name}”",
+                 organization_id=organization.id, target=connection,
+                 provider=connection.provider, host=connection.host)
+    db.session.commit()
+    return connection
+
+
+def update_connection(connection: Connection, values: Mapping[str, str], *,
+                      secret: str) -> list[str]:
+    """Apply edited values (a blank secret keeps the stored one); return what changed."""
+    changes = {}
+    for name, new in _column_values(values).items():
+        old = getattr(connection, name)
+        old = str(old) if old is not None else None
+        if old != new:
+            changes[name] = [old, new]
+            setattr(connection, name, new)
+    changed = list(changes)
+    if secret:
+        connection.client_secret_encrypted = crypto.encrypt(secret)
+        connection.secret_set_at = utcnow()
+        changed.append("client_secret")
+        audit.record("connection.secret_replaced",
+                     f"Replaced the client secret of connection “{connection.name}”",
+                     organization_id=connection.organization_id, target=connection)
+    if secret or RESETS_STATUS.intersection(changes):
+        reset_status(connection)
+    if changes:
+        audit.record("connection.edited",
+                     f"Edited connection “{connection.name}”: {', '.join(changes)}",
+                     organization_id=connection.organization_id, target=connection,
+                     fields=list(changes), changes=changes)
+    db.session.commit()
+    return changed
+
+
+def delete_connection(connection: Connection) -> None:
+    """Delete a connection and its encrypted secret; audit it."""
+    audit.record("connection.deleted", f"Deleted connection “{connection.name}”",
+                 organization_id=connection.organization_id, target=connection,
+                 name=connection.name, provider=connection.provider, host=connection.host)
+    db.session.delete(connection)
+    db.session.commit()
+
+
+def form_state(args: Mapping[str, str], *, app_url: str,
+               connection: Connection | None = None) -> FormState:
+    """Return the form to show: a template switch keeps typed values, else a fresh start."""
+    if "prefilled_from" in args:
+        values = read(args)
+        new = template_or_default(values["provider"])
+        if connection is not None and values["provider"] == connection.provider:
+            new_id = connection.provider  # keep a provider whose template is gone
+        else:
+            new_id = new.id
+        old = provider_template(args.get("prefilled_from"))
+        values = switch_template(values, old, new, app_url) | {"provider": new_id}
+        return FormState(values=values, template=new, replace_secret=args.get("replace") == "1")
+    if connection is not None:
+        return FormState(values=connection_values(connection),
+                         template=template_or_default(connection.provider))
+    template = template_or_default(args.get("provider"))
+    return FormState(values=initial(template, app_url), template=template)
+
+
+def invalid_state(values: dict[str, str], errors: dict[str, str],
+                  template: ProviderTemplate | None, *, secret_typed: bool,
+                  kept_client_side: bool) -> FormState:
+    """Return the form after a refused submit: typed values kept, the secret never echoed."""
+    return FormState(values=values, template=template or template_or_default(None),
+                     errors=errors, secret_dropped=secret_typed and not kept_client_side,
+                     replace_secret=secret_typed or "client_secret" in errors)
+
+
+def form_context(state: FormState, *, connection: Connection | None,
+                 embed: Any = None) -> dict[str, Any]:
+    """Return what the form template needs besides the request."""
+    return {
+        "state": state,
+        "values": state.values,
+        "errors": state.errors,
+        "template": state.template,
+        "templates": provider_templates(),
+        "connection": connection,
+        "embed": embed,
+        "versions": VERSIONS,
+        "auth_methods": AUTH_METHODS,
+        "proxy_countries": PROXY_COUNTRIES,
+        "proxies": _proxies(),
+    }
+
+
+def connection_event(connection: Connection) -> dict[str, Any]:
+    """Return the detail of the "connection-created" event embedding pages react to."""
+    status = Status(connection.status)
+    return {"id": connection.id, "name": connection.name, "provider": connection.provider,
+            "status": status.value, "status_label": status.label}
+
+
+def update_message(connection: Connection, changed: list[str]) -> str:
+    """Return the flash message after an edit, saying when the status went back."""
+    if not changed:
+        return f"No changes to “{connection.name}”."
+    message = f"Connection “{connection.name}” saved."
+    if "client_secret" in changed or RESETS_STATUS.intersection(changed):
+        message += " Its status is back to Configured: test it again."
+    return message

@@ -1,0 +1,139 @@
+"""What the test and pre-flight fragments show, read from a connection row or a job row."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask import url_for
+
+from webapp.extensions import db
+from webapp.models import Connection, Job, JobStatus, Status, User
+
+FORM_KEY = "form"  # the DOM id suffix of the test region inside the connection form
+
+
+@dataclass(frozen=True)
+class TestView:
+    """One test's (or pre-flight's) state, steps and verdict, ready for the fragment."""
+
+    __test__ = False  # not a pytest class, despite its name
+
+    key: str  # DOM id suffix: the connection id, "form", or "preflight-<job id>"
+    state: str  # configured | testing | success | error
+    poll_url: str
+    steps: tuple[dict[str, Any], ...] = ()
+    error: dict[str, Any] | None = None
+    learned: dict[str, Any] = field(default_factory=dict)
+    start_url: str | None = None  # where the Test button posts; None: no button
+    in_form: bool = False  # the region sits inside the connection form (no nested form)
+    job_id: str | None = None
+    connection_id: int | None = None
+    by: str | None = None  # who started (while testing) or ran (after) the test
+    at: datetime | None = None  # when the verdict was reached
+    elapsed_ms: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # errors/warnings/totals of a pre-flight
+
+    @property
+    def running(self) -> bool:
+        return self.state == "testing"
+
+    @property
+    def label(self) -> str:
+        return self.state.capitalize()
+
+    @property
+    def dom_id(self) -> str:
+        return f"test-status-{self.key}"
+
+    @property
+    def shown_steps(self) -> list[dict[str, Any]]:
+        """Return the steps that have started: each appears as the test reaches it."""
+        return [s for s in self.steps if s.get("state") != "pending"]
+
+    @property
+    def done(self) -> int:
+        return sum(1 for s in self.steps if s.get("state") not in ("pending", "running"))
+
+    @property
+    def signature(self) -> str:
+        """Return a short fingerprint of what the fragment shows, to skip unchanged polls."""
+        parts = [self.state] + [f"{s.get('id')}:{s.get('state')}:{s.get('summary')}"
+                                for s in self.steps]
+        return hashlib.sha1("|".join(parts).encode()).hexdigest()[:12]
+
+
+def _name(user_id: int | None) -> str | None:
+    user = db.session.get(User, user_id) if user_id else None
+    return user.name if user else None
+
+
+def connection_view(connection: Connection) -> TestView:
+    """Build the test region of a saved connection from its row."""
+    status = Status(connection.status)
+    last = connection.last_test or {}
+    common = {
+        "key": str(connection.id),
+        "poll_url": url_for("connections.test_status", connection_id=connection.id),
+        "start_url": url_for("connections.start_test", connection_id=connection.id),
+        "job_id": connection.test_job_id,
+        "connection_id": connection.id,
+    }
+    if status == Status.CONFIGURED:
+        return TestView(state="configured", **common)
+    if status == Status.TESTING:
+        return TestView(state="testing", steps=tuple(last.get("steps") or ()),
+                        by=last.get("started_by"), elapsed_ms=last.get("elapsed_ms"), **common)
+    return TestView(state=status.value, steps=tuple(last.get("steps") or ()),
+                    error=last.get("error"), learned=last.get("learned") or {},
+                    by=connection.last_tested_by.name if connection.last_tested_by else None,
+                    at=connection.last_tested_at, elapsed_ms=last.get("elapsed_ms"), **common)
+
+
+def job_view(job: Job, *, start_url: str | None = None) -> TestView:
+    """Build the test region of a test of unsaved values from its job row."""
+    status = JobStatus(job.status)
+    poll_url = url_for("connections.values_test_status", job_id=job.id)
+    common = {"key": FORM_KEY, "poll_url": poll_url, "start_url": start_url, "in_form": True,
+              "job_id": job.id, "by": _name(job.created_by_id)}
+    if not status.terminal:
+        data = job.progress or {}
+        return TestView(state="testing", steps=tuple(data.get("steps") or ()),
+                        elapsed_ms=data.get("elapsed_ms"), **common)
+    return _verdict(job, common)
+
+
+def preflight_view(job: Job) -> TestView:
+    """Build the pre-flight region of a job: the same checklist, plus its errors and totals."""
+    status = JobStatus(job.status)
+    common = {"key": f"preflight-{job.id}", "job_id": job.id, "by": _name(job.created_by_id),
+              "poll_url": url_for("connections.preflight_status", job_id=job.id),
+              "connection_id": int(job.subject_id) if job.subject_id else None}
+    if not status.terminal:
+        data = job.progress or {}
+        return TestView(state="testing", steps=tuple(data.get("steps") or ()),
+                        elapsed_ms=data.get("elapsed_ms"), **common)
+    view = _verdict(job, common)
+    result = job.result or {}
+    extra = {"errors": result.get("errors") or ([view.error["message"]] if view.error else []),
+             "warnings": result.get("warnings") or [], "totals": result.get("totals") or {}}
+    return TestView(**{**view.__dict__, "extra": extra})
+
+
+def _verdict(job: Job, common: dict[str, Any]) -> TestView:
+    result = job.result or {}
+    if JobStatus(job.status) == JobStatus.SUCCEEDED and result:
+        return TestView(state="success" if result.get("state") == "success" else "error",
+                        steps=tuple(result.get("steps") or ()), error=result.get("error"),
+                        learned=result.get("learned") or {}, at=job.finished_at,
+                        elapsed_ms=result.get("elapsed_ms"), **common)
+    data = job.progress or {}
+    error = {"category": "interrupted", "title": "Test interrupted",
+             "message": job.error or "The test stopped before it finished.",
+             "advice": ["Run the test again"]}
+    steps = tuple({**s, "state": "skipped", "summary": "Not finished"}
+                  if s.get("state") in ("pending", "running") else s
+                  for s in data.get("steps") or ())
+    return TestView(state="error", steps=steps, error=error, at=job.finished_at, **common)

@@ -1,0 +1,278 @@
+"""Test Connection: start or join a test, run it as a job, keep its result, recover lost tests.
+
+A saved connection's test lives on the Connection row: the status moves to Testing as soon as
+someone presses Test (a conditional UPDATE, so two presses share one test), the job writes its
+checklist onto the row as each step completes, and the verdict (Success or Error) stays there
+with who ran it and when. A test of unsaved form values lives on its job row only; its secret
+travels encrypted in the job's parameters and is removed from them when the test ends.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import update
+
+from plugins.source_oneroster.check import initial_steps, run_check
+from plugins.source_oneroster.model import Category, OneRosterError
+from webapp import audit, crypto, jobs
+from webapp.connections import services
+from webapp.connections.checklists import TestView, connection_view, job_view
+from webapp.crypto import SecretUnreadable
+from webapp.extensions import db
+from webapp.models import Connection, Job, JobStatus, Status
+from webapp.models.common import utcnow
+
+log = logging.getLogger(__name__)
+
+KIND = "connection.test"
+GRACE_S = 15.0  # beyond the budget, a test still running is considered lost
+SECRET_PARAM = "secret_encrypted"
+INTERRUPTED_TITLE = "Test interrupted"
+
+__all__ = [
+    "KIND",
+    "TestView",
+    "connection_view",
+    "job_view",
+    "refresh",
+    "start_test",
+    "start_values_test",
+]
+
+
+def _budget() -> float:
+    return float(current_app.config["TEST_BUDGET_S"])
+
+
+def _pending(started_by: str | None) -> dict[str, Any]:
+    return {"state": "testing", "steps": [_step_dict(s) for s in initial_steps()],
+            "learned": {}, "error": None, "elapsed_ms": 0, "started_at": _iso(utcnow()),
+            "started_by": started_by}
+
+
+def _step_dict(step: Any) -> dict[str, Any]:
+    return {"id": step.id, "label": step.label, "state": step.state, "summary": "",
+            "details": [], "elapsed_ms": None, "error": None}
+
+
+def _iso(moment) -> str:
+    return moment.replace(microsecond=0).isoformat() + "Z"
+
+
+# --- Starting ---------------------------------------------------------------------------
+
+def start_test(connection: Connection, *, user_id: int | None,
+               started_by: str | None = None) -> Job:
+    """Start a test of a saved connection, or join the one already running."""
+    refresh(connection)
+    runner = jobs.runner()
+    job = runner.create(KIND, organization_id=connection.organization_id, subject=connection,
+                        created_by_id=user_id, budget_s=_budget())
+    claimed = db.session.execute(
+        update(Connection)
+        .where(Connection.id == connection.id, Connection.status != Status.TESTING)
+        .values(status=Status.TESTING, test_job_id=job.id, last_test=_pending(started_by))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not claimed:
+        # Someone else's press won: share their test.
+        db.session.delete(job)
+        db.session.commit()
+        db.session.refresh(connection)
+        return db.session.get(Job, connection.test_job_id)
+    db.session.commit()
+    runner.dispatch(job.id)
+    db.session.expire_all()
+    return db.session.get(Job, job.id)
+
+
+def start_values_test(values: Mapping[str, str], *, secret: str, organization_id: int,
+                      user_id: int | None, stored_from: Connection | None = None) -> Job:
+    """Start a test of unsaved form values; the secret travels encrypted.
+
+    A blank `secret` with `stored_from` set tests with that connection's stored secret
+    (decrypted in the job, audited); otherwise a blank secret is the template's demo secret.
+    """
+    params: dict[str, Any] = {"values": {k: v for k, v in values.items() if k != "name"},
+                              "budget_s": _budget()}
+    if secret:
+        params[SECRET_PARAM] = crypto.encrypt(secret)
+    elif stored_from is not None:
+        params["stored_secret_of"] = stored_from.id
+    else:
+        template = services.template_or_default(values.get("provider"))
+        params[SECRET_PARAM] = crypto.encrypt(template.demo_secret)
+    return jobs.runner().submit(KIND, organization_id=organization_id, created_by_id=user_id,
+                                **params)
+
+
+# --- Running ----------------------------------------------------------------------------
+
+@jobs.handler(KIND)
+def run_connection_test(ctx: jobs.JobContext) -> dict[str, Any]:
+    """Run the checklist, writing each step onto the job (and the connection, when saved)."""
+    budget = float(ctx.params.get("budget_s") or _budget())
+    connection_id = int(ctx.subject_id) if ctx.subject_id else None
+    result: dict[str, Any] | None = None
+    started = _started_fields(connection_id)
+    try:
+        settings = _settings(ctx, connection_id, budget)
+
+        def report(snapshot: dict[str, Any]) -> None:
+            if connection_id is not None:
+                _write_progress(connection_id, ctx.job_id, {**snapshot, **started})
+            ctx.report(snapshot)
+
+        result = run_check(settings, budget=budget, report=report)
+    except OneRosterError as error:
+        result = _failure(error.to_dict())
+    except SecretUnreadable as error:
+        result = _failure({"category": "secret_unreadable", "title": "Secret unreadable",
+                           "message": str(error), "advice": ["Enter the Client Secret again"]})
+    except Exception:
+        log.exception("connection test %s failed", ctx.job_id)
+        result = _failure({"category": "internal", "title": "Test failed",
+                           "message": "The test stopped on an unexpected error; it has been "
+                                      "logged. Try again.", "advice": []})
+    finally:
+        db.session.rollback()
+        _finish(ctx, connection_id, {**(result or _failure(_interrupted_error())), **started})
+    return result
+
+
+def _settings(ctx: jobs.JobContext, connection_id: int | None, budget: float):
+    if connection_id is not None:
+        connection = db.session.get(Connection, connection_id)
+        return services.client_settings(connection, reason="connection test",
+                                        time_budget=budget, actor_id=ctx.created_by_id)
+    values = dict(ctx.params["values"])
+    if SECRET_PARAM in ctx.params:
+        secret = crypto.decrypt(ctx.params[SECRET_PARAM])
+    else:
+        stored = db.session.get(Connection, int(ctx.params["stored_secret_of"]))
+        if stored is None or stored.organization_id != ctx.organization_id:
+            raise OneRosterError(Category.AUTHENTICATION,
+                                 "The connection whose stored secret this test uses is gone.")
+        secret = services.stored_secret(stored, reason="test of edited, unsaved values",
+                                        actor_id=ctx.created_by_id)
+    return services.settings_from_values(values, secret=secret, time_budget=budget)
+
+
+def _write_progress(connection_id: int, job_id: str, snapshot: dict[str, Any]) -> None:
+    """Copy a progress snapshot onto the connection, if this test still owns it."""
+    db.session.execute(
+        update(Connection)
+        .where(Connection.id == connection_id, Connection.test_job_id == job_id,
+               Connection.status == Status.TESTING)
+        .values(last_test=snapshot)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _started_fields(connection_id: int | None) -> dict[str, Any]:
+    """Return who started a saved connection's test and when, as start_test wrote it."""
+    row = db.session.get(Connection, connection_id) if connection_id is not None else None
+    last = (row.last_test if row is not None else None) or {}
+    return {"started_at": last.get("started_at"), "started_by": last.get("started_by")}
+
+
+def _failure(error: dict[str, Any]) -> dict[str, Any]:
+    return {"state": "error", "steps": [], "learned": {}, "elapsed_ms": None, "error": error}
+
+
+def _interrupted_error() -> dict[str, Any]:
+    return {"category": "interrupted", "title": INTERRUPTED_TITLE,
+            "message": "The test was interrupted: the worker running it stopped (a restart "
+                       "or a crash) before it finished.",
+            "advice": ["Run the test again"], "step": None}
+
+
+def _finish(ctx: jobs.JobContext, connection_id: int | None, result: dict[str, Any]) -> None:
+    """Store the verdict on the connection (if this test still owns it) and audit the test."""
+    job = db.session.get(Job, ctx.job_id)
+    if SECRET_PARAM in (job.params or {}):
+        job.params = {k: v for k, v in job.params.items() if k != SECRET_PARAM}
+    state = Status.SUCCESS if result.get("state") == "success" else Status.ERROR
+    error = result.get("error") or {}
+    if connection_id is None:
+        host = urlsplit(ctx.params.get("values", {}).get("base_url", "")).hostname or "?"
+        audit.record("connection.tested",
+                     f"Tested unsaved connection values ({host}): {state.label}",
+                     organization_id=ctx.organization_id, actor_id=ctx.created_by_id,
+                     outcome=state.value, host=host, saved=False,
+                     error=error.get("title"), step=error.get("step"))
+        db.session.commit()
+        return
+    connection = db.session.get(Connection, connection_id)
+    owned = db.session.execute(
+        update(Connection)
+        .where(Connection.id == connection_id, Connection.test_job_id == ctx.job_id,
+               Connection.status == Status.TESTING)
+        .values(status=state, last_tested_at=utcnow(), last_tested_by_id=ctx.created_by_id,
+                last_test={**result, "finished_at": _iso(utcnow())})
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if owned and connection is not None:
+        audit.record("connection.tested",
+                     f"Tested connection “{connection.name}”: {state.label}",
+                     organization_id=connection.organization_id, target=connection,
+                     actor_id=ctx.created_by_id, outcome=state.value, saved=True,
+                     error=error.get("title"), step=error.get("step"))
+    db.session.commit()
+
+
+# --- Recovering -------------------------------------------------------------------------
+
+def refresh(connection: Connection) -> bool:
+    """End a test whose worker is gone or that overran its budget; True if it changed."""
+    if connection.status != Status.TESTING:
+        return False
+    job = db.session.get(Job, connection.test_job_id) if connection.test_job_id else None
+    if job is not None and not JobStatus(job.status).terminal:
+        if jobs.is_stale(job):
+            jobs.mark_interrupted(job)  # calls _tidy_interrupted for the connection
+            db.session.commit()
+            return True
+        budget = float((job.params or {}).get("budget_s") or _budget())
+        started = job.started_at or job.created_at
+        if utcnow() - started <= timedelta(seconds=budget + GRACE_S):
+            return False
+        jobs.runner().cancel(job.id)
+    _mark_interrupted(connection, job)
+    db.session.commit()
+    return True
+
+
+@jobs.on_interrupted(KIND)
+def _tidy_interrupted(job: Job) -> None:
+    """Mark the connection whose test was abandoned as Error, test interrupted."""
+    if not job.subject_id:
+        return
+    connection = db.session.get(Connection, int(job.subject_id))
+    if (connection is not None and connection.test_job_id == job.id
+            and connection.status == Status.TESTING):
+        _mark_interrupted(connection, job)
+
+
+def _mark_interrupted(connection: Connection, job: Job | None) -> None:
+    last = dict(connection.last_test or {})
+    steps = []
+    for step in last.get("steps") or []:
+        if step.get("state") in ("pending", "running"):
+            step = {**step, "state": "skipped", "summary": "Not finished: test interrupted"}
+        steps.append(step)
+    connection.status = Status.ERROR
+    connection.last_tested_at = utcnow()
+    connection.last_tested_by_id = job.created_by_id if job is not None else None
+    connection.last_test = {**last, "state": "error", "steps": steps,
+                            "error": _interrupted_error(), "finished_at": _iso(utcnow())}
+    audit.record("connection.tested", f"Test of connection “{connection.name}” interrupted",
+                 organization_id=connection.organization_id, target=connection,
+                 actor_id=job.created_by_id if job is not None else None,
+                 outcome="interrupted", saved=True)

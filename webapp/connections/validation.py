@@ -1,0 +1,137 @@
+"""Validation of the connection form: one specific message per field that is wrong."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import func
+
+from webapp.connections.forms import PROXY_COUNTRIES, VERSIONS
+from webapp.connections.providers import ProviderTemplate
+from webapp.extensions import db
+from webapp.models import AuthMethod, Connection
+from webapp.tenancy import scoped
+
+NAME_MAX = 100
+URL_MAX = 500
+CLIENT_ID_MAX = 255
+SECRET_MAX = 4000
+SCOPES_MAX = 1000
+SCOPE_MAX = 255
+
+
+def is_loopback(host: str) -> bool:
+    """Tell whether a host name is this machine: localhost, 127.0.0.0/8 or ::1."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def url_problem(value: str, *, label: str, allow_query: bool) -> str | None:
+    """Return what is wrong with a server URL, or None when it is acceptable."""
+    if len(value) > URL_MAX:
+        return f"Keep the {label} under {URL_MAX} characters (it has {len(value)})."
+    if any(ch.isspace() for ch in value) or any(ord(ch) < 32 for ch in value):
+        return f"The {label} cannot contain spaces or line breaks."
+    parts = urlsplit(value)
+    scheme = parts.scheme.lower()
+    if not scheme or not parts.netloc:
+        return (f"Enter the full {label}, starting with https://, "
+                "e.g. https://sis.example.org/ims/oneroster/rostering/v1p2.")
+    if scheme not in ("http", "https"):
+        return f"The {label} must start with https:// (not {scheme}://)."
+    if parts.username is not None or parts.password is not None:
+        return (f"Remove the user name and password from the {label}: "
+                "credentials belong in Client ID and Client Secret.")
+    host = parts.hostname or ""
+    if not host:
+        return f"The {label} has no host name."
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return f"The port in the {label} is not a number between 1 and 65535."
+    if parts.fragment or value.endswith("#"):
+        return f"Remove the “#…” part: the {label} cannot contain a fragment."
+    if not allow_query and (parts.query or value.endswith("?")):
+        return f"Remove the “?…” part: SDM adds its own query parameters to the {label}."
+    if scheme == "http" and not is_loopback(host) and not current_app.config["ALLOW_HTTP"]:
+        return (f"Use https:// for the {label}. Plain http:// is only allowed for this "
+                "computer (localhost, 127.0.0.1, ::1).")
+    return None
+
+
+def name_taken(name: str, connection: Connection | None) -> bool:
+    """Tell whether another connection of the active organization has this name."""
+    query = scoped(Connection).where(func.lower(Connection.name) == name.lower())
+    if connection is not None:
+        query = query.where(Connection.id != connection.id)
+    return db.session.scalar(query) is not None
+
+
+def validate(values: Mapping[str, str], *, secret: str, template: ProviderTemplate | None,
+             connection: Connection | None = None, check_name: bool = True) -> dict[str, str]:
+    """Return field name -> message for every field that is wrong; empty when all are fine.
+
+    A blank secret is fine when editing (it keeps the stored one) and when the template has a
+    demo secret. check_name=False skips the name, for testing values that are not saved.
+    """
+    errors: dict[str, str] = {}
+    if check_name:
+        name = values["name"]
+        if not name:
+            errors["name"] = "Enter a name for this connection."
+        elif len(name) > NAME_MAX:
+            errors["name"] = f"Keep the name under {NAME_MAX} characters (it has {len(name)})."
+        elif name_taken(name, connection):
+            errors["name"] = (f"Another connection in this organization is already called "
+                              f"“{name}”. Choose a different name.")
+    keeps_provider = connection is not None and values["provider"] == connection.provider
+    if template is None and not keeps_provider:
+        errors["provider"] = "Choose a provider template from the list."
+    if not values["base_url"]:
+        errors["base_url"] = "Enter the Base URL your SIS provider gave you."
+    elif problem := url_problem(values["base_url"], label="Base URL", allow_query=False):
+        errors["base_url"] = problem
+    if values["auth_url"]:
+        if problem := url_problem(values["auth_url"], label="Auth URL", allow_query=True):
+            errors["auth_url"] = problem
+    elif template is not None and template.auth_url_required:
+        errors["auth_url"] = (f"{template.name} issues a token URL to each school: "
+                              "enter the Auth URL you received.")
+    client_id = values["client_id"]
+    if not client_id:
+        errors["client_id"] = "Enter the Client ID."
+    elif len(client_id) > CLIENT_ID_MAX:
+        errors["client_id"] = (f"Keep the Client ID under {CLIENT_ID_MAX} characters "
+                               f"(it has {len(client_id)}).")
+    elif any(ord(ch) < 32 for ch in client_id):
+        errors["client_id"] = "The Client ID cannot contain line breaks or tabs."
+    if not secret and connection is None and not (template and template.demo_secret):
+        errors["client_secret"] = "Enter the Client Secret."
+    elif len(secret) > SECRET_MAX:
+        errors["client_secret"] = f"Keep the Client Secret under {SECRET_MAX} characters."
+    if values["proxy_country"] not in PROXY_COUNTRIES:
+        errors["proxy_country"] = "Choose no proxy, or EU."
+    if values["oneroster_version"] not in VERSIONS:
+        errors["oneroster_version"] = "Choose OneRoster 1.2 or 1.1."
+    if values["auth_method"] not in {m.value for m in AuthMethod}:
+        errors["auth_method"] = "Choose a client authentication method from the list."
+    if problem := _scopes_problem(values["scopes"]):
+        errors["scopes"] = problem
+    return errors
+
+
+def _scopes_problem(scopes: str) -> str | None:
+    if len(scopes) > SCOPES_MAX:
+        return f"Keep the scopes under {SCOPES_MAX} characters in all (they have {len(scopes)})."
+    if any(ord(ch) < 32 for ch in scopes):
+        return "Separate scopes with spaces; they cannot contain control characters."
+    if any(len(scope) > SCOPE_MAX for scope in scopes.split()):
+        return f"Each scope must be under {SCOPE_MAX} characters."
+    return None
