@@ -1,7 +1,146 @@
-"""Routes of the runs area."""
+"""Routes of the runs area: start, watch, cancel and retry runs; browse and download results.
+
+POST /runs/flows/<flow_id>/start   runs.start      "Run now" (303 to the run; htmx: HX-Redirect)
+GET  /runs/flows/<flow_id>/history runs.history    the run history fragment of a flow
+GET  /runs/<run_id>                runs.show       the run page
+GET  /runs/<run_id>/progress       runs.progress   the live fragment (286 once the run ended)
+POST /runs/<run_id>/cancel         runs.cancel
+POST /runs/<run_id>/retry          runs.retry      "Retry failed collections"
+GET  /runs/<run_id>/data           runs.data       data browser (?entity=&q=&page=)
+GET  /runs/<run_id>/download       runs.download   the output artifact (the CSV bundle)
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, abort, flash, redirect, render_template, send_file, url_for
+from flask_login import current_user, login_required
+from htmx_flask import request
+from werkzeug.routing import BuildError
+
+from webapp.models import Flow, Run, RunStatus
+from webapp.runs import services
+from webapp.tenancy import current_org, get_or_404
 
 bp = Blueprint("runs", __name__, url_prefix="/runs")
+STOP_POLLING = 286
+
+
+def flow_url(flow_id: int) -> str:
+    """Return the flow page's URL (the flow list while the flows area has no such page)."""
+    try:
+        return url_for("flows.show", flow_id=flow_id)
+    except BuildError:
+        return url_for("flows.index")
+
+
+@bp.record_once
+def add_template_globals(state) -> None:
+    # Globals, so the flow page can include runs/_history.html with only `flow` in hand.
+    state.app.jinja_env.globals.update(flow_runs=services.history, flow_url=flow_url)
+
+
+@bp.before_request
+@login_required
+def require_member():
+    current_org()  # 404 for a person who belongs to no organization
+
+
+@bp.after_request
+def vary_on_htmx(response):
+    response.vary.add("HX-Request")
+    return response
+
+
+def _go(url: str):
+    if request.htmx:
+        return "", 204, {"HX-Redirect": url}
+    return redirect(url, 303)
+
+
+def _refused(message: str, back: str):
+    """Tell why an action was refused: an alert for htmx, a flash and a redirect otherwise."""
+    if request.htmx:
+        return (render_template("errors/_alert.html", message=message), 409,
+                {"HX-Retarget": "#alerts", "HX-Reswap": "innerHTML"})
+    flash(message, "error")
+    return redirect(back, 303)
+
+
+@bp.post("/flows/<int:flow_id>/start")
+def start(flow_id: int):
+    flow = get_or_404(Flow, flow_id)
+    try:
+        run = services.start_run(flow, current_user)
+    except services.RunRefused as exc:
+        return _refused(exc.public_message, flow_url(flow.id))
+    return _go(url_for("runs.show", run_id=run.id))
+
+
+@bp.get("/flows/<int:flow_id>/history")
+def history(flow_id: int):
+    flow = get_or_404(Flow, flow_id)
+    return render_template("runs/_history.html", flow=flow, runs=services.history(flow))
+
+
+def _context(run: Run) -> dict:
+    services.refresh(run)
+    return {"run": run, "collections": services.collection_views(run),
+            "stage": services.stage(run), "retryable": services.retryable(run),
+            "artifact": services.artifact_path(run) is not None}
+
+
+@bp.get("/<int:run_id>")
+def show(run_id: int):
+    run = get_or_404(Run, run_id)
+    return render_template("runs/run.html", **_context(run))
+
+
+@bp.get("/<int:run_id>/progress")
+def progress(run_id: int):
+    run = get_or_404(Run, run_id)
+    context = _context(run)
+    body = render_template("runs/_progress.html", **context)
+    return body, STOP_POLLING if RunStatus(run.status).terminal else 200
+
+
+@bp.post("/<int:run_id>/cancel")
+def cancel(run_id: int):
+    run = services.cancel_run(get_or_404(Run, run_id), current_user)
+    if request.htmx:
+        return render_template("runs/_progress.html", **_context(run))
+    return redirect(url_for("runs.show", run_id=run.id), 303)
+
+
+@bp.post("/<int:run_id>/retry")
+def retry(run_id: int):
+    run = get_or_404(Run, run_id)
+    try:
+        services.retry_failed(run, current_user)
+    except services.RunRefused as exc:
+        return _refused(exc.public_message, url_for("runs.show", run_id=run.id))
+    if request.htmx:
+        return render_template("runs/_progress.html", **_context(run))
+    return redirect(url_for("runs.show", run_id=run.id), 303)
+
+
+@bp.get("/<int:run_id>/data")
+def data(run_id: int):
+    run = get_or_404(Run, run_id)
+    entities = list(run.counts or {}) or [c.entity for c in run.collections]
+    entity = request.args.get("entity") or (entities[0] if entities else "orgs")
+    if entity not in entities:
+        abort(404)
+    page = services.browse(run, entity, request.args.get("q", ""),
+                           request.args.get("page", 1, type=int))
+    template = "runs/_table.html" if request.htmx else "runs/data.html"
+    return render_template(template, run=run, entities=entities, browse=page)
+
+
+@bp.get("/<int:run_id>/download")
+def download(run_id: int):
+    run = get_or_404(Run, run_id)
+    path = services.artifact_path(run)
+    if path is None or not run.output:
+        abort(404)
+    return send_file(path, mimetype=run.output.get("media_type", "application/octet-stream"),
+                     as_attachment=True, download_name=run.output.get("filename", path.name))

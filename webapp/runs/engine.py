@@ -1,0 +1,416 @@
+"""The run engine: the "flow.run" job that reads every source, stores, merges, checks, writes.
+
+Each source reads in a thread of its own (a source's collections are fetched concurrently by
+its client); records go to one writer thread (webapp/runs/store.py). The job's own thread
+watches: it reports progress a few times a second, notices a cancel request and sets the
+event every reader checks. When the readers are done it settles the merge precedence,
+counts, runs the integrity report and has the output plugin write the artifact.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import delete, tuple_
+
+from plugins.source_oneroster.model import (
+    Category,
+    EntityProgress,
+    EntityResult,
+    FetchResult,
+    OneRosterError,
+)
+from webapp import jobs
+from webapp.extensions import db
+from webapp.models import CollectionState, Job, Run, RunCollection, RunRecord, RunStatus
+from webapp.models.common import utcnow
+from webapp.plugin_api import ConfigInvalid, SourcePlugin, SourceUnavailable
+from webapp.plugins import registry
+from webapp.runs import integrity
+from webapp.runs.store import RecordWriter, StoredRunData, StoreFailed
+
+log = logging.getLogger(__name__)
+
+KIND = "flow.run"
+REPORT_EVERY_S = 0.5  # progress written at most twice a second
+CANCEL_CHECK_S = 0.5
+INTERNAL = "The run stopped because of an internal error; it has been logged."
+
+
+def artifacts_dir(app: Flask | None = None) -> Path:
+    """Return the directory run artifacts are written to."""
+    app = app or current_app
+    return Path(app.config.get("ARTIFACTS_DIR") or Path(app.instance_path) / "artifacts")
+
+
+def error_dict(exc: BaseException, entity: str | None = None) -> dict[str, Any]:
+    """Describe a failure for a person: category, title, message, advice; never a secret."""
+    if isinstance(exc, OneRosterError):
+        return exc.to_dict()
+    if isinstance(exc, SourceUnavailable):
+        return {"category": "unavailable", "title": exc.title, "message": exc.message,
+                "advice": list(exc.advice), "entity": entity}
+    if isinstance(exc, ConfigInvalid):
+        return {"category": "configuration", "title": "Invalid configuration",
+                "message": str(exc), "advice": ["Edit the flow and correct this source."],
+                "entity": entity}
+    if isinstance(exc, StoreFailed):
+        return {"category": "storage", "title": "Storing failed",
+                "message": exc.public_message, "advice": [], "entity": entity}
+    return {"category": "internal", "title": "Internal error",
+            "message": "The source failed unexpectedly; the error has been logged.",
+            "advice": [], "entity": entity}
+
+
+class LiveProgress:
+    """Every collection's progress, written by reader threads, read by the job thread."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[str, dict[str, Any]] = {
+            key: {"state": "pending", "fetched": 0, "total": None, "pages": 0, "retries": 0,
+                  "waiting_s": 0.0, "rate": None} for key in keys}
+        self._started: dict[str, float] = {}
+        self.version = 0
+
+    def callback(self, node: str) -> Callable[[EntityProgress], None]:
+        def update(p: EntityProgress) -> None:
+            key = f"{node}:{p.entity}"
+            now = time.monotonic()
+            with self._lock:
+                started = self._started.setdefault(key, now)
+                elapsed = now - started
+                self._items[key] = {
+                    "state": p.state, "fetched": p.fetched, "total": p.total,
+                    "pages": p.pages, "retries": p.retries, "waiting_s": round(p.waiting_s, 1),
+                    "rate": round(p.fetched / elapsed, 1) if elapsed > 0.05 else None,
+                    "error": p.error.to_dict() if p.error else None,
+                }
+                self.version += 1
+        return update
+
+    def get(self, key: str) -> dict[str, Any]:
+        with self._lock:
+            return dict(self._items.get(key, {}))
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return {k: dict(v) for k, v in self._items.items()}
+
+
+@dataclass
+class Reader:
+    """One source node's read, run in a thread."""
+
+    node: str
+    rank: int
+    plugin: SourcePlugin | None
+    entities: tuple[str, ...]
+    since: str | None
+    result: FetchResult | BaseException | None = None
+
+
+def start_run(flow: Any, user: Any) -> Run:
+    """Start a run of a flow; the same as webapp.runs.services.start_run."""
+    from webapp.runs import services  # services builds on this module
+
+    return services.start_run(flow, user)
+
+
+@jobs.handler(KIND)
+def run_flow(ctx: jobs.JobContext) -> dict[str, Any]:
+    """Run a flow (or retry a run's unfinished collections)."""
+    return Engine(ctx).execute()
+
+
+@jobs.on_interrupted(KIND)
+def interrupted(job: Job) -> None:
+    """Fail the run of a job whose worker died, so it does not stay Running forever."""
+    run = db.session.scalar(db.select(Run).where(Run.job_id == job.id))
+    if run is not None:
+        mark_failed(run, "Interrupted: the worker running this run stopped.")
+
+
+def mark_failed(run: Run, message: str) -> None:
+    """Fail a run that cannot finish and every collection still open; the caller commits."""
+    run.status = RunStatus.FAILED
+    run.error = message
+    run.finished_at = utcnow()
+    for collection in run.collections:
+        if collection.state in (CollectionState.PENDING, CollectionState.RUNNING):
+            collection.state = CollectionState.FAILED
+            collection.error = {"category": "interrupted", "title": "Interrupted",
+                                "message": message, "advice": []}
+
+
+class Engine:
+    """One attempt at a run: the first, or a retry of the collections that did not finish."""
+
+    def __init__(self, ctx: jobs.JobContext) -> None:
+        self.ctx = ctx
+        self.run_id: int = ctx.params["run_id"]
+        self.retry: bool = bool(ctx.params.get("retry"))
+        self.app = current_app._get_current_object()
+        self.cancel = threading.Event()
+        self.progress: LiveProgress | None = None
+        self.stored = 0
+        self.user_cancelled = False
+
+    def execute(self) -> dict[str, Any]:
+        run = db.session.get(Run, self.run_id)
+        done = False
+        try:
+            readers = self._prepare(run)
+            self._fetch(run, readers)
+            self._finish(run, readers)
+            done = True
+        except jobs.JobCancelled:
+            done = True
+            raise
+        finally:
+            if not done:
+                db.session.rollback()
+                run = db.session.get(Run, self.run_id)
+                mark_failed(run, INTERNAL)
+                db.session.commit()
+        return {"run_id": run.id, "status": str(run.status), "counts": run.counts}
+
+    # Before: which collections to read, and from where.
+
+    def _prepare(self, run: Run) -> list[Reader]:
+        table = registry().sources
+        targets = self._targets(run)
+        readers = []
+        for source in run.sources:
+            entities = tuple(e for n, e in targets if n == source["node"])
+            if not entities:
+                continue
+            reader = Reader(source["node"], source["rank"], None, entities, source.get("since"))
+            try:
+                cls = table.get(source["plugin"])
+                if cls is None:
+                    raise SourceUnavailable(
+                        "Plugin not installed",
+                        f"The source plugin {source['plugin']!r} is not installed.")
+                reader.plugin = cls(source["config"], organization_id=run.organization_id)
+            except (SourceUnavailable, ConfigInvalid) as exc:
+                reader.result = exc
+            readers.append(reader)
+        if self.retry:
+            keys = [(r.rank, e) for r in readers for e in r.entities]
+            db.session.execute(delete(RunRecord).where(
+                RunRecord.run_id == run.id,
+                tuple_(RunRecord.source_rank, RunRecord.entity).in_(keys)))
+        wanted = set(targets)
+        for collection in run.collections:
+            if (collection.source_node, collection.entity) in wanted:
+                collection.state = CollectionState.PENDING
+                collection.records = collection.pages = collection.retries = 0
+                collection.duplicates = 0
+                collection.total = collection.elapsed_s = collection.error = None
+        run.status = RunStatus.RUNNING
+        run.error = None
+        run.started_at = run.started_at or utcnow()
+        run.finished_at = None
+        db.session.commit()
+        self.progress = LiveProgress([f"{n}:{e}" for n, e in targets])
+        return readers
+
+    def _targets(self, run: Run) -> list[tuple[str, str]]:
+        if not self.retry:
+            return [(c.source_node, c.entity) for c in run.collections]
+        return [(c.source_node, c.entity) for c in run.collections
+                if c.state != CollectionState.COMPLETED]
+
+    # During: readers in threads, the job thread watching.
+
+    def _fetch(self, run: Run, readers: list[Reader]) -> None:
+        writer = RecordWriter(db.engine, run.id).start()
+        threads = []
+        for reader in readers:
+            if reader.plugin is None:
+                continue
+            thread = threading.Thread(target=self._read, args=(reader, writer),
+                                      name=f"sdm-run-{run.id}-{reader.node}", daemon=True)
+            thread.start()
+            threads.append(thread)
+        self._watch(threads, writer)
+        try:
+            writer.close()
+        except StoreFailed as exc:
+            for reader in readers:
+                if not isinstance(reader.result, BaseException):
+                    reader.result = exc
+        self.stored = writer.stored
+
+    def _read(self, reader: Reader, writer: RecordWriter) -> None:
+        with self.app.app_context():
+            try:
+                reader.result = reader.plugin.read(
+                    reader.entities, sink=writer.sink(reader.rank),
+                    progress=self.progress.callback(reader.node), cancel=self.cancel,
+                    since=reader.since)
+            except BaseException as exc:  # reported per collection; never lost
+                if not isinstance(exc, OneRosterError | SourceUnavailable | StoreFailed):
+                    log.exception("source %s of run %s failed", reader.node, self.run_id)
+                reader.result = exc
+
+    def _watch(self, threads: list[threading.Thread], writer: RecordWriter) -> None:
+        reported = checked = 0.0
+        version = -1
+        while any(t.is_alive() for t in threads):
+            next(t for t in threads if t.is_alive()).join(0.1)
+            now = time.monotonic()
+            if writer.failed:
+                self.cancel.set()
+            if now - checked >= CANCEL_CHECK_S:
+                checked = now
+                if not self.user_cancelled and self.ctx.cancelled():
+                    self.user_cancelled = True
+                    self.cancel.set()
+            if self.progress.version != version and now - reported >= REPORT_EVERY_S:
+                reported, version = now, self.progress.version
+                self._report("reading", writer.stored)
+        self._report("finishing", writer.stored)
+
+    def _report(self, stage: str, stored: int) -> None:
+        self.ctx.report({"stage": stage, "stored": stored,
+                         "collections": self.progress.snapshot()})
+
+    # After: per-collection status, merge, counts, integrity, output.
+
+    def _finish(self, run: Run, readers: list[Reader]) -> None:
+        db.session.expire_all()
+        run = db.session.get(Run, self.run_id)
+        by_key = {(c.source_node, c.entity): c for c in run.collections}
+        for reader in readers:
+            for entity in reader.entities:
+                self._settle(by_key[(reader.node, entity)], reader, entity)
+        cancelled = self.user_cancelled
+        open_ = [c for c in run.collections if c.state != CollectionState.COMPLETED]
+        same, across = integrity.duplicates(run.id)
+        integrity.resolve(run.id, needed=bool(same or across))
+        entities = sorted({c.entity for c in run.collections}, key=_entity_order)
+        found = integrity.counts(run.id)
+        run.counts = {e: found.get(e, 0) for e in entities}
+        run.integrity = run.output = None
+        if cancelled:
+            run.status = RunStatus.CANCELLED
+            run.error = "Cancelled. Records read before the cancel are kept."
+        elif open_:
+            run.status = RunStatus.FAILED
+            run.error = (f"{len(open_)} of {len(run.collections)} collections did not finish; "
+                         f"the others are stored. Retry the failed collections to complete "
+                         f"the run.")
+        else:
+            self._complete(run, entities, same, across)
+        run.finished_at = utcnow()
+        db.session.commit()
+        self._report("done", self.stored)
+        if cancelled:
+            raise jobs.JobCancelled()
+
+    def _settle(self, collection: RunCollection, reader: Reader, entity: str) -> None:
+        outcome = reader.result
+        live = self.progress.get(collection.key)
+        collection.retries = live.get("retries", 0)
+        if isinstance(outcome, BaseException):
+            cancelled = self.user_cancelled and isinstance(outcome, OneRosterError) \
+                and outcome.category == Category.CANCELLED
+            collection.state = CollectionState.CANCELLED if cancelled else CollectionState.FAILED
+            collection.records = live.get("fetched", 0)
+            collection.error = error_dict(outcome, entity)
+            return
+        result: EntityResult | None = outcome.results.get(entity) if outcome else None
+        if result is None:
+            collection.state = CollectionState.FAILED
+            collection.error = error_dict(OneRosterError(
+                Category.INVALID_RESPONSE, "The source did not report on this collection.",
+                entity=entity), entity)
+            return
+        collection.records = result.records
+        collection.pages = result.pages
+        collection.total = result.total
+        collection.duplicates = result.duplicates
+        collection.elapsed_s = round(result.elapsed_s, 3)
+        if result.ok:
+            collection.state = CollectionState.COMPLETED
+        else:
+            cancelled = result.error is not None and result.error.category == Category.CANCELLED
+            collection.state = CollectionState.CANCELLED if cancelled else CollectionState.FAILED
+            collection.error = error_dict(result.error or OneRosterError(
+                Category.INVALID_RESPONSE, "The collection could not be read.", entity=entity),
+                entity)
+
+    def _complete(self, run: Run, entities: list[str], same: dict[str, int],
+                  across: dict[str, int]) -> None:
+        modes = _modes(run, entities)
+        delta = any(m == "delta" for m in modes.values())
+        self._report("checking", self.stored)
+        found = integrity.report(run.id, entities, delta=delta, overlaps=across,
+                                 same_source=same)
+        run.integrity = found.to_dict()
+        run.status = (RunStatus.COMPLETED_WITH_WARNINGS if found.warnings
+                      else RunStatus.COMPLETED)
+        db.session.commit()
+        self._report("writing output", self.stored)
+        self._write_output(run, modes)
+
+    def _write_output(self, run: Run, modes: dict[str, str]) -> None:
+        node = next((n for n in run.graph.get("nodes", []) if n.get("kind") == "output"), None)
+        if node is None:
+            return
+        cls = registry().outputs.get(node.get("plugin", ""))
+        if cls is None:
+            run.status = RunStatus.FAILED
+            run.error = f"The output plugin {node.get('plugin')!r} is not installed."
+            return
+        data = StoredRunData(run.id, run.flow_name, modes)
+        folder = artifacts_dir() / str(run.organization_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"run-{run.id}-{uuid.uuid4().hex[:12]}.{cls.extension}"
+        path = folder / name
+        try:
+            plugin = cls(node.get("config") or {}, organization_id=run.organization_id)
+            written = plugin.write(data, path)
+        except Exception:
+            log.exception("output of run %s failed", run.id)
+            path.unlink(missing_ok=True)
+            run.status = RunStatus.FAILED
+            run.error = "Writing the output failed; the error has been logged."
+            return
+        old = run.artifact
+        run.artifact = f"{run.organization_id}/{name}"
+        run.output = {"plugin": cls.id, "name": cls.name, "filename": plugin.filename(data),
+                      "media_type": cls.media_type, "size": path.stat().st_size,
+                      "files": dict(written.files), "notes": list(written.notes)}
+        if old:
+            (artifacts_dir() / old).unlink(missing_ok=True)
+
+
+def _modes(run: Run, entities: list[str]) -> dict[str, str]:
+    """Return bulk or delta per collection: delta when any source read only changes."""
+    modes = {e: "bulk" for e in entities}
+    per_node = defaultdict(set)
+    for collection in run.collections:
+        per_node[collection.source_node].add(collection.entity)
+    for source in run.sources:
+        if source.get("since"):
+            for entity in per_node[source["node"]]:
+                modes[entity] = "delta"
+    return modes
+
+
+def _entity_order(entity: str) -> tuple[int, str]:
+    order = ("orgs", "academicSessions", "courses", "classes", "users", "enrollments",
+             "demographics")
+    return (order.index(entity) if entity in order else len(order), entity)

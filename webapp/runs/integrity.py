@@ -1,0 +1,171 @@
+"""Merging and checking a run's stored records, in SQL over the run_records table.
+
+``resolve`` applies the merge precedence: of the records sharing an entity and sourcedId,
+the one from the source first in the precedence wins (the latest stored, within one source)
+and the others are marked superseded. ``report`` is the referential-integrity report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import aliased
+
+from plugins.source_oneroster.model import ENTITY_LABELS
+from webapp.extensions import db
+from webapp.models import RunRecord
+
+EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of the report: what, how many, and a few sourcedIds to look at."""
+
+    code: str
+    entity: str
+    count: int
+    message: str
+    examples: tuple[str, ...] = ()
+
+
+@dataclass
+class Report:
+    warnings: list[Finding] = field(default_factory=list)
+    info: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"warnings": [asdict(f) for f in self.warnings],
+                "info": [asdict(f) for f in self.info], "notes": list(self.notes)}
+
+
+def _json_text(column: Any, *path: str) -> ColumnElement:
+    """Return an expression for a text value inside the JSON stored in a Text column."""
+    if db.engine.dialect.name == "postgresql":
+        return db.cast(column, postgresql.JSONB)[path].astext
+    return func.json_extract(column, "$." + ".".join(f'"{p}"' for p in path))
+
+
+def _mine(alias: Any, run_id: int, entity: str) -> list[ColumnElement]:
+    return [alias.run_id == run_id, alias.entity == entity, alias.superseded.is_(False)]
+
+
+def duplicates(run_id: int) -> tuple[dict[str, int], dict[str, int]]:
+    """Count sourcedIds stored twice: by one source (a data problem), and across sources."""
+    r = RunRecord
+    within = (select(r.entity).where(r.run_id == run_id)
+              .group_by(r.entity, r.sourced_id, r.source_rank)
+              .having(func.count() > 1).subquery())
+    across = (select(r.entity).where(r.run_id == run_id)
+              .group_by(r.entity, r.sourced_id)
+              .having(func.count(r.source_rank.distinct()) > 1).subquery())
+    same = dict(db.session.execute(
+        select(within.c.entity, func.count()).group_by(within.c.entity)).all())
+    both = dict(db.session.execute(
+        select(across.c.entity, func.count()).group_by(across.c.entity)).all())
+    return same, both
+
+
+def resolve(run_id: int, *, needed: bool) -> None:
+    """Mark every record that loses to another of the same entity and sourcedId superseded.
+
+    Concurrent sources store in any order; precedence is settled here, once, in one
+    statement. ``needed`` is False when there are no duplicates to settle.
+    """
+    db.session.execute(
+        update(RunRecord).where(RunRecord.run_id == run_id, RunRecord.superseded.is_(True))
+        .values(superseded=False), execution_options={"synchronize_session": False})
+    if needed:
+        better = aliased(RunRecord)
+        beaten = exists().where(
+            better.run_id == RunRecord.run_id,
+            better.entity == RunRecord.entity,
+            better.sourced_id == RunRecord.sourced_id,
+            or_(better.source_rank < RunRecord.source_rank,
+                and_(better.source_rank == RunRecord.source_rank, better.id > RunRecord.id)),
+        )
+        db.session.execute(
+            update(RunRecord).where(RunRecord.run_id == run_id, beaten).values(superseded=True),
+            execution_options={"synchronize_session": False})
+    db.session.commit()
+
+
+def counts(run_id: int) -> dict[str, int]:
+    """Return the number of winning records per collection."""
+    rows = db.session.execute(
+        select(RunRecord.entity, func.count()).where(RunRecord.run_id == run_id,
+                                                     RunRecord.superseded.is_(False))
+        .group_by(RunRecord.entity)).all()
+    return dict(rows)
+
+
+# (collection, reference path, referenced collection, what the finding says)
+REFERENCES = (
+    ("enrollments", ("user", "sourcedId"), "users", "enrollments point to a missing user"),
+    ("enrollments", ("class", "sourcedId"), "classes", "enrollments point to a missing class"),
+    ("classes", ("course", "sourcedId"), "courses", "classes point to a missing course"),
+    ("classes", ("school", "sourcedId"), "orgs", "classes point to a missing school"),
+)
+
+
+def _missing(run_id: int, entity: str, path: Sequence[str],
+             target: str) -> tuple[int, tuple[str, ...]]:
+    src = aliased(RunRecord)
+    dst = aliased(RunRecord)
+    ref = _json_text(src.data, *path)
+    orphan = [*_mine(src, run_id, entity),
+              ~exists().where(*_mine(dst, run_id, target), dst.sourced_id == ref)]
+    count = db.session.scalar(select(func.count()).select_from(src).where(*orphan)) or 0
+    examples: tuple[str, ...] = ()
+    if count:
+        examples = tuple(db.session.scalars(
+            select(src.sourced_id).where(*orphan).order_by(src.sourced_id).limit(EXAMPLES)))
+    return count, examples
+
+
+def report(run_id: int, entities: Sequence[str], *, delta: bool, overlaps: dict[str, int],
+           same_source: dict[str, int]) -> Report:
+    """Check references, duplicates and tobedeleted records of a run's winning records."""
+    result = Report()
+    read = set(entities)
+    if delta:
+        result.notes.append("References are not checked in a delta run: it holds only the "
+                            "records that changed.")
+    else:
+        for entity, path, target, message in REFERENCES:
+            if entity not in read:
+                continue
+            if target not in read:
+                result.notes.append(f"{ENTITY_LABELS[entity]} → {ENTITY_LABELS[target]} not "
+                                    f"checked: {ENTITY_LABELS[target].lower()} were not read.")
+                continue
+            count, examples = _missing(run_id, entity, path, target)
+            if count:
+                result.warnings.append(Finding(f"missing_{path[0]}", entity, count,
+                                               f"{count} {message}", examples))
+    for entity, count in sorted(same_source.items()):
+        result.warnings.append(Finding(
+            "duplicate_sourced_id", entity, count,
+            f"{count} {ENTITY_LABELS.get(entity, entity).lower()} sourcedIds appear more than "
+            f"once from the same source; the last one received was kept"))
+    for entity, count in sorted(overlaps.items()):
+        result.info.append(Finding(
+            "merged", entity, count,
+            f"{count} {ENTITY_LABELS.get(entity, entity).lower()} came from more than one "
+            f"source; the merge precedence chose which one to keep"))
+    deleted = dict(db.session.execute(
+        select(RunRecord.entity, func.count())
+        .where(RunRecord.run_id == run_id, RunRecord.superseded.is_(False),
+               RunRecord.status == "tobedeleted")
+        .group_by(RunRecord.entity)).all())
+    for entity, count in sorted(deleted.items()):
+        finding = Finding("tobedeleted", entity, count,
+                          f"{count} {ENTITY_LABELS.get(entity, entity).lower()} are marked "
+                          f"tobedeleted")
+        (result.info if delta else result.warnings).append(finding)
+    return result

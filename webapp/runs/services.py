@@ -1,0 +1,317 @@
+"""The work behind the run pages: starting, cancelling and retrying runs, and reading them back.
+
+Other areas call ``start_run(flow, user)`` (the flow page's "Run now"), ``history(flow)``
+(its run history) and ``preview(source_nodes)`` (the wizard's Preview step, in
+webapp/runs/preview.py).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, or_, select
+
+from plugins.source_oneroster.model import ENTITY_LABELS
+from webapp import audit, jobs, tenancy
+from webapp.extensions import db
+from webapp.models import (
+    CollectionState,
+    Flow,
+    Job,
+    JobStatus,
+    Run,
+    RunCollection,
+    RunRecord,
+    RunStatus,
+    User,
+)
+from webapp.plugins import registry
+from webapp.runs import columns
+from webapp.runs.engine import KIND, artifacts_dir, mark_failed
+from webapp.runs.preview import Preview, preview
+
+__all__ = ["Preview", "RunRefused", "cancel_run", "history", "preview", "retry_failed",
+           "start_run"]
+
+PAGE_SIZE = 50
+OPEN = (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+class RunRefused(Exception):
+    """A run that cannot start, with a reason for the person who asked."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.public_message = message
+
+
+# Starting, cancelling, retrying.
+
+def start_run(flow: Flow, user: User | None) -> Run:
+    """Start a run of a flow as a background job; return it (the open one if already running)."""
+    running = db.session.scalar(select(Run).where(Run.flow_id == flow.id, Run.status.in_(OPEN))
+                                .order_by(Run.id.desc()))
+    if running is not None and not refresh(running).terminal:
+        return running
+    graph = copy.deepcopy(flow.graph or {})
+    sources = _sources(flow, graph)
+    if not sources:
+        raise RunRefused("This flow has no source to read from. Edit the flow and add one.")
+    run = Run(organization_id=flow.organization_id, flow_id=flow.id, flow_name=flow.name,
+              graph=graph, sources=sources, status=RunStatus.QUEUED,
+              started_by_id=user.id if user else None)
+    run.collections = [RunCollection(source_node=s["node"], entity=e)
+                       for s in sources for e in s["entities"]]
+    db.session.add(run)
+    db.session.flush()
+    audit.record("run.started", f"Started a run of flow {flow.name}",
+                 organization_id=flow.organization_id, target=run,
+                 actor_id=user.id if user else None, flow_id=flow.id)
+    db.session.commit()
+    _dispatch(run, user)
+    return run
+
+
+def retry_failed(run: Run, user: User | None) -> Run:
+    """Refetch the collections of a run that did not complete, into the same run."""
+    refresh(run)
+    if not RunStatus(run.status).terminal:
+        raise RunRefused("This run is still going; wait for it to end before retrying.")
+    if not retryable(run):
+        raise RunRefused("Every collection of this run completed; there is nothing to retry.")
+    run.status = RunStatus.QUEUED
+    run.attempts = (run.attempts or 1) + 1
+    run.error = None
+    audit.record("run.retried", f"Retried the failed collections of run {run.id}",
+                 organization_id=run.organization_id, target=run,
+                 actor_id=user.id if user else None,
+                 collections=[c.key for c in run.collections
+                              if c.state != CollectionState.COMPLETED])
+    db.session.commit()
+    _dispatch(run, user, retry=True)
+    return run
+
+
+def _dispatch(run: Run, user: User | None, *, retry: bool = False) -> None:
+    runner = jobs.runner()
+    params = {"run_id": run.id, "retry": True} if retry else {"run_id": run.id}
+    job = runner.create(KIND, organization_id=run.organization_id, subject=run,
+                        created_by_id=user.id if user else None, **params)
+    run.job_id = job.id
+    db.session.commit()
+    runner.dispatch(job.id)
+    db.session.expire_all()
+
+
+def cancel_run(run: Run, user: User | None) -> Run:
+    """Ask a running run to stop; records read so far are kept."""
+    if refresh(run).terminal or run.job_id is None:
+        return run
+    audit.record("run.cancelled", f"Cancelled run {run.id} of flow {run.flow_name}",
+                 organization_id=run.organization_id, target=run,
+                 actor_id=user.id if user else None)
+    db.session.commit()
+    jobs.runner().cancel(run.job_id)
+    return run
+
+
+def retryable(run: Run) -> bool:
+    """Tell whether a finished run has collections to refetch."""
+    return (RunStatus(run.status) in (RunStatus.FAILED, RunStatus.CANCELLED)
+            and any(c.state != CollectionState.COMPLETED for c in run.collections))
+
+
+def refresh(run: Run) -> RunStatus:
+    """Return a run's status, failing it first when its job ended or its worker died."""
+    status = RunStatus(run.status)
+    if status.terminal or run.job_id is None:
+        return status
+    job = db.session.get(Job, run.job_id)
+    if job is not None and jobs.is_stale(job):
+        jobs.mark_interrupted(job)
+        db.session.commit()
+    elif job is None or JobStatus(job.status).terminal:
+        mark_failed(run, (job.error if job is not None and job.error
+                          else "The run stopped unexpectedly."))
+        db.session.commit()
+    return RunStatus(run.status)
+
+
+def _sources(flow: Flow, graph: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Return the flow's source nodes in merge precedence, each with what it will read."""
+    nodes = [n for n in graph.get("nodes", []) if n.get("kind") == "source"]
+    merge = next((n for n in graph.get("nodes", []) if n.get("kind") == "merge"), None)
+    order = list((merge or {}).get("config", {}).get("precedence") or [])
+    ids = [n["id"] for n in nodes]
+    order = [i for i in order if i in ids] + [i for i in ids if i not in order]
+    since = _since(flow)
+    table = registry().sources
+    result = []
+    for rank, node_id in enumerate(order):
+        node = next(n for n in nodes if n["id"] == node_id)
+        config = dict(node.get("config") or {})
+        cls = table.get(node.get("plugin", ""))
+        known = cls.entities if cls else tuple(ENTITY_LABELS)
+        wanted = config.get("entities") or known
+        delta = config.get("sync") == "delta" and since is not None
+        result.append({
+            "node": node_id, "rank": rank, "plugin": node.get("plugin"),
+            "label": node.get("label") or (cls.name if cls else node.get("plugin")),
+            "config": config, "entities": [e for e in known if e in wanted],
+            "since": since if delta else None,
+        })
+    return result
+
+
+def _since(flow: Flow) -> str | None:
+    """Return when the flow's last successful run started, as an ISO 8601 UTC timestamp."""
+    started = db.session.scalar(
+        select(Run.started_at).where(Run.flow_id == flow.id,
+                                     Run.status.in_([RunStatus.COMPLETED,
+                                                     RunStatus.COMPLETED_WITH_WARNINGS]))
+        .order_by(Run.started_at.desc()).limit(1))
+    return started.strftime("%Y-%m-%dT%H:%M:%SZ") if started else None
+
+
+# Reading runs back.
+
+def history(flow: Flow, limit: int = 20) -> list[Run]:
+    """Return the latest runs of a flow of the active organization, newest first."""
+    return list(db.session.scalars(tenancy.scoped(Run).where(Run.flow_id == flow.id)
+                                   .order_by(Run.id.desc()).limit(limit)))
+
+
+def artifact_path(run: Run) -> Path | None:
+    """Return the file of a run's output, when it exists."""
+    if not run.artifact:
+        return None
+    path = artifacts_dir() / run.artifact
+    return path if path.is_file() else None
+
+
+@dataclass(frozen=True)
+class CollectionView:
+    """One row of the run's progress table."""
+
+    key: str
+    source: str
+    entity: str
+    label: str
+    state: str
+    fetched: int
+    total: int | None
+    pages: int
+    retries: int
+    rate: float | None
+    waiting_s: float
+    error: dict[str, Any] | None
+
+    @property
+    def done(self) -> bool:
+        return self.state in ("completed", "done")
+
+    @property
+    def failed(self) -> bool:
+        return self.state in ("failed", "cancelled")
+
+    @property
+    def max(self) -> int | None:
+        if self.total:
+            return max(self.total, self.fetched)
+        return self.fetched if self.done and self.fetched else None
+
+    @property
+    def status_text(self) -> str:
+        if self.waiting_s > 0:
+            return f"Rate limited, retrying in {math.ceil(self.waiting_s)} s"
+        return {"pending": "Waiting", "running": "Reading", "done": "Completed"}.get(
+            self.state, self.state.capitalize())
+
+
+def collection_views(run: Run) -> list[CollectionView]:
+    """Return every collection's progress: live while the run goes, stored once it ended."""
+    live: dict[str, Any] = {}
+    if not RunStatus(run.status).terminal and run.job_id:
+        job = db.session.get(Job, run.job_id)
+        live = ((job.progress or {}).get("collections") or {}) if job else {}
+    labels = {s["node"]: s["label"] for s in run.sources}
+    views = []
+    for c in run.collections:
+        now = live.get(c.key)
+        state = str(c.state)
+        if now and state in ("pending", "running"):
+            views.append(CollectionView(
+                c.key, labels.get(c.source_node, c.source_node), c.entity,
+                ENTITY_LABELS.get(c.entity, c.entity), now.get("state", "running"),
+                now.get("fetched", 0), now.get("total"), now.get("pages", 0),
+                now.get("retries", 0), now.get("rate"), now.get("waiting_s") or 0.0,
+                now.get("error")))
+        else:
+            views.append(CollectionView(
+                c.key, labels.get(c.source_node, c.source_node), c.entity,
+                ENTITY_LABELS.get(c.entity, c.entity), state, c.records, c.total, c.pages,
+                c.retries, round(c.rate, 1) if c.rate else None, 0.0, c.error))
+    return views
+
+
+def stage(run: Run) -> str | None:
+    """Return what a running run is doing now (reading, checking, ...)."""
+    if RunStatus(run.status).terminal or not run.job_id:
+        return None
+    job = db.session.get(Job, run.job_id)
+    return (job.progress or {}).get("stage") if job else None
+
+
+@dataclass(frozen=True)
+class BrowseRow:
+    sourced_id: str
+    status: str
+    source: str
+    cells: tuple[str, ...]
+    json: str
+
+
+@dataclass(frozen=True)
+class BrowsePage:
+    """One page of a run's records of one collection, optionally filtered by a search."""
+
+    entity: str
+    q: str
+    page: int
+    pages: int
+    total: int
+    headers: tuple[str, ...]
+    rows: tuple[BrowseRow, ...]
+
+
+def browse(run: Run, entity: str, q: str = "", page: int = 1,
+           per_page: int = PAGE_SIZE) -> BrowsePage:
+    """Return a page of a run's winning records: by sourcedId, or any text in the JSON."""
+    q = q.strip()
+    where = [RunRecord.run_id == run.id, RunRecord.entity == entity,
+             RunRecord.superseded.is_(False)]
+    if q:
+        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append(or_(RunRecord.sourced_id == q,
+                         RunRecord.data.ilike(f"%{escaped}%", escape="\\")))
+    total = db.session.scalar(select(func.count()).select_from(RunRecord).where(*where)) or 0
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, page), pages)
+    rows = db.session.execute(
+        select(RunRecord.sourced_id, RunRecord.status, RunRecord.source_rank, RunRecord.data)
+        .where(*where).order_by(RunRecord.sourced_id)
+        .offset((page - 1) * per_page).limit(per_page)).all()
+    labels = {s["rank"]: s["label"] for s in run.sources}
+    shown = []
+    for sourced_id, status, rank, raw in rows:
+        data = json.loads(raw)
+        shown.append(BrowseRow(sourced_id, status, labels.get(rank, ""),
+                               columns.cells(entity, data),
+                               json.dumps(data, indent=2, ensure_ascii=False)))
+    return BrowsePage(entity, q, page, pages, total, columns.headers(entity), tuple(shown))
