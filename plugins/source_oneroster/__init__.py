@@ -1,0 +1,12 @@
+"""source-oneroster: hook implementations."""
+
+from __future__ import annotations
+
+from webapp.plugins import hookimpl
+
+
+@hookimpl
+def sdm_source_plugins() -> list[type]:
+    from plugins.source_oneroster.source import OneRosterSource
+
+    return [OneRosterSource]
