@@ -1,7 +1,309 @@
-"""Routes of the flows area."""
+"""Routes of the flows area: the list, a flow's page, the wizard and the advanced editor."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import login_required
+from htmx_flask import request
+
+from webapp.flows import drafts, pages, services, wizard
+from webapp.flows import editor as panel
+from webapp.flows import graph as g
+from webapp.flows.services import FlowInvalid
+from webapp.models import Flow, FlowMode
+from webapp.runs.services import RunRefused
+from webapp.tenancy import current_org, get_or_404
 
 bp = Blueprint("flows", __name__, url_prefix="/flows")
+
+
+@bp.before_request
+@login_required
+def require_member():
+    current_org()  # 404 for a person who belongs to no organization
+
+
+@bp.after_request
+def vary_on_htmx(response):
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.app_template_global()
+def flows_using_connection(connection):
+    """Let the connection delete confirmation list the flows that read through it."""
+    return services.flows_using_connection(connection)
+
+
+def _go(endpoint: str, **values):
+    """Send the browser on after a change: HX-Redirect for htmx, 303 otherwise."""
+    url = url_for(endpoint, **values)
+    if request.htmx:
+        return "", 204, {"HX-Redirect": url}
+    return redirect(url, 303)
+
+
+# The list and a flow's page.
+
+@bp.get("/")
+def index():
+    return render_template("flows/index.html", rows=pages.flow_rows(),
+                           resumable=drafts.open_wizard_drafts())
+
+
+@bp.get("/<int:flow_id>")
+def show(flow_id: int):
+    flow = get_or_404(Flow, flow_id)
+    return render_template("flows/show.html", **pages.flow_page(flow))
+
+
+@bp.post("/<int:flow_id>/edit")
+def edit(flow_id: int):
+    flow = get_or_404(Flow, flow_id)
+    mode = FlowMode(request.form.get("mode", flow.mode))
+    if mode is FlowMode.WIZARD and not pages.fits_wizard(flow.graph):
+        abort(400)
+    draft = drafts.start(mode, flow)
+    if mode is FlowMode.WIZARD:
+        return _go(".wizard_step", draft_id=draft.id, step="configure")
+    return _go(".editor", draft_id=draft.id)
+
+
+@bp.post("/<int:flow_id>/delete")
+def delete(flow_id: int):
+    flow = get_or_404(Flow, flow_id)
+    if not services.can_delete(flow):
+        abort(403)
+    name = flow.name
+    services.delete_flow(flow)
+    flash(f"Flow “{name}” deleted.", "success")
+    return _go(".index")
+
+
+# The wizard: one container, one fragment per step.
+
+@bp.post("/wizard")
+def start_wizard():
+    draft = drafts.start(FlowMode.WIZARD)
+    return _go(".wizard_step", draft_id=draft.id, step="source")
+
+
+@bp.get("/wizard/<int:draft_id>")
+def resume_wizard(draft_id: int):
+    draft = drafts.get_or_404(draft_id, FlowMode.WIZARD)
+    step = draft.step if wizard.reachable(draft, draft.step) else wizard.first_open(draft)
+    return redirect(url_for(".wizard_step", draft_id=draft.id, step=step))
+
+
+@bp.get("/wizard/<int:draft_id>/<step>")
+def wizard_step(draft_id: int, step: str):
+    draft = drafts.get_or_404(draft_id, FlowMode.WIZARD)
+    if step not in wizard.STEP_IDS:
+        abort(404)
+    if not wizard.reachable(draft, step):
+        return redirect(url_for(".wizard_step", draft_id=draft.id,
+                                step=wizard.first_open(draft)))
+    wizard.visit(draft, step)
+    return _wizard(draft, step)
+
+
+def _wizard(draft, step: str, *, errors: dict | None = None, status: int = 200,
+            push: bool = False):
+    """Render a wizard step: the container fragment for htmx, else the whole page."""
+    context = pages.wizard_context(draft, step, errors or {})
+    template = "flows/_wizard.html" if request.htmx else "flows/wizard.html"
+    headers = {}
+    if push and request.htmx:
+        headers["HX-Push-Url"] = url_for(".wizard_step", draft_id=draft.id, step=step)
+    return render_template(template, **context), status, headers
+
+
+def _advance(draft, step: str, errors: dict):
+    """Show the next step after a valid answer, or the same step with its errors."""
+    if errors:
+        return _wizard(draft, step, errors=errors, status=422)
+    following = wizard.following(step)
+    if not request.htmx:
+        return redirect(url_for(".wizard_step", draft_id=draft.id, step=following), 303)
+    wizard.visit(draft, following)
+    return _wizard(draft, following, push=True)
+
+
+@bp.post("/wizard/<int:draft_id>/source")
+def wizard_source(draft_id: int):
+    draft = drafts.get_or_404(draft_id, FlowMode.WIZARD)
+    error = wizard.choose_source(draft, request.form.get("plugin", ""))
+    return _advance(draft, "source", {"plugin": error} if error else {})
+
+
+@bp.post("/wizard/<int:draft_id>/configure")
+def wizard_configure(draft_id: int):
+    draft = drafts.get_or_404(draft_id, FlowMode.WIZARD)
+    if not wizard.reachable(draft, "configure"):
+        abort(409)
+    errors = wizard.configure(draft, request.form)
+    if request.form.get("next") and not errors and wizard.done(draft, "configure"):
+        return _advance(draft, "configure", {})
+    return _wizard(draft, "configure", errors=errors, status=422 if errors else 200)
+
+
+@bp.post("/wizard/<int:draft_id>/options")
+def wizard_options(draft_id: int):
+    draft = drafts.get_or_404(draft_id, FlowMode.WIZARD)
+    if not wizard.reachable(draft, "options"):
+        abort(409)
+    return _advance(draft, "options", wizard.set_options(draft, request.form))
+
+
+@bp.post("/wizard/<int:draft_id>/preview")
+def wizard_preview(draft_id: int):
+    draft = drafts.get_or_404(draft_id, FlowMode.WIZARD)
+    if not wizard.reachable(draft, "preview"):
+        abort(409)
+    wizard.mark_previewed(draft)
+    return _advance(draft, "preview", {})
+
+
+@bp.post("/wizard/<int:draft_id>/save")
+def wizard_save(draft_id: int):
+    draft = drafts.get_or_404(draft_id, FlowMode.WIZARD)
+    if not wizard.reachable(draft, "save"):
+        abort(409)
+    flow, errors = wizard.finish(draft, request.form)
+    if errors:
+        return _wizard(draft, "save", errors=errors, status=422)
+    if request.form.get("run_now"):
+        return redirect_to_run(flow)
+    flash(f"Flow “{flow.name}” saved.", "success")
+    return _go(".show", flow_id=flow.id)
+
+
+@bp.post("/drafts/<int:draft_id>/discard")
+def discard_draft(draft_id: int):
+    drafts.discard(drafts.get_or_404(draft_id))
+    flash("Draft discarded.", "info")
+    return _go(".index")
+
+
+@bp.get("/drafts/<int:draft_id>/preflight/<node_id>")
+def preflight_status(draft_id: int, node_id: str):
+    draft = drafts.get_or_404(draft_id)
+    context = pages.preflight_context(draft, node_id)
+    status = 286 if request.htmx and context["preflight"].terminal else 200
+    return render_template("flows/_preflight.html", **context), status
+
+
+# The advanced editor: a picture of the graph and a side panel per node.
+
+@bp.post("/editor")
+def start_editor():
+    draft = drafts.start(FlowMode.ADVANCED)
+    return _go(".editor", draft_id=draft.id)
+
+
+def _editor(draft, *, errors: dict | None = None, status: int = 200):
+    """Render the editor: the #editor fragment for htmx, else the whole page."""
+    context = pages.editor_context(draft, errors)
+    template = "flows/_editor.html" if request.htmx else "flows/editor.html"
+    return render_template(template, **context), status
+
+
+@bp.get("/editor/<int:draft_id>")
+def editor(draft_id: int):
+    draft = drafts.get_or_404(draft_id, FlowMode.ADVANCED)
+    panel.select(draft, None)
+    return _editor(draft)
+
+
+@bp.get("/editor/<int:draft_id>/graph")
+def editor_graph(draft_id: int):
+    context = pages.editor_context(drafts.get_or_404(draft_id, FlowMode.ADVANCED))
+    status = 286 if request.htmx and not context["running"] else 200
+    return render_template("flows/editor/_graph.html", **context), status
+
+
+@bp.get("/editor/<int:draft_id>/nodes/<node_id>")
+def editor_node(draft_id: int, node_id: str):
+    draft = drafts.get_or_404(draft_id, FlowMode.ADVANCED)
+    if g.node(drafts.graph_of(draft), node_id) is None:
+        abort(404)
+    panel.select(draft, node_id)
+    return _editor(draft)
+
+
+def _node_or_404(draft, node_id: str) -> dict:
+    """Return a node of the draft; the output may be set even when the graph has none."""
+    node = g.node(drafts.graph_of(draft), node_id)
+    if node is None and node_id == g.OUTPUT_ID:
+        return {"id": g.OUTPUT_ID, "kind": g.OUTPUT}
+    if node is None:
+        abort(404)
+    return node
+
+
+@bp.post("/editor/<int:draft_id>/nodes/<node_id>")
+def editor_update_node(draft_id: int, node_id: str):
+    draft = drafts.get_or_404(draft_id, FlowMode.ADVANCED)
+    errors = panel.configure(draft, _node_or_404(draft, node_id), request.form)
+    panel.select(draft, node_id)
+    return _editor(draft, errors=errors, status=422 if errors else 200)
+
+
+@bp.post("/editor/<int:draft_id>/nodes/<node_id>/delete")
+def editor_remove_node(draft_id: int, node_id: str):
+    draft = drafts.get_or_404(draft_id, FlowMode.ADVANCED)
+    _node_or_404(draft, node_id)
+    panel.remove(draft, node_id)
+    return _editor(draft)
+
+
+@bp.post("/editor/<int:draft_id>/sources")
+def editor_add_source(draft_id: int):
+    draft = drafts.get_or_404(draft_id, FlowMode.ADVANCED)
+    error = panel.add_source(draft, request.form.get("plugin", ""))
+    return _editor(draft, errors={"plugin": error} if error else None,
+                   status=422 if error else 200)
+
+
+@bp.post("/editor/<int:draft_id>/merge")
+def editor_add_merge(draft_id: int):
+    draft = drafts.get_or_404(draft_id, FlowMode.ADVANCED)
+    panel.add_merge(draft)
+    return _editor(draft)
+
+
+@bp.post("/editor/<int:draft_id>/precedence")
+def editor_move(draft_id: int):
+    draft = drafts.get_or_404(draft_id, FlowMode.ADVANCED)
+    panel.move(draft, request.form.get("node", ""), request.form.get("direction", ""))
+    return _editor(draft)
+
+
+@bp.post("/editor/<int:draft_id>/validate")
+def editor_validate(draft_id: int):
+    draft = drafts.get_or_404(draft_id, FlowMode.ADVANCED)
+    panel.validate(draft)
+    return _editor(draft)
+
+
+@bp.post("/editor/<int:draft_id>/save")
+def editor_save(draft_id: int):
+    draft = drafts.get_or_404(draft_id, FlowMode.ADVANCED)
+    try:
+        flow = panel.save(draft, request.form.get("name", ""))
+    except FlowInvalid as exc:
+        return _editor(draft, errors={"name": exc.name_error} if exc.name_error else {},
+                       status=422)
+    flash(f"Flow “{flow.name}” saved.", "success")
+    return _go(".show", flow_id=flow.id)
+
+
+def redirect_to_run(flow: Flow):
+    """Start a run of a just-saved flow and open the run's page."""
+    try:
+        run = pages.start_run(flow)
+    except RunRefused as exc:
+        flash(f"Flow “{flow.name}” saved, but it could not start: {exc.public_message}", "error")
+        return _go(".show", flow_id=flow.id)
+    return _go("runs.show", run_id=run.id)
+

@@ -38,6 +38,10 @@ class Flow(Timestamps, db.Model):
 
     created_by: Mapped[User | None] = relationship()
 
+    @property
+    def mode_label(self) -> str:
+        return FlowMode(self.mode).label
+
     def __repr__(self) -> str:
         return f"<Flow {self.id} {self.name!r}>"
 
@@ -52,8 +56,8 @@ class FlowDraft(Timestamps, db.Model):
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True
     )
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    # Set when the draft edits a saved flow; a draft outlives a deleted flow as a new one.
-    flow_id: Mapped[int | None] = mapped_column(ForeignKey("flows.id", ondelete="SET NULL"))
+    # Set when the draft edits a saved flow; deleting the flow drops its drafts.
+    flow_id: Mapped[int | None] = mapped_column(ForeignKey("flows.id", ondelete="CASCADE"))
     mode: Mapped[FlowMode] = mapped_column(String(16), default=FlowMode.WIZARD)
     step: Mapped[str] = mapped_column(String(32), default="source")
     # {"name": str, "graph": {...}, "preflight": {node_id: {...}}, "selected": node_id}

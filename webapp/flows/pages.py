@@ -1,0 +1,205 @@
+"""What the flow pages show: rows of the list, a flow's page, the wizard's steps."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import abort
+from flask_login import current_user
+from sqlalchemy import select
+
+from webapp import plugins
+from webapp.extensions import db
+from webapp.flows import drafts, editor, preflight, services, wizard
+from webapp.flows import graph as g
+from webapp.models import Flow, FlowDraft, FlowMode
+from webapp.models.runs import Run
+from webapp.plugin_api import ENTITY_CHOICES, SOURCE_OPTIONS
+from webapp.runs import services as run_services
+from webapp.runs.preview import Preview, preview
+
+OPTION_NAMES = frozenset(f.name for f in SOURCE_OPTIONS)
+
+
+@dataclass(frozen=True)
+class FlowRow:
+    flow: Flow
+    sources: list[services.NodeView]
+    output: services.NodeView | None
+    last_run: Run | None
+
+    @property
+    def connection_missing(self) -> bool:
+        return any(s.connection_missing for s in self.sources)
+
+
+def last_runs(flow_ids: list[int]) -> dict[int, Run]:
+    """Return the latest run of each flow."""
+    if not flow_ids:
+        return {}
+    rows = db.session.scalars(select(Run).where(Run.flow_id.in_(flow_ids))
+                              .order_by(Run.created_at.desc(), Run.id.desc()))
+    latest: dict[int, Run] = {}
+    for run in rows:
+        latest.setdefault(run.flow_id, run)
+    return latest
+
+
+def flow_rows() -> list[FlowRow]:
+    """Return the list page's rows: each flow with its sources and last run."""
+    flows = services.flows()
+    connections = services.org_connections()
+    latest = last_runs([f.id for f in flows])
+    rows = []
+    for flow in flows:
+        views = services.describe(flow.graph or {}, connections)
+        sources = [views[n["id"]] for n in g.sources(flow.graph or {})]
+        output = g.output(flow.graph or {})
+        rows.append(FlowRow(flow, sources, views.get(output["id"]) if output else None,
+                            latest.get(flow.id)))
+    return rows
+
+
+def fits_wizard(graph: Mapping[str, Any]) -> bool:
+    """The wizard edits flows of one source and no merge."""
+    return len(g.sources(graph)) == 1 and g.merge(graph) is None \
+        and g.sources(graph)[0]["id"] == wizard.SOURCE_ID
+
+
+def flow_page(flow: Flow) -> dict[str, Any]:
+    """Return the context of a flow's page."""
+    graph = flow.graph or {}
+    connections = services.org_connections()
+    problems = services.check_graph(graph, connections)
+    return {
+        "flow": flow,
+        "graph": graph,
+        "picture": g.layout(graph),
+        "views": services.describe(graph, connections, problems),
+        "problems": problems,
+        "can_delete": services.can_delete(flow),
+        "fits_wizard": fits_wizard(graph),
+        "last_run": last_runs([flow.id]).get(flow.id),
+        "plugins": plugins.registry(),
+    }
+
+
+def wizard_context(draft: FlowDraft, step: str, errors: Mapping[str, str]) -> dict[str, Any]:
+    """Return what a wizard step shows."""
+    registry = plugins.registry()
+    node = wizard.source_node(draft)
+    context: dict[str, Any] = {
+        "draft": draft, "step": step, "steps": wizard.STEPS, "errors": dict(errors),
+        "done": {s: wizard.done(draft, s) for s in wizard.STEP_IDS},
+        "previous": wizard.previous(step), "registry": registry, "node": node,
+        "plugin": wizard.source_plugin(draft),
+    }
+    if step in ("configure", "options") and node is not None:
+        context.update(source_form_context(draft, node))
+        context["wizard_next"] = True
+    if step == "preview" and node is not None:
+        context["preview"] = preview_of([node], draft.organization_id)
+    if step == "save":
+        output = g.output(drafts.graph_of(draft))
+        context["output_id"] = output["plugin"] if output else drafts.default_output()
+        context["name"] = draft.data.get("name", "")
+    return context
+
+
+def source_form_context(draft: FlowDraft, node: Mapping[str, Any]) -> dict[str, Any]:
+    """Return what the source configuration fragments (wizard and editor) need."""
+    connections = services.org_connections()
+    connection_id = (node.get("config") or {}).get(g.CONNECTION_KEY)
+    cls = plugins.registry().sources.get(node.get("plugin", ""))
+    check = preflight.view(draft, node)
+    schools, note = known_schools(draft, node, check.passed)
+    return {
+        "node": node,
+        "plugin": cls,
+        "own_settings": own_settings(cls),
+        "connections": list(connections.values()),
+        "connection_missing": connection_id is not None and connection_id not in connections,
+        "preflight": check,
+        "entity_choices": [(e, label) for e, label in ENTITY_CHOICES
+                           if cls is None or e in cls.entities],
+        "schools": schools,
+        "schools_note": note,
+    }
+
+
+@dataclass(frozen=True)
+class OwnSettings:
+    """A plugin as its form fragment sees it: the settings other than the connection."""
+
+    id: str
+    fields: tuple
+    form_template: str
+
+
+def own_settings(cls: type | None) -> OwnSettings | None:
+    if cls is None:
+        return None
+    return OwnSettings(cls.id, tuple(f for f in cls.fields if f.kind != "connection"),
+                       cls.form_template)
+
+
+def known_schools(draft: FlowDraft, node: Mapping[str, Any], reachable: bool
+                  ) -> tuple[list[tuple[str, str]], str]:
+    """Return the schools a source offers for the filter, read once per source setting."""
+    if not reachable:
+        return [], "Once the pre-flight passes, the source's schools are listed here."
+    key = preflight.fingerprint({"plugin": node.get("plugin"),
+                                 "config": {k: v for k, v in node["config"].items()
+                                            if k not in OPTION_NAMES}})
+    cached = (draft.data.get("schools") or {}).get(node["id"])
+    if cached and cached.get("key") == key:
+        return [tuple(s) for s in cached["list"]], cached.get("note", "")
+    schools, note = services.list_schools(node, draft.organization_id)
+    stored = dict(draft.data.get("schools") or {})
+    stored[node["id"]] = {"key": key, "list": schools, "note": note}
+    drafts.update(draft, schools=stored)
+    return schools, note
+
+
+def preflight_context(draft: FlowDraft, node_id: str) -> dict[str, Any]:
+    """Return the pre-flight fragment's context for one node of a draft."""
+    node = g.node(drafts.graph_of(draft), node_id)
+    if node is None or node.get("kind") != g.SOURCE:
+        abort(404)
+    wizard_mode = draft.mode == FlowMode.WIZARD
+    return {"draft": draft, "node": node, "preflight": preflight.view(draft, node),
+            "wizard_next": wizard_mode, "previous": "source" if wizard_mode else None}
+
+
+def editor_context(draft: FlowDraft, errors: Mapping[str, str] | None = None
+                   ) -> dict[str, Any]:
+    """Return what the advanced editor shows: the picture, the problems, the open panel."""
+    graph = drafts.graph_of(draft)
+    connections = services.org_connections()
+    checked = bool(draft.data.get("checked"))
+    problems = services.check_graph(graph, connections)
+    states = editor.preflights(draft)
+    node = editor.selected(draft)
+    context: dict[str, Any] = {
+        "draft": draft, "graph": graph, "picture": g.layout(graph), "states": states,
+        "views": services.describe(graph, connections, problems if checked else None),
+        "problems": problems, "checked": checked, "selected": node, "errors": dict(errors or {}),
+        "registry": plugins.registry(), "name": draft.data.get("name", ""),
+        "running": any(not state.terminal for state in states.values()),
+        "wizard_next": False, "previous": None, "default_output": drafts.default_output(),
+    }
+    if node is not None and node.get("kind") == g.SOURCE:
+        context.update(source_form_context(draft, node))
+    return context
+
+
+def preview_of(nodes: list[Mapping[str, Any]], organization_id: int) -> Preview:
+    """Return the runs area's preview of what the sources would bring."""
+    return preview(nodes, organization_id=organization_id)
+
+
+def start_run(flow: Flow) -> Run:
+    """Start a run of a flow as the signed-in person; raise RunRefused with the reason."""
+    return run_services.start_run(flow, current_user)

@@ -1,0 +1,113 @@
+"""The pre-flight of a draft's source nodes: started by hand, run as a job, read back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask_login import current_user
+
+from webapp import jobs, plugins, tenancy
+from webapp.extensions import db
+from webapp.flows import drafts
+from webapp.flows import graph as g
+from webapp.models import Connection, FlowDraft, Job, JobStatus
+
+KIND = "flow.preflight"
+IDLE, RUNNING, PASSED, FAILED = "idle", "running", "passed", "failed"
+
+
+@dataclass(frozen=True)
+class PreflightView:
+    """Where one source node's pre-flight stands, for the checklist and the graph."""
+
+    node_id: str
+    status: str = IDLE
+    errors: tuple[str, ...] = ()
+    totals: Mapping[str, int | None] = field(default_factory=dict)
+    checklist: Any = None
+    stale: bool = False  # the node changed since this pre-flight ran
+
+    @property
+    def terminal(self) -> bool:
+        return self.status != RUNNING
+
+    @property
+    def passed(self) -> bool:
+        return self.status == PASSED and not self.stale
+
+
+def fingerprint(node: Mapping[str, Any]) -> str:
+    """Return a key that changes whenever the node's plugin or settings change."""
+    payload = json.dumps({"plugin": node.get("plugin"), "config": node.get("config")},
+                         sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def start(draft: FlowDraft, node: Mapping[str, Any]) -> dict[str, str]:
+    """Start the pre-flight of a source node; return field errors that prevent it."""
+    cls = plugins.registry().sources.get(node.get("plugin", ""))
+    if cls is None:
+        return {"plugin": "This source plugin is not installed."}
+    config = node.get("config") or {}
+    if cls.uses_connection:
+        connection_id = config.get(g.CONNECTION_KEY)
+        if connection_id is None:
+            return {g.CONNECTION_KEY: "Choose a connection."}
+        if db.session.scalar(tenancy.scoped(Connection)
+                             .where(Connection.id == connection_id)) is None:
+            return {g.CONNECTION_KEY: "Connection missing: it was deleted. Choose another."}
+    job = jobs.runner().submit(KIND, organization_id=draft.organization_id,
+                               created_by_id=current_user.id, plugin=node["plugin"],
+                               config=dict(config))
+    runs = dict(draft.data.get("preflight") or {})
+    runs[node["id"]] = {"job_id": job.id, "key": fingerprint(node)}
+    drafts.update(draft, preflight=runs)
+    return {}
+
+
+def view(draft: FlowDraft, node: Mapping[str, Any]) -> PreflightView:
+    """Read the pre-flight of a node from its job."""
+    entry = (draft.data.get("preflight") or {}).get(node.get("id", ""))
+    if not entry:
+        return PreflightView(node.get("id", ""))
+    job = db.session.get(Job, entry["job_id"])
+    stale = entry.get("key") != fingerprint(node)
+    if job is None:
+        return PreflightView(node["id"], stale=stale)
+    status = JobStatus(job.status)
+    if not status.terminal:
+        return PreflightView(node["id"], RUNNING, checklist=job.progress, stale=stale)
+    result = job.result or {}
+    if status is not JobStatus.SUCCEEDED:
+        errors = (job.error or "The pre-flight check stopped before it finished.",)
+        return PreflightView(node["id"], FAILED, errors, stale=stale)
+    return PreflightView(node["id"], PASSED if result.get("ok") else FAILED,
+                         tuple(result.get("errors") or ()), result.get("totals") or {},
+                         result.get("details"), stale)
+
+
+def passed(draft: FlowDraft, node: Mapping[str, Any]) -> bool:
+    return view(draft, node).passed
+
+
+@jobs.handler(KIND)
+def run_preflight(ctx: jobs.JobContext) -> dict[str, Any]:
+    """Run a source plugin's pre-flight and keep what it found."""
+    cls = plugins.registry().source(ctx.params["plugin"])
+    source = cls(ctx.params["config"], organization_id=ctx.organization_id)
+    result = source.preflight()
+    return {"ok": result.ok, "errors": list(result.errors), "totals": dict(result.totals),
+            "details": _jsonable(result.details)}
+
+
+def _jsonable(value: Any) -> Any:
+    """Keep a plugin's checklist details only when they can be stored as JSON."""
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return None
+    return value

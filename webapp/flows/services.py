@@ -1,0 +1,197 @@
+"""The work behind the flow pages: saving and checking flows, describing their nodes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from webapp import audit, plugins, tenancy
+from webapp.extensions import db
+from webapp.flows import graph as g
+from webapp.models import Connection, Flow, FlowMode
+
+NAME_MAX = 100
+
+
+class FlowInvalid(Exception):
+    """A flow that cannot be saved, with the reasons (per node and for the flow)."""
+
+    def __init__(self, problems: g.Problems, name_error: str | None = None) -> None:
+        super().__init__("; ".join(problems.all() + ([name_error] if name_error else [])))
+        self.problems = problems
+        self.name_error = name_error
+
+
+def connection_plugins() -> set[str]:
+    """Return the ids of the source plugins that read through a saved connection."""
+    return {pid for pid, cls in plugins.registry().sources.items()
+            if getattr(cls, "uses_connection", False)}
+
+
+def org_connections() -> dict[int, Connection]:
+    """Return the active organization's connections by id."""
+    rows = db.session.scalars(tenancy.scoped(Connection).order_by(Connection.name))
+    return {c.id: c for c in rows}
+
+
+def check_graph(graph: Mapping[str, Any],
+                connections: Mapping[int, Connection] | None = None) -> g.Problems:
+    """Explain what keeps a graph of the active organization from being saved."""
+    registry = plugins.registry()
+    if connections is None:
+        connections = org_connections()
+    return g.check(graph, source_plugins=registry.sources, output_plugins=registry.outputs,
+                   connection_plugins=connection_plugins(), connections=connections)
+
+
+def name_error(name: str, *, flow: Flow | None = None) -> str | None:
+    """Return why a flow name cannot be used in the active organization, or None."""
+    name = name.strip()
+    if not name:
+        return "Give the flow a name."
+    if len(name) > NAME_MAX:
+        return f"Keep the name under {NAME_MAX} characters."
+    query = tenancy.scoped(Flow).where(func.lower(Flow.name) == name.lower())
+    if flow is not None:
+        query = query.where(Flow.id != flow.id)
+    if db.session.scalar(query) is not None:
+        return "Another flow of this organization already has this name."
+    return None
+
+
+def save_flow(*, name: str, graph: Mapping[str, Any], mode: FlowMode,
+              flow: Flow | None = None) -> Flow:
+    """Create or update a flow of the active organization; raise FlowInvalid instead."""
+    problems = check_graph(graph)
+    error = name_error(name, flow=flow)
+    if error or not problems.ok:
+        raise FlowInvalid(problems, error)
+    org = tenancy.current_org()
+    created = flow is None
+    if flow is None:
+        flow = Flow(organization_id=org.id, created_by_id=current_user.id)
+        db.session.add(flow)
+    flow.name = name.strip()
+    flow.graph = dict(graph)
+    flow.mode = mode
+    db.session.flush()
+    audit.record("flow.created" if created else "flow.updated",
+                 f"{'Created' if created else 'Updated'} flow {flow.name}",
+                 organization_id=org.id, target=flow)
+    db.session.commit()
+    return flow
+
+
+def can_delete(flow: Flow) -> bool:
+    """Admins and the flow's creator may delete it."""
+    return tenancy.is_admin() or (current_user.is_authenticated
+                                  and flow.created_by_id == current_user.id)
+
+
+def delete_flow(flow: Flow) -> None:
+    """Delete a flow and its history."""
+    audit.record("flow.deleted", f"Deleted flow {flow.name}",
+                 organization_id=flow.organization_id, target=flow)
+    db.session.delete(flow)
+    db.session.commit()
+
+
+def flows() -> list[Flow]:
+    """Return the active organization's flows, by name."""
+    return list(db.session.scalars(tenancy.scoped(Flow).order_by(func.lower(Flow.name))))
+
+
+def flows_using_connection(connection: Connection) -> list[Flow]:
+    """Return the flows of the connection's organization that read through it."""
+    rows = db.session.scalars(select(Flow).where(
+        Flow.organization_id == connection.organization_id).order_by(Flow.name))
+    return [f for f in rows if connection.id in g.connection_ids(f.graph or {})]
+
+
+SCHOOL_SAMPLE = 500
+
+
+def list_schools(node: Mapping[str, Any], organization_id: int
+                 ) -> tuple[list[tuple[str, str]], str]:
+    """Read the schools a source offers (a small read of its orgs), with a note for people."""
+    cls = plugins.registry().sources.get(node.get("plugin", ""))
+    if cls is None:
+        return [], ""
+    try:
+        source = cls(node.get("config") or {}, organization_id=organization_id)
+        sample = source.sample(["orgs"], SCHOOL_SAMPLE).get("orgs")
+    except Exception as exc:  # any failure leaves the free-text filter, with the reason
+        reason = getattr(exc, "message", None) or "the source could not be read"
+        return [], f"The schools could not be listed ({reason}); enter sourcedIds instead."
+    if sample is None or sample.error is not None:
+        return [], "The schools could not be listed; enter sourcedIds instead."
+    schools = [(r.sourced_id, r.data.get("name") or r.sourced_id) for r in sample.records
+               if r.data.get("type") == "school"]
+    note = ("Only the first schools are listed; enter other sourcedIds below."
+            if sample.more or (sample.total or 0) > SCHOOL_SAMPLE else "")
+    return sorted(schools, key=lambda s: s[1].lower()), note
+
+
+# Describing nodes for people.
+
+@dataclass(frozen=True)
+class NodeView:
+    """What the picture and the summaries show about one node."""
+
+    id: str
+    kind: str
+    title: str
+    detail: str = ""
+    connection: Connection | None = None
+    connection_missing: bool = False
+    problems: tuple[str, ...] = ()
+
+
+def describe(graph: Mapping[str, Any], connections: Mapping[int, Connection],
+             problems: g.Problems | None = None) -> dict[str, NodeView]:
+    """Return a NodeView per node id: plugin names, connection and status, problems."""
+    registry = plugins.registry()
+    views = {}
+    for node in g.nodes(graph):
+        node_id = node.get("id", "")
+        found = problems.of(node_id) if problems else []
+        views[node_id] = _describe_node(node, registry, connections, tuple(found))
+    return views
+
+
+def _describe_node(node: Mapping[str, Any], registry: plugins.Registry,
+                   connections: Mapping[int, Connection],
+                   problems: tuple[str, ...]) -> NodeView:
+    kind = node.get("kind", "")
+    config = node.get("config") or {}
+    if kind == g.MERGE:
+        order = config.get("precedence") or []
+        return NodeView(node["id"], kind, "Merge",
+                        f"{order[0]} wins on duplicates" if order else "", problems=problems)
+    table = registry.sources if kind == g.SOURCE else registry.outputs
+    cls = table.get(node.get("plugin", ""))
+    title = getattr(cls, "name", None) or node.get("plugin") or "Unknown plugin"
+    if kind != g.SOURCE:
+        return NodeView(node["id"], kind, title, problems=problems)
+    label = node.get("label") or title
+    connection_id = config.get(g.CONNECTION_KEY)
+    if not getattr(cls, "uses_connection", False):
+        return NodeView(node["id"], kind, label, _options_text(config), problems=problems)
+    if connection_id in (None, ""):
+        return NodeView(node["id"], kind, label, "No connection chosen", problems=problems)
+    connection = connections.get(connection_id)
+    if connection is None:
+        return NodeView(node["id"], kind, label, "Connection missing",
+                        connection_missing=True, problems=problems)
+    return NodeView(node["id"], kind, label, connection.name, connection=connection,
+                    problems=problems)
+
+
+def _options_text(config: Mapping[str, Any]) -> str:
+    entities = config.get("entities") or []
+    what = "all collections" if len(entities) == 5 else f"{len(entities)} collections"
+    return f"{config.get('sync', 'full')} sync, {what}"
