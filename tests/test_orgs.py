@@ -118,7 +118,7 @@ def test_admin_adds_an_existing_account(app, people, ada, eve):
     response = ada.post("/orgs/members", data={"email": "EVE@example.com", "role": "admin"})
     assert response.status_code == 303
     html = ada.get("/orgs/members").get_data(as_text=True)
-    assert "Added Eve Elsewhere as admin." in html
+    assert "Added Eve Elsewhere as an admin." in html
     assert _role(app, people, "eve@example.com") == Role.ADMIN
     # Eve now belongs to both organizations and can switch to Springfield.
     assert eve.post(f"/orgs/{people.org_id('Springfield District')}/switch").status_code == 303
@@ -142,7 +142,7 @@ def test_admin_promotes_and_demotes_without_javascript(app, people, ada, bob):
     bob_id = people.membership_id("bob@example.com", "Springfield District")
     response = ada.post(f"/orgs/members/{bob_id}/role", data={"role": "admin"})
     assert response.status_code == 303
-    assert "Bob Member is now admin." in ada.get("/orgs/members").get_data(as_text=True)
+    assert "Bob Member is now an admin." in ada.get("/orgs/members").get_data(as_text=True)
     assert _role(app, people, "bob@example.com") == Role.ADMIN
     ada.post(f"/orgs/members/{bob_id}/role", data={"role": "member"})
     assert _role(app, people, "bob@example.com") == Role.MEMBER
@@ -157,7 +157,7 @@ def test_role_change_with_htmx_replaces_the_row(app, people, ada, bob):
     assert "<html" not in html
     assert f'<tr id="member-{bob_id}" hx-target="this" hx-swap="outerHTML">' in html
     assert "Make member" in html and "badge-role-admin" in html
-    assert "Bob Member is now admin." in html  # announced in the alerts region
+    assert "Bob Member is now an admin." in html  # announced in the alerts region
     assert _role(app, people, "bob@example.com") == Role.ADMIN
 
 
@@ -238,6 +238,7 @@ def _invite_link(admin, email, role="member"):
 
 def test_inviting_an_unknown_email_shows_a_one_time_link(app, ada):
     link, html = _invite_link(ada, "New.Teacher@example.com")
+    assert "Invite link for new.teacher@example.com" in html
     assert "It works once and expires in 7 days." in html
     assert "new.teacher@example.com" in html  # listed under pending invites
     assert link not in ada.get("/orgs/members").get_data(as_text=True)  # shown only once

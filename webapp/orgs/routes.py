@@ -60,10 +60,11 @@ def members():
 
 def _members_page(form: AddMemberForm, status: int = 200):
     sealed = session.pop(INVITE_LINK_KEY, None)
+    invite_email, invite_link = crypto.decrypt(sealed).split(" ", 1) if sealed else (None, None)
     return render_template(
         "orgs/members.html", organization=current_org(), members=services.members(),
         invites=services.pending_invites() if is_admin() else [], form=form,
-        invite_link=crypto.decrypt(sealed) if sealed else None,
+        invite_email=invite_email, invite_link=invite_link,
     ), status
 
 
@@ -80,11 +81,13 @@ def add_member():
         form.email.errors.append(str(error))
         return _members_page(form, 422)
     if result.invite is None:
-        flash(f"Added {result.membership.user.name} as {result.membership.role}.", "success")
+        added = result.membership
+        role = "an admin" if added.is_admin else "a member"
+        flash(f"Added {added.user.name} as {role}.", "success")
     else:
         # The link is a credential: it waits encrypted in the session and is shown once.
         link = url_for("auth.invite", token=result.token, _external=True)
-        session[INVITE_LINK_KEY] = crypto.encrypt(link)
+        session[INVITE_LINK_KEY] = crypto.encrypt(f"{result.invite.email} {link}")
     return redirect(url_for("orgs.members"), 303)
 
 
@@ -96,7 +99,8 @@ def change_role(membership_id: int):
         changed = services.change_role(membership, request.form.get("role", ""))
     except services.MembershipError as error:
         return _member_changed(membership, membership.organization_id, str(error), "error")
-    message = f"{membership.user.name} is now {membership.role}." if changed else None
+    role = "an admin" if membership.is_admin else "a member"
+    message = f"{membership.user.name} is now {role}." if changed else None
     return _member_changed(membership, membership.organization_id, message, "success")
 
 

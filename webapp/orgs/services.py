@@ -29,7 +29,7 @@ class MembershipError(ValueError):
 
 
 class InviteInvalid(ValueError):
-    """The invite link is unknown, already used, revoked or expired."""
+    """The invite link is unknown, used, revoked or expired, or made for another email."""
 
 
 @dataclass(frozen=True)
