@@ -29,7 +29,7 @@ from webapp.plugin_api import (
 BATCH = 500
 
 
-class TestDataSource(SourcePlugin):
+class SampleSchoolSource(SourcePlugin):
     """Generate a sample school of a chosen size, the same every time."""
 
     id = "source-test-data"
@@ -53,7 +53,8 @@ class TestDataSource(SourcePlugin):
         schools = self.config.get("schools") or []
         if not schools:
             return None
-        return SchoolFilter(schools, [SampleSchool.district_id])
+        orgs = list(self.school.records("orgs"))
+        return SchoolFilter(schools, SchoolFilter.ancestors(orgs, schools))
 
     def check(self) -> CheckResult:
         return CheckResult(True, "Test data is generated locally; there is nothing to reach.")

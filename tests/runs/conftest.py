@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from sqlalchemy import select
 
+from plugins.source_oneroster.model import (
+    Category,
+    EntityProgress,
+    EntityResult,
+    FetchResult,
+    OneRosterError,
+    Record,
+)
 from webapp.extensions import db
 from webapp.models import Flow, Run, User
+from webapp.plugin_api import CheckResult, PreflightResult, Sample, SourcePlugin
 
 
 @pytest.fixture
@@ -69,3 +78,80 @@ class Flows:
 @pytest.fixture
 def flows(app, people) -> Flows:
     return Flows(app, people)
+
+
+class ScriptedSource(SourcePlugin):
+    """A source whose records and failures a test writes into its configuration.
+
+    config: {"records": {entity: [data, ...]}, "fail": {entity: category},
+             "fail_times": n (how many reads fail before the failures clear),
+             "block": true (hold the read until cancelled)}
+    """
+
+    id = "source-scripted"
+    name = "Scripted"
+    reads: ClassVar[list[tuple[str, ...]]] = []
+
+    def check(self) -> CheckResult:
+        return CheckResult(True, "ok")
+
+    def preflight(self) -> PreflightResult:
+        return PreflightResult(True)
+
+    def sample(self, entities, limit=5):
+        return {e: Sample(e, tuple(self._records(e)[:limit])) for e in entities}
+
+    def _records(self, entity: str) -> list[Record]:
+        rows = (self.config.get("records") or {}).get(entity, [])
+        return [Record(entity, d["sourcedId"], d.get("status", "active"),
+                       d.get("dateLastModified"), d, d) for d in rows]
+
+    def read(self, entities, *, sink, progress=None, cancel=None, since=None):
+        ScriptedSource.reads.append(tuple(entities))
+        failing = len(ScriptedSource.reads) <= self.config.get("fail_times", 10**6)
+        results = {}
+        for entity in entities:
+            records = self._records(entity)
+            if self.config.get("block"):
+                sink(entity, records[:1])
+                if progress:
+                    progress(EntityProgress(entity, "running", fetched=1,
+                                            total=len(records), pages=1))
+                cancel.wait(10)
+                error = OneRosterError(Category.CANCELLED, "Cancelled.", entity=entity)
+                results[entity] = EntityResult(entity, False, 1, 1, 0, 0.1, None, error)
+                continue
+            category = (self.config.get("fail") or {}).get(entity)
+            if category and failing:
+                if records:
+                    sink(entity, records[: len(records) // 2])
+                error = OneRosterError(Category(category), f"{entity} refused",
+                                       entity=entity, status=403,
+                                       missing_scope="roster.readonly")
+                results[entity] = EntityResult(entity, False, 0, 0, 0, 0.01, None, error)
+                continue
+            if records:
+                sink(entity, records)
+            results[entity] = EntityResult(entity, True, len(records), 1, 0, 0.01,
+                                           len(records))
+        return FetchResult(results)
+
+
+@pytest.fixture
+def scripted(app):
+    """Install the scripted source in the app's registry."""
+    ScriptedSource.reads = []
+    app.extensions["sdm.plugins"].sources[ScriptedSource.id] = ScriptedSource
+    return ScriptedSource
+
+
+def org(sourced_id: str, kind: str = "school", parent: str | None = None, **extra) -> dict:
+    data = {"sourcedId": sourced_id, "status": "active", "name": sourced_id, "type": kind,
+            "identifier": sourced_id}
+    if parent:
+        data["parent"] = {"sourcedId": parent, "type": "org"}
+    return {**data, **extra}
+
+
+def ref(sourced_id: str, kind: str) -> dict:
+    return {"href": f"/{kind}s/{sourced_id}", "sourcedId": sourced_id, "type": kind}

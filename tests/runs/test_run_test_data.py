@@ -43,8 +43,11 @@ def test_download_is_the_csv_bundle(ada, flows):
     response = ada.get(f"/runs/{run_id}/download")
     assert response.status_code == 200
     assert response.mimetype == "application/zip"
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    run = flows.run(run_id)
     with zipfile.ZipFile(io.BytesIO(response.data)) as bundle:
         names = set(bundle.namelist())
-        assert {"manifest.csv", "orgs.csv", "users.csv", "enrollments.csv"} <= names
-        users = bundle.read("users.csv").decode().splitlines()
-    assert len(users) - 1 == SampleSchool(3, 4, 2).totals()["users"]
+        assert names == {"manifest.csv", "orgs.csv", "courses.csv", "classes.csv",
+                         "users.csv", "roles.csv", "enrollments.csv"}
+        rows = {e: len(bundle.read(f"{e}.csv").decode().splitlines()) - 1 for e in run.counts}
+    assert rows == run.counts == SampleSchool(3, 4, 2).totals()

@@ -1,0 +1,134 @@
+"""output-oneroster-csv: the OneRoster 1.2 CSV bundle."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import Iterator
+
+from plugins.output_oneroster_csv.output import OneRosterCsvOutput
+from plugins.source_test_data.school import SampleSchool
+from webapp.plugin_api import RunData, StoredRecord
+
+HEADERS = {
+    "orgs.csv": "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId",
+    "courses.csv": "sourcedId,status,dateLastModified,schoolYearSourcedId,title,courseCode,"
+                   "grades,orgSourcedId,subjects,subjectCodes",
+    "classes.csv": "sourcedId,status,dateLastModified,title,grades,courseSourcedId,classCode,"
+                   "classType,location,schoolSourcedId,termSourcedIds,subjects,subjectCodes,"
+                   "periods",
+    "users.csv": "sourcedId,status,dateLastModified,enabledUser,username,userIds,givenName,"
+                 "familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,"
+                 "password,userMasterIdentifier,resourceSourcedIds,preferredGivenName,"
+                 "preferredMiddleName,preferredFamilyName,primaryOrgSourcedId,pronouns",
+    "roles.csv": "sourcedId,status,dateLastModified,userSourcedId,roleType,role,beginDate,"
+                 "endDate,orgSourcedId,userProfileSourcedId",
+    "enrollments.csv": "sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,"
+                       "userSourcedId,role,primary,beginDate,endDate",
+}
+
+
+class Memory(RunData):
+    def __init__(self, records: dict[str, list[StoredRecord]], mode: str = "bulk") -> None:
+        self.run_id = 7
+        self.label = "Nightly"
+        self._records = records
+        self._mode = mode
+
+    def entities(self) -> list[str]:
+        return list(self._records)
+
+    def mode(self, entity: str) -> str:
+        return self._mode
+
+    def count(self, entity: str) -> int:
+        return len(self._records[entity])
+
+    def records(self, entity: str) -> Iterator[StoredRecord]:
+        yield from sorted(self._records[entity], key=lambda r: r.sourced_id)
+
+
+def school_data(**changes) -> dict[str, list[StoredRecord]]:
+    school = SampleSchool(3, 4, 2)
+    data = {}
+    for entity in school.totals():
+        data[entity] = [StoredRecord(r.sourced_id, r.status, r.date_last_modified,
+                                     {**r.data, **changes.get(r.sourced_id, {})})
+                        for r in school.records(entity)]
+    return data
+
+
+def write(tmp_path, data: RunData):
+    path = tmp_path / "bundle.zip"
+    result = OneRosterCsvOutput({}).write(data, path)
+    bundle = zipfile.ZipFile(path)
+    files = {name: list(csv.reader(io.StringIO(bundle.read(name).decode("utf-8"))))
+             for name in bundle.namelist()}
+    return result, files
+
+
+def test_bundle_has_a_manifest_and_one_file_per_collection(tmp_path):
+    data = school_data()
+    result, files = write(tmp_path, Memory(data))
+    assert set(files) == {"manifest.csv", *HEADERS}
+    for name, header in HEADERS.items():
+        assert ",".join(files[name][0]) == header, name
+    for entity, records in data.items():
+        assert len(files[f"{entity}.csv"]) - 1 == len(records)
+        assert result.files[f"{entity}.csv"] == len(records)
+    assert len(files["roles.csv"]) - 1 == len(data["users"])  # one role each
+
+
+def test_manifest_follows_the_1_2_binding(tmp_path):
+    _, files = write(tmp_path, Memory(school_data()))
+    manifest = dict(files["manifest.csv"][1:])
+    assert files["manifest.csv"][0] == ["propertyName", "value"]
+    assert manifest["manifest.version"] == "1.0"
+    assert manifest["oneroster.version"] == "1.2"
+    for name in ("orgs", "courses", "classes", "users", "roles", "enrollments"):
+        assert manifest[f"file.{name}"] == "bulk"
+    for name in ("academicSessions", "demographics", "lineItems", "results", "userProfiles"):
+        assert manifest[f"file.{name}"] == "absent"
+    assert manifest["source.systemName"] == "SDM"
+    assert manifest["source.systemCode"] == "Nightly"
+
+
+def test_rows_render_references_lists_and_booleans(tmp_path):
+    _, files = write(tmp_path, Memory(school_data()))
+    classes = [dict(zip(files["classes.csv"][0], row, strict=True))
+               for row in files["classes.csv"][1:]]
+    first = next(c for c in classes if c["sourcedId"] == "td-class-001")
+    assert first["courseSourcedId"] == "td-course-001"
+    assert first["schoolSourcedId"] == "td-school"
+    assert first["termSourcedIds"] == "td-year-2025"
+    assert first["status"] == "" and first["dateLastModified"] == ""  # blank in bulk files
+    users = [dict(zip(files["users.csv"][0], row, strict=True)) for row in files["users.csv"][1:]]
+    teacher = next(u for u in users if u["sourcedId"] == "td-teacher-0001")
+    assert teacher["userIds"] == "{SIS:TD-TEACHER-0001}"
+    assert teacher["primaryOrgSourcedId"] == "td-school" and teacher["enabledUser"] == "true"
+    enrollments = [dict(zip(files["enrollments.csv"][0], r, strict=True))
+                   for r in files["enrollments.csv"][1:]]
+    assert {e["primary"] for e in enrollments} == {"true", "false"}
+    roles = [dict(zip(files["roles.csv"][0], r, strict=True)) for r in files["roles.csv"][1:]]
+    role = next(r for r in roles if r["userSourcedId"] == "td-teacher-0001")
+    assert (role["role"], role["roleType"], role["orgSourcedId"]) == \
+        ("teacher", "primary", "td-school")
+
+
+def test_bulk_leaves_out_tobedeleted_and_delta_keeps_it(tmp_path):
+    gone = {"td-teacher-0002": {"status": "tobedeleted"}}
+    data = school_data()
+    data["users"] = [StoredRecord(r.sourced_id, "tobedeleted" if r.sourced_id in gone
+                                  else r.status, r.date_last_modified, r.data)
+                     for r in data["users"]]
+    result, files = write(tmp_path, Memory(data))
+    assert len(files["users.csv"]) - 1 == len(data["users"]) - 1
+    assert "tobedeleted" in result.notes[0]
+
+    result, files = write(tmp_path, Memory(data, mode="delta"))
+    manifest = dict(files["manifest.csv"][1:])
+    assert manifest["file.users"] == "delta"
+    rows = {row[0]: row for row in files["users.csv"][1:]}
+    assert rows["td-teacher-0002"][1] == "tobedeleted"
+    assert rows["td-teacher-0001"][1:3] == ["active", "2025-08-01T00:00:00.000Z"]
