@@ -26,7 +26,7 @@ static/vendor/.installed: node_modules/.package-lock.json
 	touch $@
 
 run: deps
-	SDM_DEMO=$${SDM_DEMO:-1} $(BIN)/flask sdm setup
+	SDM_DEMO=$${SDM_DEMO:-1} SDM_APP_URL=$${SDM_APP_URL:-http://127.0.0.1:$(PORT)/} $(BIN)/flask sdm setup
 	@echo
 	@echo "SDM is starting on http://127.0.0.1:$(PORT)"
 	@SDM_DEMO=$${SDM_DEMO:-1} $(BIN)/flask sdm demo-login

@@ -18,8 +18,6 @@ log = logging.getLogger(__name__)
 
 DEMO_NAME = "Demo Admin"
 DEMO_ORGANIZATION = "Demo School District"
-# Where `make run` serves the app; the sandbox SIS is mounted inside it at /sandbox.
-DEFAULT_APP_URL = "http://127.0.0.1:8000/"
 
 
 def seed_demo() -> bool:
@@ -38,7 +36,7 @@ def seed_demo() -> bool:
 def _sandbox_connection(organization: Organization, admin: User) -> None:
     """Save a connection to the in-app sandbox SIS, as the demo admin would through the form."""
     template = registry().providers["sandbox"]
-    app_url = current_app.config.get("APP_URL") or DEFAULT_APP_URL
+    app_url = current_app.config["APP_URL"]
     values = {**forms.initial(template, app_url), "name": template.name}
     connection = connections.create_connection(
         values, secret=template.demo_secret, organization=organization, created_by=admin)

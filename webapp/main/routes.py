@@ -7,15 +7,18 @@ from flask_login import current_user
 from sqlalchemy import text
 
 from webapp.extensions import db
+from webapp.tenancy import current_membership
 
 bp = Blueprint("main", __name__)
 
 
 @bp.get("/")
 def index():
-    if current_user.is_authenticated:
-        return redirect(url_for("connections.index"))
-    return redirect(url_for("auth.login"))
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    if current_membership() is None:
+        return redirect(url_for("orgs.new"))
+    return redirect(url_for("connections.index"))
 
 
 @bp.get("/healthz")
