@@ -16,11 +16,9 @@ from webapp.flows import drafts, editor, preflight, services, wizard
 from webapp.flows import graph as g
 from webapp.models import Flow, FlowDraft, FlowMode
 from webapp.models.runs import Run
-from webapp.plugin_api import ENTITY_CHOICES, SOURCE_OPTIONS
+from webapp.plugin_api import ENTITY_CHOICES
 from webapp.runs import services as run_services
 from webapp.runs.preview import Preview, preview
-
-OPTION_NAMES = frozenset(f.name for f in SOURCE_OPTIONS)
 
 
 @dataclass(frozen=True)
@@ -150,9 +148,7 @@ def known_schools(draft: FlowDraft, node: Mapping[str, Any], reachable: bool
     """Return the schools a source offers for the filter, read once per source setting."""
     if not reachable:
         return [], "Once the pre-flight passes, the source's schools are listed here."
-    key = preflight.fingerprint({"plugin": node.get("plugin"),
-                                 "config": {k: v for k, v in node["config"].items()
-                                            if k not in OPTION_NAMES}})
+    key = preflight.fingerprint(node)
     cached = (draft.data.get("schools") or {}).get(node["id"])
     if cached and cached.get("key") == key:
         return [tuple(s) for s in cached["list"]], cached.get("note", "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,8 +16,10 @@ from webapp.extensions import db
 from webapp.flows import drafts
 from webapp.flows import graph as g
 from webapp.models import Connection, FlowDraft, Job, JobStatus
+from webapp.plugin_api import SOURCE_OPTIONS
 
 KIND = "flow.preflight"
+OPTION_NAMES = frozenset(f.name for f in SOURCE_OPTIONS)
 IDLE, RUNNING, PASSED, FAILED = "idle", "running", "passed", "failed"
 
 
@@ -41,8 +44,13 @@ class PreflightView:
 
 
 def fingerprint(node: Mapping[str, Any]) -> str:
-    """Return a key that changes whenever the node's plugin or settings change."""
-    payload = json.dumps({"plugin": node.get("plugin"), "config": node.get("config")},
+    """Return a key that changes whenever the node's plugin or its own settings change.
+
+    The shared options (collections, sync, schools) are left out: narrowing them after a
+    pre-flight of every collection does not make it wrong.
+    """
+    config = {k: v for k, v in (node.get("config") or {}).items() if k not in OPTION_NAMES}
+    payload = json.dumps({"plugin": node.get("plugin"), "config": config},
                          sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
@@ -99,7 +107,11 @@ def run_preflight(ctx: jobs.JobContext) -> dict[str, Any]:
     """Run a source plugin's pre-flight and keep what it found."""
     cls = plugins.registry().source(ctx.params["plugin"])
     source = cls(ctx.params["config"], organization_id=ctx.organization_id)
-    result = source.preflight()
+    if "report" in inspect.signature(source.preflight).parameters:
+        # Plugins that can tell how far they are get the live checklist on the job row.
+        result = source.preflight(report=ctx.report)
+    else:
+        result = source.preflight()
     return {"ok": result.ok, "errors": list(result.errors), "totals": dict(result.totals),
             "details": _jsonable(result.details)}
 
