@@ -279,14 +279,14 @@ def _learn(sheet: Checklist, settings: ClientSettings, client: Any, clock: Budge
     elif with_total:
         totals = f"on {len(with_total)} of {len(probes)} collections"
     else:
-        totals = "no: counts are known only after a full read"
+        totals = "no (counts are known only after a full read)"
     several_pages = [p for p in probes if p.more_pages]
     if any(p.has_link for p in probes):
         links = "yes"
     elif several_pages:
-        links = "no: SDM pages by offset"
+        links = "no (SDM pages by offset)"
     else:
-        links = "not seen: every collection fit in one page"
+        links = "not seen (every collection fit in one page)"
 
     page_size, note = _page_size(probes, limit)
     if page_size is None and note is None:
@@ -304,8 +304,8 @@ def _learn(sheet: Checklist, settings: ClientSettings, client: Any, clock: Budge
     sheet.learned.update(version=settings.version, sends_totals=totals == "yes",
                          sends_link=links == "yes", page_size_asked=limit,
                          page_size_honoured=page_size)
-    summary = (f"OneRoster {settings.version} · totals {totals.split(':')[0]} · "
-               f"Link {links.split(':')[0]}")
+    summary = (f"OneRoster {settings.version} · totals {totals.split('(')[0].strip()} · "
+               f"Link headers {links.split('(')[0].strip()}")
     sheet.complete(SERVER_STEP, state, summary, details=details,
                    elapsed_s=time.monotonic() - started)
 

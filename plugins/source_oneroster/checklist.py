@@ -88,7 +88,7 @@ class Checklist:
         step = self.step(step_id)
         summary = error.title + (f" · HTTP {error.status}" if error.status else "")
         details = [error.message]
-        if error.missing_scope:
+        if error.missing_scope and error.missing_scope not in error.message:
             details.append(f"Missing scope: {error.missing_scope}")
         if error.server_message:
             details.append(f"The server said: {error.server_message}")

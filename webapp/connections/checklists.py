@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,7 @@ from webapp.extensions import db
 from webapp.models import Connection, Job, JobStatus, Status, User
 
 FORM_KEY = "form"  # the DOM id suffix of the test region inside the connection form
+_REGION = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -92,17 +94,49 @@ def connection_view(connection: Connection) -> TestView:
                     at=connection.last_tested_at, elapsed_ms=last.get("elapsed_ms"), **common)
 
 
-def job_view(job: Job, *, start_url: str | None = None) -> TestView:
+def safe_region(value: str | None) -> str:
+    """Return a region key fit for a DOM id (it is echoed into HTML), else the form's default."""
+    return value if value and _REGION.match(value) else FORM_KEY
+
+
+def form_view(connection: Connection | None, region: str = FORM_KEY) -> TestView:
+    """Build the idle test region inside the connection form (new, or editing `connection`)."""
+    return TestView(key=region, state="idle", poll_url="", in_form=True,
+                    start_url=values_test_url(connection.id if connection else None, region))
+
+
+def values_test_url(connection_id: int | None, region: str = FORM_KEY) -> str:
+    """Return where the form's Test Connection button posts."""
+    region = region if region != FORM_KEY else None
+    if connection_id is None:
+        return url_for("connections.test_values", region=region)
+    return url_for("connections.test_edited_values", connection_id=connection_id, region=region)
+
+
+def job_view(job: Job, *, with_button: bool = True) -> TestView:
     """Build the test region of a test of unsaved values from its job row."""
     status = JobStatus(job.status)
-    poll_url = url_for("connections.values_test_status", job_id=job.id)
-    common = {"key": FORM_KEY, "poll_url": poll_url, "start_url": start_url, "in_form": True,
-              "job_id": job.id, "by": _name(job.created_by_id)}
+    params = job.params or {}
+    region = params.get("region") or FORM_KEY
+    common = {"key": region, "in_form": True, "job_id": job.id, "by": _name(job.created_by_id),
+              "poll_url": url_for("connections.values_test_status", job_id=job.id),
+              "start_url": values_test_url(params.get("editing"), region) if with_button
+              else None}
     if not status.terminal:
         data = job.progress or {}
         return TestView(state="testing", steps=tuple(data.get("steps") or ()),
                         elapsed_ms=data.get("elapsed_ms"), **common)
     return _verdict(job, common)
+
+
+def invalid_view(errors: dict[str, str], connection_id: int | None,
+                 region: str = FORM_KEY) -> TestView:
+    """Build the region for values too incomplete to test: what to fix first."""
+    error = {"category": "invalid_values", "title": "Fix the form first",
+             "message": "These values cannot be tested yet:",
+             "advice": list(errors.values()), "step": None}
+    return TestView(key=region, state="error", poll_url="", in_form=True, error=error,
+                    start_url=values_test_url(connection_id, region))
 
 
 def preflight_view(job: Job) -> TestView:

@@ -8,9 +8,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from htmx_flask import request
 
-from webapp.connections import services, validation
+from webapp.connections import checklists, preflight, services, testing, validation
 from webapp.connections.forms import Embed, FormState, read, read_secret
-from webapp.models import AuthMethod, Connection
+from webapp.models import AuthMethod, Connection, Job, Status
 from webapp.tenancy import current_org, get_or_404, is_admin
 
 bp = Blueprint("connections", __name__, url_prefix="/connections")
@@ -20,6 +20,8 @@ bp = Blueprint("connections", __name__, url_prefix="/connections")
 def add_template_globals(state) -> None:
     # Globals, not context: the selector macro is imported into other areas' pages.
     state.app.jinja_env.globals.update(provider_name=services.provider_name)
+    state.app.jinja_env.globals.update(connection_test_view=checklists.connection_view,
+                                       form_test_view=checklists.form_view)
 
 
 @bp.before_request
@@ -153,3 +155,92 @@ def delete(connection_id: int):
     services.delete_connection(connection)
     flash(f"Connection “{name}” deleted.", "success")
     return redirect(url_for(".index"), 303)
+
+
+# --- Test Connection: start, join, poll (see webapp/connections/testing.py) -------------
+
+def _poll_answer(template: str, view: checklists.TestView):
+    """Answer a poll: 204 when nothing changed, the fragment, and 286 once it is final."""
+    if view.running and request.args.get("seen") == view.signature:
+        return "", 204
+    return render_template(template, view=view), 200 if view.running else 286
+
+
+@bp.post("/<int:connection_id>/test")
+def start_test(connection_id: int):
+    connection = get_or_404(Connection, connection_id)
+    testing.start_test(connection, user_id=current_user.id, started_by=current_user.name)
+    if not request.htmx:
+        return redirect(url_for(".show", connection_id=connection.id), 303)
+    view = checklists.connection_view(connection)
+    return (render_template("connections/_test_status.html", view=view), 200,
+            {"HX-Trigger": f"connection-{connection.id}-test"})
+
+
+@bp.get("/<int:connection_id>/test")
+def test_status(connection_id: int):
+    connection = get_or_404(Connection, connection_id)
+    if not request.htmx:
+        return redirect(url_for(".show", connection_id=connection.id))
+    testing.refresh(connection)
+    return _poll_answer("connections/_test_status.html", checklists.connection_view(connection))
+
+
+@bp.get("/<int:connection_id>/badge")
+def test_badge(connection_id: int):
+    connection = get_or_404(Connection, connection_id)
+    testing.refresh(connection)
+    body = render_template("connections/_badge.html", connection=connection)
+    return body, 200 if connection.status == Status.TESTING else 286
+
+
+@bp.post("/test")
+def test_values():
+    return _test_values(None)
+
+
+@bp.post("/<int:connection_id>/test-values")
+def test_edited_values(connection_id: int):
+    return _test_values(_admin_connection(connection_id))
+
+
+def _test_values(editing: Connection | None):
+    """Test the connection form's values without saving them."""
+    region = checklists.safe_region(request.args.get("region"))
+    values, secret = read(request.form), read_secret(request.form)
+    errors = validation.validate(values, secret=secret, connection=editing, check_name=False,
+                                 template=services.provider_template(values["provider"]))
+    if errors:
+        view = checklists.invalid_view(errors, editing.id if editing else None, region)
+        body = render_template("connections/_test_status.html", view=view)
+        return (body, 200) if request.htmx else (body, 422)
+    job = testing.start_values_test(values, secret=secret, organization_id=current_org().id,
+                                    user_id=current_user.id, editing=editing, region=region)
+    if not request.htmx:
+        return redirect(url_for(".values_test_status", job_id=job.id), 303)
+    return render_template("connections/_test_status.html", view=checklists.job_view(job))
+
+
+def _job(job_id: str, kind: str) -> Job:
+    """Load a job of the active organization and of one kind; 404 otherwise."""
+    job = get_or_404(Job, job_id)
+    if job.kind != kind:
+        abort(404)
+    return job
+
+
+@bp.get("/tests/<job_id>")
+def values_test_status(job_id: str):
+    job = _job(job_id, testing.KIND)
+    if not request.htmx:
+        view = checklists.job_view(job, with_button=False)
+        return render_template("connections/test_result.html", view=view)
+    return _poll_answer("connections/_test_status.html", checklists.job_view(job))
+
+
+@bp.get("/preflight/<job_id>")
+def preflight_status(job_id: str):
+    view = checklists.preflight_view(_job(job_id, preflight.KIND))
+    if not request.htmx:
+        return render_template("connections/test_result.html", view=view, preflight=True)
+    return _poll_answer("connections/_preflight_status.html", view)

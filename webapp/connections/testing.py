@@ -22,7 +22,7 @@ from plugins.source_oneroster.check import initial_steps, run_check
 from plugins.source_oneroster.model import Category, OneRosterError
 from webapp import audit, crypto, jobs
 from webapp.connections import services
-from webapp.connections.checklists import TestView, connection_view, job_view
+from webapp.connections.checklists import FORM_KEY, TestView, connection_view, job_view
 from webapp.crypto import SecretUnreadable
 from webapp.extensions import db
 from webapp.models import Connection, Job, JobStatus, Status
@@ -93,18 +93,20 @@ def start_test(connection: Connection, *, user_id: int | None,
 
 
 def start_values_test(values: Mapping[str, str], *, secret: str, organization_id: int,
-                      user_id: int | None, stored_from: Connection | None = None) -> Job:
+                      user_id: int | None, editing: Connection | None = None,
+                      region: str = FORM_KEY) -> Job:
     """Start a test of unsaved form values; the secret travels encrypted.
 
-    A blank `secret` with `stored_from` set tests with that connection's stored secret
-    (decrypted in the job, audited); otherwise a blank secret is the template's demo secret.
+    A blank `secret` while `editing` a saved connection tests with its stored secret
+    (decrypted in the job, audited); a blank secret otherwise is the template's demo secret.
     """
     params: dict[str, Any] = {"values": {k: v for k, v in values.items() if k != "name"},
-                              "budget_s": _budget()}
+                              "budget_s": _budget(), "region": region,
+                              "editing": editing.id if editing is not None else None}
     if secret:
         params[SECRET_PARAM] = crypto.encrypt(secret)
-    elif stored_from is not None:
-        params["stored_secret_of"] = stored_from.id
+    elif editing is not None:
+        params["stored_secret_of"] = editing.id
     else:
         template = services.template_or_default(values.get("provider"))
         params[SECRET_PARAM] = crypto.encrypt(template.demo_secret)

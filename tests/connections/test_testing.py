@@ -1,0 +1,436 @@
+"""Test Connection: Testing at once, live polling that stops at the verdict, shared tests,
+recovery of lost tests, results kept on the connection, secrets kept out of everything."""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import timedelta
+
+import pytest
+import responses
+from sqlalchemy import select, text
+
+from tests.connections.sis import BASE, SECRET, TOKEN_URL, FakeSis
+from webapp import jobs
+from webapp.extensions import db
+from webapp.jobs import SyncRunner, execute
+from webapp.models import AuditEvent, Connection, Job, JobStatus, Status
+from webapp.models.common import utcnow
+
+HX = {"HX-Request": "true"}
+FORM = {"name": "", "provider": "custom", "base_url": BASE, "client_id": "sdm-client",
+        "client_secret": SECRET, "auth_url": TOKEN_URL, "proxy_country": "",
+        "oneroster_version": "1.2", "auth_method": "oauth2_basic", "scopes": ""}
+
+
+class DeferredRunner(SyncRunner):
+    """Keep dispatched jobs until the test runs them: lets a test see Testing."""
+
+    def __init__(self) -> None:
+        self.pending: list[str] = []
+
+    def dispatch(self, job_id: str) -> None:
+        self.pending.append(job_id)
+
+    def run_pending(self, app) -> None:
+        with app.app_context():
+            while self.pending:
+                execute(self.pending.pop(0))
+
+
+@pytest.fixture
+def sis():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield FakeSis(mock)
+
+
+@pytest.fixture
+def deferred(app) -> DeferredRunner:
+    runner = DeferredRunner()
+    app.extensions["sdm.jobs"] = runner
+    return runner
+
+
+@pytest.fixture
+def connection_id(app, people, login, create) -> int:
+    """A saved connection to the fake SIS, created by the admin (who stays signed in)."""
+    login(people.admin_id)
+    response = create(client_secret=SECRET)
+    assert response.status_code == 303
+    with app.app_context():
+        return db.session.scalar(select(Connection.id))
+
+
+def _connection(app, connection_id) -> Connection:
+    with app.app_context():
+        connection = db.session.get(Connection, connection_id)
+        db.session.expunge(connection)
+        return connection
+
+
+def _root(html: str) -> str:
+    """Return the opening tag of a fragment's root element."""
+    return re.match(r"\s*(<[^>]+>)", html).group(1)
+
+
+def _audit(app, action):
+    with app.app_context():
+        return db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)).all()
+
+
+# --- Transitions and polling ----------------------------------------------------------
+
+def test_press_shows_testing_at_once_then_polls_until_success(app, client, sis, deferred,
+                                                              connection_id):
+    response = client.post(f"/connections/{connection_id}/test", headers=HX)
+    assert response.status_code == 200
+    assert response.headers["HX-Trigger"] == f"connection-{connection_id}-test"
+    html = response.get_data(as_text=True)
+    root = _root(html)
+    assert f'id="test-status-{connection_id}"' in root
+    assert 'aria-live="polite"' in root
+    assert 'hx-trigger="every 1s"' in root and 'hx-target="this"' in root
+    assert 'hx-swap="outerHTML"' in root and "hx-get=" in root
+    assert ">Testing</span>" in html
+    assert _connection(app, connection_id).status == Status.TESTING
+
+    # Polling while nothing changed answers 204 (htmx keeps the region and keeps polling).
+    poll = re.search(r'hx-get="([^"]+)"', root).group(1).replace("&amp;", "&")
+    assert client.get(poll, headers=HX).status_code == 204
+    still = client.get(f"/connections/{connection_id}/test", headers=HX)
+    assert still.status_code == 200 and 'hx-trigger="every 1s"' in _root(still.text)
+
+    deferred.run_pending(app)
+    final = client.get(poll, headers=HX)
+    assert final.status_code == 286
+    assert "hx-trigger" not in final.text and "hx-get" not in _root(final.text)
+    assert ">Success</span>" in final.text
+    assert final.text.count('data-state="ok"') >= 8  # URL, proxy, token, five, server
+    for label in ("Organizations", "Courses", "Classes", "Users", "Enrollments"):
+        assert re.search(rf'data-state="ok">.*?{label}</strong>', final.text, re.S)
+    assert "3 records" in final.text and 'aria-live="polite"' in _root(final.text)
+
+
+def test_result_is_kept_on_the_connection_and_shown_later(app, client, people, sis,
+                                                          connection_id):
+    client.post(f"/connections/{connection_id}/test", headers=HX)
+    connection = _connection(app, connection_id)
+    assert connection.status == Status.SUCCESS
+    assert connection.last_tested_by_id == people.admin_id
+    assert connection.last_tested_at is not None
+    assert connection.last_test["state"] == "success"
+    assert [s["state"] for s in connection.last_test["steps"]].count("ok") == 9
+
+    page = client.get(f"/connections/{connection_id}").text
+    assert "Token and all five collections readable" in page
+    assert "by Ada Admin" in page and "Users</strong>" in page
+    listing = client.get("/connections/").text
+    assert f'id="connection-badge-{connection_id}"' in listing and ">Success</span>" in listing
+
+    tested = _audit(app, "connection.tested")
+    assert len(tested) == 1 and tested[0].details["outcome"] == "success"
+    decrypted = _audit(app, "connection.secret_decrypted")
+    assert [e.details["reason"] for e in decrypted] == ["connection test"]
+
+
+def test_without_javascript_the_press_redirects_to_the_connection(app, client, sis,
+                                                                  connection_id):
+    response = client.post(f"/connections/{connection_id}/test")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/connections/{connection_id}")
+    assert client.get(f"/connections/{connection_id}/test").status_code == 302
+
+
+def test_wrong_secret_is_an_authentication_error_with_advice(app, client, sis, connection_id):
+    sis.secret = "the-server-expects-another"
+    html = client.post(f"/connections/{connection_id}/test", headers=HX).text
+    assert ">Error</span>" in html and "Authentication Failed" in html
+    assert "Verify Client ID and Secret are correct" in html
+    assert "Check credentials haven&#39;t expired" in html
+    assert "Ensure API access is enabled" in html
+    assert "at step Token" in html and "401" in html
+    assert SECRET not in html and "Traceback" not in html
+    assert _connection(app, connection_id).status == Status.ERROR
+
+
+def test_forbidden_collection_is_an_error_naming_the_scope(app, client, sis, connection_id):
+    sis.forbid.add("enrollments")
+    html = client.post(f"/connections/{connection_id}/test", headers=HX).text
+    assert ">Error</span>" in html and "Access forbidden" in html
+    assert "at step Enrollments" in html and "roster.readonly" in html
+    assert "Token and all five collections readable" not in html
+    assert _connection(app, connection_id).status == Status.ERROR
+
+
+def test_a_test_always_ends_within_its_budget(app, client, sis, connection_id):
+    app.config["TEST_BUDGET_S"] = 0.5
+    sis.hang.clear()
+    try:
+        html = client.post(f"/connections/{connection_id}/test", headers=HX).text
+    finally:
+        sis.hang.set()
+    assert "Connection Timeout" in html and "Verify the Base URL is correct" in html
+    assert "Check network allows outbound HTTPS" in html
+    assert _connection(app, connection_id).status == Status.ERROR
+
+
+def test_editing_credentials_after_success_resets_to_configured(app, client, sis,
+                                                                connection_id):
+    client.post(f"/connections/{connection_id}/test", headers=HX)
+    assert _connection(app, connection_id).status == Status.SUCCESS
+    response = client.post(f"/connections/{connection_id}",
+                           data={**FORM, "name": "Renamed", "client_secret": "",
+                                 "client_id": "another-client"})
+    assert response.status_code == 303
+    connection = _connection(app, connection_id)
+    assert connection.status == Status.CONFIGURED and connection.last_test is None
+    html = client.get(f"/connections/{connection_id}").text
+    assert ">Configured</span>" in html and "Not tested since" in html
+
+
+# --- Sharing and recovery -------------------------------------------------------------
+
+def test_two_presses_share_one_test(app, client, people, login, sis, deferred,
+                                    connection_id):
+    first = client.post(f"/connections/{connection_id}/test", headers=HX)
+    other = app.test_client()
+    with other.session_transaction() as session:
+        session["_user_id"] = str(people.member_id)
+        session["_fresh"] = True
+    second = other.post(f"/connections/{connection_id}/test", headers=HX)
+    job = re.search(r'data-job="([^"]+)"', first.text).group(1)
+    assert re.search(r'data-job="([^"]+)"', second.text).group(1) == job
+    with app.app_context():
+        assert db.session.scalars(select(Job.id).where(Job.kind == "connection.test")).all() \
+            == [job]
+    deferred.run_pending(app)
+    assert _connection(app, connection_id).status == Status.SUCCESS
+    assert sis.tokens == 1
+
+
+def test_simultaneous_presses_share_one_test(app, people, sis, deferred, connection_id):
+    barrier = threading.Barrier(4)
+    jobs_seen: list[str] = []
+
+    def press() -> None:
+        client = app.test_client()
+        with client.session_transaction() as session:
+            session["_user_id"] = str(people.admin_id)
+            session["_fresh"] = True
+        barrier.wait()
+        html = client.post(f"/connections/{connection_id}/test", headers=HX).text
+        jobs_seen.append(re.search(r'data-job="([^"]+)"', html).group(1))
+
+    threads = [threading.Thread(target=press) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert len(jobs_seen) == 4 and len(set(jobs_seen)) == 1
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count(Job.id))) == 1
+    assert deferred.pending == jobs_seen[:1]
+
+
+def _kill(app, connection_id, *, heartbeat_age_s=300, status=JobStatus.RUNNING):
+    """Pretend the worker running the connection's test died."""
+    with app.app_context():
+        connection = db.session.get(Connection, connection_id)
+        job = db.session.get(Job, connection.test_job_id)
+        old = utcnow() - timedelta(seconds=heartbeat_age_s)
+        job.status, job.started_at, job.heartbeat_at = status, old, old
+        db.session.commit()
+        return job.id
+
+
+def test_a_killed_test_is_recovered_as_error_on_the_next_poll(app, client, sis, deferred,
+                                                              connection_id):
+    client.post(f"/connections/{connection_id}/test", headers=HX)
+    job_id = _kill(app, connection_id)
+    response = client.get(f"/connections/{connection_id}/test", headers=HX)
+    assert response.status_code == 286
+    assert ">Error</span>" in response.text and "Test interrupted" in response.text
+    assert "Run the test again" in response.text
+    assert _connection(app, connection_id).status == Status.ERROR
+    with app.app_context():
+        assert db.session.get(Job, job_id).status == JobStatus.FAILED
+    assert _audit(app, "connection.tested")[-1].details["outcome"] == "interrupted"
+    # The worker's result, should it ever arrive, no longer applies.
+    deferred.run_pending(app)
+    assert _connection(app, connection_id).status == Status.ERROR
+
+
+def test_the_start_up_sweep_recovers_killed_tests(app, client, sis, deferred, connection_id):
+    client.post(f"/connections/{connection_id}/test", headers=HX)
+    _kill(app, connection_id)
+    with app.app_context():
+        assert len(jobs.recover_stale()) == 1
+    connection = _connection(app, connection_id)
+    assert connection.status == Status.ERROR
+    assert connection.last_test["error"]["title"] == "Test interrupted"
+
+
+def test_a_test_overrunning_its_budget_is_ended(app, client, sis, deferred, connection_id):
+    client.post(f"/connections/{connection_id}/test", headers=HX)
+    _kill(app, connection_id, heartbeat_age_s=0)
+    with app.app_context():
+        job = db.session.get(Job, _connection(app, connection_id).test_job_id)
+        job.started_at = utcnow() - timedelta(seconds=app.config["TEST_BUDGET_S"] + 60)
+        db.session.commit()
+    assert client.get(f"/connections/{connection_id}/test", headers=HX).status_code == 286
+    assert _connection(app, connection_id).status == Status.ERROR
+
+
+def test_a_test_whose_job_vanished_is_recovered(app, client, sis, deferred, connection_id):
+    client.post(f"/connections/{connection_id}/test", headers=HX)
+    with app.app_context():
+        db.session.execute(text("DELETE FROM jobs"))
+        db.session.commit()
+    badge = client.get(f"/connections/{connection_id}/badge", headers=HX)
+    assert badge.status_code == 286 and ">Error</span>" in badge.text
+
+
+# --- Badges ---------------------------------------------------------------------------
+
+def test_badges_poll_while_testing_and_stop_at_the_verdict(app, client, sis, deferred,
+                                                          connection_id):
+    idle = client.get("/connections/").text
+    badge = re.search(rf'<span id="connection-badge-{connection_id}"[^>]*>', idle).group(0)
+    assert "every" not in badge
+    assert f'hx-trigger="connection-{connection_id}-test from:body"' in badge
+
+    client.post(f"/connections/{connection_id}/test", headers=HX)
+    testing = client.get(f"/connections/{connection_id}/badge", headers=HX)
+    assert testing.status_code == 200 and 'hx-trigger="every 1s"' in testing.text
+    assert ">Testing</span>" in testing.text
+
+    deferred.run_pending(app)
+    done = client.get(f"/connections/{connection_id}/badge", headers=HX)
+    assert done.status_code == 286 and "every 1s" not in done.text
+    assert ">Success</span>" in done.text
+
+
+def test_the_list_offers_test_to_every_member(app, client, people, login, connection_id):
+    login(people.member_id)
+    html = client.get("/connections/").text
+    assert f'action="/connections/{connection_id}/test"' in html
+    assert 'hx-swap="none"' in html
+
+
+# --- Unsaved values -------------------------------------------------------------------
+
+def test_unsaved_values_are_tested_without_storing_the_secret(app, app_config, client, people,
+                                                             login, sis):
+    login(people.admin_id)
+    response = client.post("/connections/test", data=FORM, headers=HX)
+    assert response.status_code == 200
+    root = _root(response.text)
+    assert 'id="test-status-form"' in root and 'aria-live="polite"' in root
+    assert ">Success</span>" in response.text and SECRET not in response.text
+    assert "hx-trigger" not in root
+
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count(Connection.id))) == 0
+        job = db.session.scalars(select(Job)).one()
+        assert job.status == JobStatus.SUCCEEDED
+        stored = repr((job.params, job.progress, job.result, job.error))
+        assert SECRET not in stored and "secret_encrypted" not in job.params
+        db.session.remove()
+        db.engine.dispose()
+    if app_config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        path = app_config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+        for suffix in ("", "-wal"):
+            try:
+                data = open(path + suffix, "rb").read()
+            except FileNotFoundError:
+                continue
+            assert SECRET.encode() not in data
+    tested = _audit(app, "connection.tested")
+    assert tested[0].details["saved"] is False and tested[0].details["outcome"] == "success"
+
+
+def test_the_secret_travels_to_the_worker_encrypted(app, client, people, login, sis, deferred):
+    login(people.admin_id)
+    html = client.post("/connections/test", data=FORM, headers=HX).text
+    assert ">Testing</span>" in html
+    poll = re.search(r'hx-get="([^"]+)"', _root(html)).group(1)
+    with app.app_context():
+        job = db.session.scalars(select(Job)).one()
+        assert job.params["secret_encrypted"] and SECRET not in repr(job.params)
+    deferred.run_pending(app)
+    final = client.get(poll.replace("&amp;", "&"), headers=HX)
+    assert final.status_code == 286 and ">Success</span>" in final.text
+    # The button to test again is back, inside the form.
+    assert 'formaction="/connections/test"' in final.text
+
+
+def test_editing_with_a_blank_secret_tests_with_the_stored_one(app, client, sis,
+                                                               connection_id):
+    html = client.post(f"/connections/{connection_id}/test-values",
+                       data={**FORM, "client_secret": ""}, headers=HX).text
+    assert ">Success</span>" in html
+    reasons = [e.details["reason"] for e in _audit(app, "connection.secret_decrypted")]
+    assert reasons == ["test of edited, unsaved values"]
+    # Unsaved values never change the saved connection's status.
+    assert _connection(app, connection_id).status == Status.CONFIGURED
+
+
+def test_edited_values_are_what_is_tested(app, client, sis, connection_id):
+    html = client.post(f"/connections/{connection_id}/test-values",
+                       data={**FORM, "client_secret": "a-typed-but-wrong-secret"},
+                       headers=HX).text
+    assert "Authentication Failed" in html
+    assert _connection(app, connection_id).status == Status.CONFIGURED
+
+
+def test_incomplete_values_say_what_to_fix_and_start_nothing(app, client, people, login):
+    login(people.admin_id)
+    html = client.post("/connections/test", data={**FORM, "base_url": "not a url",
+                                                  "client_secret": ""}, headers=HX).text
+    assert "Fix the form first" in html
+    assert "Enter the Client Secret." in html
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count(Job.id))) == 0
+
+
+def test_members_cannot_test_edits_of_a_shared_connection(app, client, people, login,
+                                                          connection_id):
+    login(people.member_id)
+    response = client.post(f"/connections/{connection_id}/test-values", data=FORM, headers=HX)
+    assert response.status_code == 403
+
+
+def test_without_javascript_an_unsaved_test_has_a_page(app, client, people, login, sis):
+    login(people.admin_id)
+    response = client.post("/connections/test", data=FORM)
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"])
+    assert page.status_code == 200 and "<html" in page.text and ">Success</span>" in page.text
+
+
+def test_the_form_offers_test_connection(app, client, people, login, connection_id):
+    new = client.get("/connections/new").text
+    assert 'id="test-status-form"' in new and 'formaction="/connections/test"' in new
+    edit = client.get(f"/connections/{connection_id}/edit").text
+    assert f'formaction="/connections/{connection_id}/test-values"' in edit
+
+
+# --- Isolation ------------------------------------------------------------------------
+
+def test_other_organizations_get_404_on_every_test_route(app, client, people, login, sis,
+                                                         connection_id):
+    client.post(f"/connections/{connection_id}/test", headers=HX)
+    client.post("/connections/test", data=FORM, headers=HX)
+    with app.app_context():
+        values_job = db.session.scalars(
+            select(Job.id).where(Job.subject_id.is_(None))).one()
+    login(people.outsider_id)
+    for method, url in (("post", f"/connections/{connection_id}/test"),
+                        ("get", f"/connections/{connection_id}/test"),
+                        ("get", f"/connections/{connection_id}/badge"),
+                        ("post", f"/connections/{connection_id}/test-values"),
+                        ("get", f"/connections/tests/{values_job}"),
+                        ("get", f"/connections/preflight/{values_job}")):
+        response = getattr(client, method)(url, headers=HX, data=FORM)
+        assert response.status_code == 404, url
