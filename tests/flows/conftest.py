@@ -36,12 +36,14 @@ class Store:
         self.people = people
 
     def connection(self, name: str = "Springfield SIS", *, client_id: str = "good",
-                   organization: str = ORG, status: str = "success") -> int:
+                   organization: str = ORG, status: str = "success",
+                   base_url: str = "https://sis.example.org/ims/oneroster/rostering/v1p2",
+                   secret: str = "secret-value", auth_url: str | None = None) -> int:
         with self.app.app_context():
             connection = Connection(
                 organization_id=self.people.org_id(organization), name=name,
-                base_url="https://sis.example.org/ims/oneroster/rostering/v1p2",
-                client_id=client_id, client_secret_encrypted=encrypt("secret-value"),
+                base_url=base_url, auth_url=auth_url,
+                client_id=client_id, client_secret_encrypted=encrypt(secret),
                 secret_set_at=datetime(2026, 1, 1), status=status)
             db.session.add(connection)
             db.session.commit()

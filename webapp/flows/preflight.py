@@ -12,10 +12,12 @@ from typing import Any
 from flask_login import current_user
 
 from webapp import jobs, plugins, tenancy
+from webapp.connections import checklists
+from webapp.connections.checklists import TestView
 from webapp.extensions import db
 from webapp.flows import drafts
 from webapp.flows import graph as g
-from webapp.models import Connection, FlowDraft, Job, JobStatus
+from webapp.models import Connection, FlowDraft, Job
 from webapp.plugin_api import SOURCE_OPTIONS
 
 KIND = "flow.preflight"
@@ -31,7 +33,7 @@ class PreflightView:
     status: str = IDLE
     errors: tuple[str, ...] = ()
     totals: Mapping[str, int | None] = field(default_factory=dict)
-    checklist: Any = None
+    checklist: TestView | None = None  # the connection test's checklist of this pre-flight
     stale: bool = False  # the node changed since this pre-flight ran
 
     @property
@@ -41,6 +43,11 @@ class PreflightView:
     @property
     def passed(self) -> bool:
         return self.status == PASSED and not self.stale
+
+    @property
+    def advice(self) -> list[str]:
+        error = self.checklist.error if self.checklist else None
+        return list((error or {}).get("advice") or [])
 
 
 def fingerprint(node: Mapping[str, Any]) -> str:
@@ -80,22 +87,17 @@ def start(draft: FlowDraft, node: Mapping[str, Any]) -> dict[str, str]:
 def view(draft: FlowDraft, node: Mapping[str, Any]) -> PreflightView:
     """Read the pre-flight of a node from its job."""
     entry = (draft.data.get("preflight") or {}).get(node.get("id", ""))
-    if not entry:
-        return PreflightView(node.get("id", ""))
-    job = db.session.get(Job, entry["job_id"])
-    stale = entry.get("key") != fingerprint(node)
+    job = db.session.get(Job, entry["job_id"]) if entry else None
     if job is None:
-        return PreflightView(node["id"], stale=stale)
-    status = JobStatus(job.status)
-    if not status.terminal:
-        return PreflightView(node["id"], RUNNING, checklist=job.progress, stale=stale)
+        return PreflightView(node.get("id", ""))
+    stale = entry.get("key") != fingerprint(node)
+    sheet = checklists.preflight_view(job)
+    if sheet.running:
+        return PreflightView(node["id"], RUNNING, checklist=sheet, stale=stale)
     result = job.result or {}
-    if status is not JobStatus.SUCCEEDED:
-        errors = (job.error or "The pre-flight check stopped before it finished.",)
-        return PreflightView(node["id"], FAILED, errors, stale=stale)
     return PreflightView(node["id"], PASSED if result.get("ok") else FAILED,
-                         tuple(result.get("errors") or ()), result.get("totals") or {},
-                         result.get("details"), stale)
+                         tuple(sheet.extra.get("errors") or ()), sheet.extra.get("totals") or {},
+                         sheet, stale)
 
 
 def passed(draft: FlowDraft, node: Mapping[str, Any]) -> bool:
@@ -104,7 +106,7 @@ def passed(draft: FlowDraft, node: Mapping[str, Any]) -> bool:
 
 @jobs.handler(KIND)
 def run_preflight(ctx: jobs.JobContext) -> dict[str, Any]:
-    """Run a source plugin's pre-flight and keep what it found."""
+    """Run a source plugin's pre-flight; keep it in the shape of the connection pre-flight."""
     cls = plugins.registry().source(ctx.params["plugin"])
     source = cls(ctx.params["config"], organization_id=ctx.organization_id)
     if "report" in inspect.signature(source.preflight).parameters:
@@ -112,14 +114,16 @@ def run_preflight(ctx: jobs.JobContext) -> dict[str, Any]:
         result = source.preflight(report=ctx.report)
     else:
         result = source.preflight()
-    return {"ok": result.ok, "errors": list(result.errors), "totals": dict(result.totals),
-            "details": _jsonable(result.details)}
+    details = result.details if isinstance(result.details, Mapping) else {}
+    return {"steps": [], "warnings": [], "error": None, **_jsonable(dict(details)),
+            "state": "success" if result.ok else "error", "ok": result.ok,
+            "errors": list(result.errors), "totals": dict(result.totals)}
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(value: dict[str, Any]) -> dict[str, Any]:
     """Keep a plugin's checklist details only when they can be stored as JSON."""
     try:
         json.dumps(value)
     except (TypeError, ValueError):
-        return None
+        return {}
     return value

@@ -1,0 +1,76 @@
+"""The wizard with the real source-oneroster plugin, against the sandbox SIS on loopback."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from plugins.source_oneroster.sandbox.server import serve_in_thread
+from tests.flows.flowkit import draft_id
+
+USERS = 60
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    with serve_in_thread(users=USERS) as running:
+        yield running
+
+
+def hx(client, verb: str, url: str, **kwargs):
+    return getattr(client, verb)(url, headers={"HX-Request": "true"}, **kwargs)
+
+
+def sandbox_connection(store, sandbox, name: str, secret: str = "sandbox-secret") -> int:
+    return store.connection(name, client_id="demo", secret=secret, status="configured",
+                            base_url=sandbox.base_url, auth_url=sandbox.token_url)
+
+
+def test_wizard_with_a_saved_connection_to_the_sandbox(ada, store, sandbox):
+    connection = sandbox_connection(store, sandbox, "Sandbox SIS")
+    draft = draft_id(ada.post("/flows/wizard"))
+    hx(ada, "post", f"/flows/wizard/{draft}/source", data={"plugin": "source-oneroster"})
+    html = hx(ada, "post", f"/flows/wizard/{draft}/configure",
+              data={"connection_id": str(connection)}).get_data(as_text=True)
+    assert 'data-status="passed"' in html, html
+    for step in ("base_url", "token", "orgs", "courses", "classes", "users", "enrollments"):
+        assert f'data-step="{step}" data-state="ok"' in html
+
+    options = hx(ada, "post", f"/flows/wizard/{draft}/configure",
+                 data={"connection_id": str(connection), "next": "1"}).get_data(as_text=True)
+    schools = re.findall(r'name="schools" value="([^"]+)"', options)
+    assert schools, "the sandbox's schools are offered for the filter"
+
+    counts = sandbox.app.district.counts()
+    preview = hx(ada, "post", f"/flows/wizard/{draft}/options",
+                 data={"entities": ["orgs", "courses", "classes", "users", "enrollments"],
+                       "sync": "full"}).get_data(as_text=True)
+    for entity in ("orgs", "users", "enrollments"):
+        row = re.search(rf'data-entity="{entity}">\s*<th scope="row">[^<]*</th>\s*'
+                        rf'<td class="nowrap">([^<]*)</td>', preview)
+        assert row and row.group(1).replace(",", "") == str(counts[entity])
+
+    hx(ada, "post", f"/flows/wizard/{draft}/preview")
+    saved = ada.post(f"/flows/wizard/{draft}/save",
+                     data={"output": "output-oneroster-csv", "name": "Sandbox nightly",
+                           "run_now": "1"})
+    assert saved.status_code == 303 and "/runs/" in saved.headers["Location"]
+    [flow] = store.flows()
+    assert flow.graph["nodes"][0]["config"]["connection_id"] == connection
+
+
+def test_wrong_secret_blocks_the_wizard_with_the_reason(ada, store, sandbox):
+    connection = sandbox_connection(store, sandbox, "Mistyped SIS", secret="not-the-secret")
+    draft = draft_id(ada.post("/flows/wizard"))
+    hx(ada, "post", f"/flows/wizard/{draft}/source", data={"plugin": "source-oneroster"})
+    html = hx(ada, "post", f"/flows/wizard/{draft}/configure",
+              data={"connection_id": str(connection)}).get_data(as_text=True)
+    assert 'data-status="failed"' in html
+    assert "Authentication Failed" in html
+    assert "Verify Client ID and Secret are correct" in html
+    assert 'disabled aria-disabled="true"' in html
+    assert "not-the-secret" not in html
+    blocked = hx(ada, "post", f"/flows/wizard/{draft}/configure",
+                 data={"connection_id": str(connection), "next": "1"})
+    assert "HX-Push-Url" not in blocked.headers
