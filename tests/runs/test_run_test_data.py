@@ -51,3 +51,13 @@ def test_download_is_the_csv_bundle(ada, flows):
                          "users.csv", "roles.csv", "enrollments.csv"}
         rows = {e: len(bundle.read(f"{e}.csv").decode().splitlines()) - 1 for e in run.counts}
     assert rows == run.counts == SampleSchool(3, 4, 2).totals()
+
+
+def test_deleting_the_flow_removes_its_runs_and_their_files(app, ada, flows, tmp_path):
+    flow_id = flows.create()
+    run_id = run_id_of(ada.post(f"/runs/flows/{flow_id}/start"))
+    bundles = list((tmp_path / "artifacts").rglob("*.zip"))
+    assert len(bundles) == 1
+    assert ada.post(f"/flows/{flow_id}/delete").status_code in (302, 303)
+    assert not bundles[0].exists()
+    assert ada.get(f"/runs/{run_id}").status_code == 404

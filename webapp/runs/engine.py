@@ -16,10 +16,9 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app
+from flask import current_app
 from sqlalchemy import delete, tuple_
 
 from plugins.source_oneroster.model import (
@@ -36,6 +35,7 @@ from webapp.models.common import utcnow
 from webapp.plugin_api import ConfigInvalid, SourcePlugin, SourceUnavailable
 from webapp.plugins import registry
 from webapp.runs import integrity
+from webapp.runs.artifacts import artifacts_dir
 from webapp.runs.store import RecordWriter, StoredRunData, StoreFailed
 
 log = logging.getLogger(__name__)
@@ -44,12 +44,6 @@ KIND = "flow.run"
 REPORT_EVERY_S = 0.5  # progress written at most twice a second
 CANCEL_CHECK_S = 0.5
 INTERNAL = "The run stopped because of an internal error; it has been logged."
-
-
-def artifacts_dir(app: Flask | None = None) -> Path:
-    """Return the directory run artifacts are written to."""
-    app = app or current_app
-    return Path(app.config.get("ARTIFACTS_DIR") or Path(app.instance_path) / "artifacts")
 
 
 def error_dict(exc: BaseException, entity: str | None = None) -> dict[str, Any]:
@@ -359,21 +353,21 @@ class Engine:
         found = integrity.report(run.id, entities, delta=delta, overlaps=across,
                                  same_source=same)
         run.integrity = found.to_dict()
-        run.status = (RunStatus.COMPLETED_WITH_WARNINGS if found.warnings
-                      else RunStatus.COMPLETED)
-        db.session.commit()
-        self._report("writing output", self.stored)
-        self._write_output(run, modes)
+        self._report("writing output", self.stored)  # commits; the run stays Running
+        if self._write_output(run, modes):
+            run.status = (RunStatus.COMPLETED_WITH_WARNINGS if found.warnings
+                          else RunStatus.COMPLETED)
 
-    def _write_output(self, run: Run, modes: dict[str, str]) -> None:
+    def _write_output(self, run: Run, modes: dict[str, str]) -> bool:
+        """Have the output plugin write the run's artifact; tell whether that went well."""
         node = next((n for n in run.graph.get("nodes", []) if n.get("kind") == "output"), None)
         if node is None:
-            return
+            return True
         cls = registry().outputs.get(node.get("plugin", ""))
         if cls is None:
             run.status = RunStatus.FAILED
             run.error = f"The output plugin {node.get('plugin')!r} is not installed."
-            return
+            return False
         data = StoredRunData(run.id, run.flow_name, modes)
         folder = artifacts_dir() / str(run.organization_id)
         folder.mkdir(parents=True, exist_ok=True)
@@ -387,7 +381,7 @@ class Engine:
             path.unlink(missing_ok=True)
             run.status = RunStatus.FAILED
             run.error = "Writing the output failed; the error has been logged."
-            return
+            return False
         old = run.artifact
         run.artifact = f"{run.organization_id}/{name}"
         run.output = {"plugin": cls.id, "name": cls.name, "filename": plugin.filename(data),
@@ -395,6 +389,7 @@ class Engine:
                       "files": dict(written.files), "notes": list(written.notes)}
         if old:
             (artifacts_dir() / old).unlink(missing_ok=True)
+        return True
 
 
 def _modes(run: Run, entities: list[str]) -> dict[str, str]:

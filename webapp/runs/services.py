@@ -33,7 +33,8 @@ from webapp.models import (
 )
 from webapp.plugins import registry
 from webapp.runs import columns
-from webapp.runs.engine import KIND, artifacts_dir, mark_failed
+from webapp.runs.artifacts import artifacts_dir
+from webapp.runs.engine import KIND, mark_failed
 from webapp.runs.preview import Preview, preview
 
 __all__ = ["Preview", "RunRefused", "cancel_run", "history", "preview", "retry_failed",
