@@ -87,11 +87,3 @@ def saved(app, people, login, create):
         from webapp.models import Connection
 
         return db.session.scalar(db.select(Connection.id))
-
-
-@pytest.fixture
-def app(app):
-    """The app, with a placeholder flows page while that area has no index yet."""
-    if "flows.index" not in app.view_functions:
-        app.add_url_rule("/flows/", "flows.index", lambda: "Flows")
-    return app
