@@ -10,7 +10,6 @@ from sqlalchemy import func
 
 from plugins.source_oneroster.model import ClientSettings
 from webapp import audit, crypto
-from webapp.connections import validation
 from webapp.connections.forms import (
     AUTH_METHODS,
     FIELDS,
@@ -19,7 +18,6 @@ from webapp.connections.forms import (
     FormState,
     initial,
     read,
-    read_secret,
     switch_template,
 )
 from webapp.connections.providers import DEFAULT_PROVIDER, ProviderTemplate
@@ -129,26 +127,6 @@ def client_settings(connection: Connection, *, reason: str, time_budget: float |
     values = connection_values(connection)
     secret = stored_secret(connection, reason=reason, actor_id=actor_id, commit=commit)
     return settings_from_values(values, secret=secret, time_budget=time_budget)
-
-
-def settings_for_form(form: Mapping[str, str], *, connection: Connection | None = None,
-                      reason: str, time_budget: float | None = None,
-                      ) -> tuple[ClientSettings | None, dict[str, str]]:
-    """Build client settings from a submitted, unsaved form, or return its errors.
-
-    The name is not checked. A blank secret falls back to the connection's stored one
-    (decryption audited with `reason`) or to the template's demo secret.
-    """
-    values, secret = read(form), read_secret(form)
-    template = provider_template(values["provider"])
-    errors = validation.validate(values, secret=secret, template=template,
-                                 connection=connection, check_name=False)
-    if errors:
-        return None, errors
-    if not secret:
-        secret = (stored_secret(connection, reason=reason) if connection is not None
-                  else template.demo_secret)
-    return settings_from_values(values, secret=secret, time_budget=time_budget), {}
 
 
 def list_connections() -> list[Connection]:
