@@ -74,3 +74,28 @@ def test_wrong_secret_blocks_the_wizard_with_the_reason(ada, store, sandbox):
     blocked = hx(ada, "post", f"/flows/wizard/{draft}/configure",
                  data={"connection_id": str(connection), "next": "1"})
     assert "HX-Push-Url" not in blocked.headers
+
+
+def test_create_new_connection_inside_the_wizard(ada, store, sandbox):
+    draft = draft_id(ada.post("/flows/wizard"))
+    html = hx(ada, "post", f"/flows/wizard/{draft}/source",
+              data={"plugin": "source-oneroster"}).get_data(as_text=True)
+    opener = re.search(r'hx-get="(/connections/new\?[^"]+)"', html).group(1).replace("&amp;", "&")
+    form = hx(ada, "get", opener).get_data(as_text=True)
+    assert 'name="selector" value="source-1-connection"' in form
+    assert 'name="slot" value="source-1-connection-new"' in form
+    created = hx(ada, "post", "/connections/", data={
+        "embed": "1", "selector": "source-1-connection", "field": "connection_id",
+        "slot": "source-1-connection-new", "name": "New sandbox", "provider": "custom",
+        "base_url": sandbox.base_url, "auth_url": sandbox.token_url, "client_id": "demo",
+        "client_secret": "sandbox-secret", "oneroster_version": "1.2",
+        "auth_method": "oauth2_basic", "scopes": "", "proxy_country": ""})
+    assert created.status_code == 201, created.get_data(as_text=True)
+    assert created.headers["HX-Retarget"] == "#source-1-connection"
+    assert "connection-created" in created.headers["HX-Trigger"]
+    new_id = int(re.search(r'value="(\d+)"[^>]*selected', created.get_data(as_text=True))[1])
+    # The wizard's form reacts to the event by storing the selection and running the check.
+    html = hx(ada, "post", f"/flows/wizard/{draft}/configure",
+              data={"connection_id": str(new_id)}).get_data(as_text=True)
+    assert 'data-status="passed"' in html
+    assert f'value="{new_id}" data-status="configured" selected' in html

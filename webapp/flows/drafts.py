@@ -18,7 +18,16 @@ DEFAULT_OUTPUT = "output-oneroster-csv"
 
 
 def start(mode: FlowMode, flow: Flow | None = None) -> FlowDraft:
-    """Open a draft for a new flow, or for editing a saved one, owned by the signed-in person."""
+    """Open a draft for a new flow, or for editing a saved one, owned by the signed-in person.
+
+    Editing a flow that already has a draft of this person in the same mode resumes it.
+    """
+    if flow is not None:
+        existing = db.session.scalar(tenancy.scoped(FlowDraft).where(
+            FlowDraft.flow_id == flow.id, FlowDraft.user_id == current_user.id,
+            FlowDraft.mode == mode))
+        if existing is not None:
+            return existing
     data: dict[str, Any] = {"name": "", "graph": g.empty(), "preflight": {}}
     if flow is not None:
         data.update(name=flow.name, graph=copy.deepcopy(flow.graph or g.empty()))
@@ -26,7 +35,7 @@ def start(mode: FlowMode, flow: Flow | None = None) -> FlowDraft:
         data["graph"] = g.set_output(g.empty(), default_output())
     draft = FlowDraft(organization_id=tenancy.current_org().id, user_id=current_user.id,
                       flow_id=flow.id if flow else None, mode=mode, data=data,
-                      step="source" if mode is FlowMode.WIZARD else "")
+                      step="configure" if flow is not None else "source")
     db.session.add(draft)
     db.session.commit()
     return draft
@@ -48,13 +57,11 @@ def get_or_404(draft_id: int, mode: FlowMode | None = None) -> FlowDraft:
     return draft
 
 
-def open_wizard_drafts() -> list[FlowDraft]:
-    """Return the signed-in person's unfinished wizard drafts for new flows, newest first."""
+def open_drafts() -> list[FlowDraft]:
+    """Return the signed-in person's unfinished drafts, newest first."""
     return list(db.session.scalars(
-        tenancy.scoped(FlowDraft).where(FlowDraft.user_id == current_user.id,
-                                        FlowDraft.mode == FlowMode.WIZARD,
-                                        FlowDraft.flow_id.is_(None))
-        .order_by(FlowDraft.updated_at.desc())))
+        tenancy.scoped(FlowDraft).where(FlowDraft.user_id == current_user.id)
+        .order_by(FlowDraft.updated_at.desc(), FlowDraft.id.desc())))
 
 
 def graph_of(draft: FlowDraft) -> dict[str, Any]:

@@ -48,7 +48,7 @@ def _go(endpoint: str, **values):
 @bp.get("/")
 def index():
     return render_template("flows/index.html", rows=pages.flow_rows(),
-                           resumable=drafts.open_wizard_drafts())
+                           resumable=drafts.open_drafts())
 
 
 @bp.get("/<int:flow_id>")
@@ -60,12 +60,13 @@ def show(flow_id: int):
 @bp.post("/<int:flow_id>/edit")
 def edit(flow_id: int):
     flow = get_or_404(Flow, flow_id)
-    mode = FlowMode(request.form.get("mode", flow.mode))
-    if mode is FlowMode.WIZARD and not pages.fits_wizard(flow.graph):
+    mode = request.form.get("mode", flow.mode)
+    if mode not in tuple(FlowMode) or (mode == FlowMode.WIZARD
+                                       and not pages.fits_wizard(flow.graph)):
         abort(400)
-    draft = drafts.start(mode, flow)
-    if mode is FlowMode.WIZARD:
-        return _go(".wizard_step", draft_id=draft.id, step="configure")
+    draft = drafts.start(FlowMode(mode), flow)
+    if draft.mode == FlowMode.WIZARD:
+        return _go(".resume_wizard", draft_id=draft.id)
     return _go(".editor", draft_id=draft.id)
 
 
