@@ -282,11 +282,11 @@ def _merge_problems(node_: Mapping[str, Any], source_ids: list[str]) -> list[str
 
 # Layout of the picture.
 
-NODE_W = 220
+NODE_W = 200
 NODE_H = 72
-GAP_Y = 24
-COLUMN_GAP = 90
-PAD = 16
+GAP_Y = 22
+COLUMN_GAP = 64
+PAD = 14
 
 
 @dataclass(frozen=True)

@@ -155,11 +155,17 @@ def describe(graph: Mapping[str, Any], connections: Mapping[int, Connection],
              problems: g.Problems | None = None) -> dict[str, NodeView]:
     """Return a NodeView per node id: plugin names, connection and status, problems."""
     registry = plugins.registry()
+    labels = {s["id"]: s.get("label") or s["id"] for s in g.sources(graph)}
     views = {}
     for node in g.nodes(graph):
         node_id = node.get("id", "")
-        found = problems.of(node_id) if problems else []
-        views[node_id] = _describe_node(node, registry, connections, tuple(found))
+        found = tuple(problems.of(node_id)) if problems else ()
+        if node.get("kind") == g.MERGE:
+            order = (node.get("config") or {}).get("precedence") or []
+            detail = f"{labels.get(order[0], order[0])} wins on duplicates" if order else ""
+            views[node_id] = NodeView(node_id, g.MERGE, "Merge", detail, problems=found)
+        else:
+            views[node_id] = _describe_node(node, registry, connections, found)
     return views
 
 
@@ -168,10 +174,6 @@ def _describe_node(node: Mapping[str, Any], registry: plugins.Registry,
                    problems: tuple[str, ...]) -> NodeView:
     kind = node.get("kind", "")
     config = node.get("config") or {}
-    if kind == g.MERGE:
-        order = config.get("precedence") or []
-        return NodeView(node["id"], kind, "Merge",
-                        f"{order[0]} wins on duplicates" if order else "", problems=problems)
     table = registry.sources if kind == g.SOURCE else registry.outputs
     cls = table.get(node.get("plugin", ""))
     title = getattr(cls, "name", None) or node.get("plugin") or "Unknown plugin"

@@ -123,7 +123,8 @@ def configure(draft: FlowDraft, values: Any) -> dict[str, str]:
     config, errors = parse_fields(cls, cls.fields, values, node["config"])
     node = {**node, "config": config}
     drafts.update(draft, graph=g.replace_node(drafts.graph_of(draft), node), previewed=False)
-    if not errors:
+    check = preflight.view(draft, node)
+    if not errors and (check.stale or check.status in (preflight.IDLE, preflight.FAILED)):
         errors = preflight.start(draft, node)
     return errors
 

@@ -1,0 +1,191 @@
+"""Flows in a real browser against the sandbox SIS: the wizard, Create New Connection inside
+it, a run with exactly the sandbox's counts and a CSV bundle to match, the editor's merge.
+
+The wizard's steps are htmx swaps: a marker set on `window` before the first step must still
+be there at the last, or the page reloaded.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+
+from sqlalchemy import select
+
+from tests.e2e.test_connection_test import create_sandbox_connection
+from webapp.extensions import db
+from webapp.models import Run, RunRecord
+
+ENTITIES = ("orgs", "courses", "classes", "users", "enrollments")
+CSV_FILES = {"orgs": "orgs.csv", "courses": "courses.csv", "classes": "classes.csv",
+             "users": "users.csv", "enrollments": "enrollments.csv"}
+
+
+def mark(page) -> None:
+    page.evaluate("window.__marker = 'still-here'")
+
+
+def assert_not_reloaded(page) -> None:
+    assert page.evaluate("window.__marker") == "still-here", "the page reloaded"
+
+
+def start_wizard(page) -> None:
+    page.goto("/flows/")
+    page.click("button:has-text('New flow (wizard)')")
+    page.wait_for_selector("#wizard[data-step=source]")
+    mark(page)
+    page.click("[data-plugin=source-oneroster]")
+    page.wait_for_selector("#wizard[data-step=configure]")
+    assert re.search(r"/flows/wizard/\d+/configure$", page.url)
+
+
+def wait_for_preflight(page) -> None:
+    page.wait_for_selector("#preflight-source-1[data-status=passed]", timeout=15_000)
+    for entity in ENTITIES:
+        assert page.get_attribute(f"#preflight-source-1 [data-step={entity}]",
+                                  "data-state") == "ok"
+
+
+def finish_wizard(page, name: str, sandbox_counts: dict[str, int]) -> None:
+    """Options, Preview (checking the counts), then Save and run now."""
+    page.click("#preflight-source-1 button.next")
+    page.wait_for_selector("#wizard[data-step=options]")
+    assert page.locator("input[name=entities]:checked").count() == 5
+    page.click("#wizard button.next")
+    page.wait_for_selector("#wizard[data-step=preview]", timeout=15_000)
+    for entity in ENTITIES:
+        shown = page.inner_text(f".preview-counts tr[data-entity={entity}] td.nowrap")
+        assert shown.replace(",", "") == str(sandbox_counts[entity])
+    page.click("#wizard button.next")
+    page.wait_for_selector("#wizard[data-step=save]")
+    assert_not_reloaded(page)
+    page.fill("#wizard-save-form-name", name)
+    page.click("button:has-text('Save and run now')")
+    page.wait_for_url(re.compile(r"/runs/\d+$"))
+
+
+def bulk_rows(live_server, entity: str) -> int:
+    """Return how many rows a bulk CSV of the sandbox's collection holds: no tobedeleted."""
+    records = live_server.sandbox.district.records(entity, "")
+    return sum(1 for r in records if r.get("status") != "tobedeleted")
+
+
+def check_run(page, live_server, sandbox_counts: dict[str, int]) -> None:
+    """Wait for the run to complete; its counts and its CSV bundle match the sandbox."""
+    page.wait_for_selector("#run-progress[data-status^=completed]", timeout=60_000)
+    for entity in ENTITIES:
+        shown = page.inner_text(f"td[data-entity={entity}]").replace(",", "")
+        assert shown == str(sandbox_counts[entity]), entity
+    run_id = int(page.url.rsplit("/", 1)[1])
+    response = page.request.get(f"/runs/{run_id}/download")
+    assert response.ok
+    bundle = zipfile.ZipFile(io.BytesIO(response.body()))
+    for entity, filename in CSV_FILES.items():
+        rows = list(csv.reader(io.StringIO(bundle.read(filename).decode("utf-8-sig"))))
+        assert len(rows) - 1 == bulk_rows(live_server, entity), filename
+
+
+def test_wizard_with_an_existing_connection_runs_to_the_sandbox_counts(signed_in, live_server,
+                                                                        screenshots):
+    page = signed_in
+    counts = live_server.sandbox.district.counts()
+    connection = create_sandbox_connection(page, "Springfield sandbox")
+    start_wizard(page)
+    page.screenshot(path=str(screenshots / "flow-wizard-configure.png"), full_page=True)
+    page.select_option("#source-1-connection-select", str(connection))
+    wait_for_preflight(page)
+    assert page.is_enabled("#preflight-source-1 button.next")
+    page.screenshot(path=str(screenshots / "flow-wizard-preflight.png"), full_page=True)
+    finish_wizard(page, "Springfield nightly", counts)
+    check_run(page, live_server, counts)
+
+
+def test_wizard_creates_a_new_connection_inline(signed_in, live_server):
+    page = signed_in
+    counts = live_server.sandbox.district.counts()
+    start_wizard(page)
+    assert page.is_disabled("#preflight-source-1 button.next")
+    page.click("#source-1-connection .create-connection")
+    form = "#source-1-connection-form"
+    page.wait_for_selector(f"#source-1-connection-new {form}")
+    if page.input_value(f"{form}-provider") != "sandbox":
+        with page.expect_response(lambda r: "/connections/new?" in r.url):
+            page.select_option(f"{form}-provider", "sandbox")
+        page.wait_for_function(f"document.querySelector('{form}-provider').value === 'sandbox'")
+    page.fill(f"{form}-name", "Created in the wizard")
+    page.click(f"{form} button[type=submit]:has-text('Save connection')")
+    # The new connection appears selected, and the step checks it, without a reload.
+    page.wait_for_function(
+        "() => { const s = document.querySelector('#source-1-connection-select');"
+        " return s && s.selectedOptions[0].text.includes('Created in the wizard'); }")
+    wait_for_preflight(page)
+    assert_not_reloaded(page)
+    finish_wizard(page, "Created inline", counts)
+    check_run(page, live_server, counts)
+
+
+def test_failing_preflight_keeps_next_disabled_with_the_reason(signed_in):
+    page = signed_in
+    connection = create_sandbox_connection(page, "Forbidden enrollments",
+                                           client_id="no-enrollments")
+    start_wizard(page)
+    page.select_option("#source-1-connection-select", str(connection))
+    page.wait_for_selector("#preflight-source-1[data-status=failed]", timeout=15_000)
+    assert page.is_disabled("#preflight-source-1 button.next")
+    reason = page.inner_text("[data-testid=preflight-errors]")
+    assert "Enrollments" in reason
+    assert_not_reloaded(page)
+
+
+def test_editor_merges_two_sources_with_the_chosen_precedence(signed_in, live_server,
+                                                             screenshots):
+    page = signed_in
+    north = create_sandbox_connection(page, "North sandbox")
+    south = create_sandbox_connection(page, "South sandbox", client_id="no-demographics")
+    page.goto("/flows/")
+    page.click("button:has-text('New flow (advanced editor)')")
+    page.wait_for_selector("#editor")
+    mark(page)
+    for node, connection, label in (("source-1", north, "North"), ("source-2", south, "South")):
+        page.select_option(".add-source select", "source-oneroster")
+        page.click(".add-source button")
+        page.wait_for_selector(f"#panel-{node}")
+        page.fill(f"#panel-{node}-label", label)
+        page.select_option(f"#{node}-connection-select", str(connection))
+        page.click(f"#panel-{node} button:has-text('Apply')")
+        page.wait_for_selector(f".graph-node[data-node={node}] .graph-title:has-text('{label}')")
+    page.click("button:has-text('Add merge')")
+    page.wait_for_selector("[data-testid=precedence]")
+    page.click("[data-testid=precedence] li[data-node=source-2] button[value=up]")
+    page.wait_for_selector("[data-testid=precedence] li:first-child[data-node=source-2]")
+    page.click(".validate button")
+    page.wait_for_selector("[data-testid=graph-ok]")
+    page.wait_for_selector(".graph-node.preflight-passed[data-node=source-1]", timeout=15_000)
+    page.wait_for_selector(".graph-node.preflight-passed[data-node=source-2]", timeout=15_000)
+    page.click(".graph-node[data-node=merge]")
+    page.wait_for_selector("[data-testid=precedence]")
+    page.screenshot(path=str(screenshots / "flow-editor-merge.png"), full_page=True)
+    assert_not_reloaded(page)
+    page.fill("#editor-name", "North and South")
+    page.click(".editor-save button")
+    page.wait_for_url(re.compile(r"/flows/\d+$"))
+    page.click("button.run-now")
+    page.wait_for_url(re.compile(r"/runs/\d+$"))
+    page.wait_for_selector("#run-progress[data-status]:not([data-status=queued])"
+                           ":not([data-status=running])", timeout=60_000)
+    run_id = int(page.url.rsplit("/", 1)[1])
+    counts = live_server.sandbox.district.counts()
+    with live_server.app.app_context():
+        run = db.session.get(Run, run_id)
+        assert [s["node"] for s in run.sources] == ["source-2", "source-1"]
+        for entity in ENTITIES:
+            assert run.counts[entity] == counts[entity]
+        # Both sources read the same district: every record overlaps, and South's wins.
+        ranks = set(db.session.scalars(select(RunRecord.source_rank).where(
+            RunRecord.run_id == run_id, RunRecord.superseded.is_(False))))
+        assert ranks == {0}
+        losers = db.session.scalar(select(db.func.count()).select_from(RunRecord).where(
+            RunRecord.run_id == run_id, RunRecord.superseded.is_(True)))
+        assert losers == sum(counts[e] for e in ENTITIES)
