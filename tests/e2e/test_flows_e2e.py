@@ -14,13 +14,27 @@ import zipfile
 
 from sqlalchemy import select
 
-from tests.e2e.test_connection_test import create_sandbox_connection
 from webapp.extensions import db
 from webapp.models import Run, RunRecord
 
 ENTITIES = ("orgs", "courses", "classes", "users", "enrollments")
 CSV_FILES = {"orgs": "orgs.csv", "courses": "courses.csv", "classes": "classes.csv",
              "users": "users.csv", "enrollments": "enrollments.csv"}
+
+
+def create_sandbox_connection(page, name: str, client_id: str = "demo") -> int:
+    """Save a connection to the in-app sandbox through the connection form; return its id."""
+    page.goto("/connections/new")
+    if page.input_value("#connection-form-provider") != "sandbox":
+        with page.expect_response(lambda r: "/connections/new?" in r.url):
+            page.select_option("#connection-form-provider", "sandbox")
+        page.wait_for_function(
+            "document.querySelector('#connection-form-provider').value === 'sandbox'")
+    page.fill("#connection-form-name", name)
+    page.fill("#connection-form-client_id", client_id)
+    page.click("#connection-form button[type=submit]:has-text('Save connection')")
+    page.wait_for_url(re.compile(r"/connections/\d+$"))
+    return int(page.url.rsplit("/", 1)[1])
 
 
 def mark(page) -> None:
