@@ -273,7 +273,7 @@ class SourcePlugin(Configurable, ABC):
         """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredRecord:
     """A record as a run stored it."""
 

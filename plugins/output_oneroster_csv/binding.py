@@ -110,6 +110,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
 }
 
 COMMON = ("sourcedId", "status", "dateLastModified")
+GETTERS = {file: tuple(get for _, get in columns) for file, columns in COLUMNS.items()}
 
 
 def header(file: str) -> Row:
@@ -119,12 +120,15 @@ def header(file: str) -> Row:
 
 def cell(value: Any) -> str:
     """Render one value: lists comma-separated, booleans lower case, nothing as empty."""
+    kind = type(value)
+    if kind is str:
+        return value
     if value is None:
         return ""
-    if isinstance(value, bool):
+    if kind is bool:
         return "true" if value else "false"
-    if isinstance(value, list | tuple):
-        return ",".join(cell(v) for v in value if v is not None)
+    if kind is list or kind is tuple:
+        return ",".join([cell(v) for v in value if v is not None])
     if isinstance(value, Mapping):
         return str(value.get("sourcedId", ""))
     return str(value)
@@ -133,8 +137,12 @@ def cell(value: Any) -> str:
 def row(file: str, sourced_id: str, status: str, modified: str | None,
         data: Mapping[str, Any], *, delta: bool) -> Row:
     """Return one row of a file. Bulk files leave status and dateLastModified blank."""
-    common = [sourced_id, status if delta else "", (modified or "") if delta else ""]
-    return common + [cell(get(data)) for _, get in COLUMNS[file]]
+    if delta:
+        line = [sourced_id, status, modified or ""]
+    else:
+        line = [sourced_id, "", ""]
+    line += [cell(get(data)) for get in GETTERS[file]]
+    return line
 
 
 def role_rows(user_id: str, status: str, modified: str | None, data: Mapping[str, Any],

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -35,16 +37,19 @@ class OneRosterCsvOutput(OutputPlugin):
         modes: dict[str, str] = {}
         counts: dict[str, int] = {}
         skipped = 0
+        # Level 1: CSV compresses well even so, and the bundle is written at the end of a run.
         with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED,
-                             compresslevel=6) as bundle:
+                             compresslevel=1) as bundle:
             for entity in entities:
                 delta = data.mode(entity) == "delta"
                 modes[entity] = "delta" if delta else "bulk"
-                counts[entity], dropped = self._write_file(bundle, data, entity, delta)
-                skipped += dropped
                 if entity == "users":
                     modes["roles"] = modes["users"]
-                    counts["roles"] = self._write_roles(bundle, data, delta)
+                    counts["users"], dropped, counts["roles"] = self._write_users(
+                        bundle, data, delta)
+                else:
+                    counts[entity], dropped = self._write_file(bundle, data, entity, delta)
+                skipped += dropped
             self._write_manifest(bundle, data, modes)
         notes = []
         if skipped:
@@ -71,21 +76,37 @@ class OneRosterCsvOutput(OutputPlugin):
         return rows, skipped
 
     @staticmethod
-    def _write_roles(bundle: zipfile.ZipFile, data: RunData, delta: bool) -> int:
-        rows = 0
+    def _write_users(bundle: zipfile.ZipFile, data: RunData,
+                     delta: bool) -> tuple[int, int, int]:
+        """Write users.csv, and roles.csv from the same pass (1.2 keeps roles apart)."""
+        rows = skipped = roles = 0
+        with tempfile.TemporaryFile() as spool:
+            text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+            role_writer = csv.writer(text)
+            role_writer.writerow(binding.header("roles"))
 
-        def produce() -> Iterable[list[str]]:
-            nonlocal rows
-            for user in data.records("users"):
-                if not delta and user.status == "tobedeleted":
-                    continue
-                for line in binding.role_rows(user.sourced_id, user.status,
-                                              user.date_last_modified, user.data, delta=delta):
+            def produce() -> Iterable[list[str]]:
+                nonlocal rows, skipped, roles
+                for user in data.records("users"):
+                    if not delta and user.status == "tobedeleted":
+                        skipped += 1
+                        continue
                     rows += 1
-                    yield line
+                    lines = list(binding.role_rows(user.sourced_id, user.status,
+                                                   user.date_last_modified, user.data,
+                                                   delta=delta))
+                    roles += len(lines)
+                    role_writer.writerows(lines)
+                    yield binding.row("users", user.sourced_id, user.status,
+                                      user.date_last_modified, user.data, delta=delta)
 
-        _write_csv(bundle, "roles.csv", binding.header("roles"), produce())
-        return rows
+            _write_csv(bundle, "users.csv", binding.header("users"), produce())
+            text.flush()
+            text.detach()
+            spool.seek(0)
+            with bundle.open("roles.csv", "w", force_zip64=True) as entry:
+                shutil.copyfileobj(spool, entry, 1 << 20)
+        return rows, skipped, roles
 
     @staticmethod
     def _write_manifest(bundle: zipfile.ZipFile, data: RunData, modes: dict[str, str]) -> None:

@@ -11,6 +11,7 @@ from tests.runs.conftest import graph, org, ref, source
 from tests.runs.test_run_test_data import run_id_of
 from webapp.extensions import db
 from webapp.models import Job, JobStatus, Run, RunRecord
+from webapp.models.common import utcnow
 
 ROSTER = {
     "orgs": [org("district", "district"), org("school-1", parent="district")],
@@ -152,3 +153,74 @@ def test_a_flow_whose_connection_was_deleted_says_so(ada, flows):
     assert run.status == "failed"
     assert {c.error["title"] for c in run.collections} == {"Connection missing"}
     assert "Connection missing" in ada.get(f"/runs/{run.id}").get_data(as_text=True)
+
+
+class FlakyOutput:
+    """An output plugin that fails its first write."""
+
+    id = "output-flaky"
+    name = "Flaky bundle"
+    extension = "zip"
+    media_type = "application/zip"
+    writes = 0
+
+    def __init__(self, config, *, organization_id=None) -> None:
+        pass
+
+    def filename(self, data) -> str:
+        return f"flaky-{data.run_id}.zip"
+
+    def write(self, data, path):
+        from webapp.plugin_api import OutputResult
+
+        FlakyOutput.writes += 1
+        path.write_bytes(b"partial")
+        if FlakyOutput.writes == 1:
+            raise OSError("disk full")
+        return OutputResult({"users.csv": data.count("users")})
+
+
+def test_a_failing_output_leaves_the_run_completed_and_can_be_written_again(app, ada, flows):
+    FlakyOutput.writes = 0
+    app.extensions["sdm.plugins"].outputs[FlakyOutput.id] = FlakyOutput
+    flow_graph = graph(source(classes=2, users_per_class=2, teachers=1))
+    flow_graph["nodes"][-1]["plugin"] = FlakyOutput.id
+    run = flows.run(run_id_of(ada.post(f"/runs/flows/{flows.create(flow_graph)}/start")))
+    assert run.status == "completed"
+    assert run.output["state"] == "failed" and "error has been logged" in run.output["error"]
+    assert ada.get(f"/runs/{run.id}/download").status_code == 404
+    page = ada.get(f"/runs/{run.id}").get_data(as_text=True)
+    assert "Write the Flaky bundle again" in page
+
+    assert ada.post(f"/runs/{run.id}/output").status_code == 303
+    run = flows.run(run.id)
+    assert run.output["state"] == "ready"
+    assert run.output["files"] == {"users.csv": SampleSchool(2, 2, 1).totals()["users"]}
+    assert ada.get(f"/runs/{run.id}/download").data == b"partial"
+
+
+def test_an_output_whose_job_died_is_shown_failed_and_polling_stops(app, ada, flows):
+    run_id = run_id_of(ada.post(f"/runs/flows/{flows.create()}/start"))
+    with app.app_context():
+        run = db.session.get(Run, run_id)
+        job = db.session.get(Job, run.output["job_id"])
+        run.output = {**run.output, "state": "writing"}
+        db.session.commit()
+        assert job.status == JobStatus.SUCCEEDED  # ended without finishing the output
+    response = ada.get(f"/runs/{run_id}/progress", headers={"HX-Request": "true"})
+    assert response.status_code == 286
+    assert flows.run(run_id).output["state"] == "failed"
+
+
+def test_polling_goes_on_while_the_output_is_written(app, ada, flows):
+    run_id = run_id_of(ada.post(f"/runs/flows/{flows.create()}/start"))
+    with app.app_context():
+        run = db.session.get(Run, run_id)
+        job = db.session.get(Job, run.output["job_id"])
+        job.status, job.heartbeat_at = JobStatus.RUNNING, utcnow()
+        run.output = {**run.output, "state": "writing"}
+        db.session.commit()
+    response = ada.get(f"/runs/{run_id}/progress", headers={"HX-Request": "true"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and 'hx-trigger="every 1s"' in html
+    assert "Writing the OneRoster 1.2 CSV bundle" in html and "Download" not in html

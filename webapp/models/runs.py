@@ -164,4 +164,8 @@ class RunRecord(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="active")
     date_last_modified: Mapped[str | None] = mapped_column(String(40))
     superseded: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The sourcedIds the integrity report follows, copied out of the JSON on arrival so the
+    # report is index lookups: enrollments' user and class, classes' course and school.
+    ref_a: Mapped[str | None] = mapped_column(String(255))
+    ref_b: Mapped[str | None] = mapped_column(String(255))
     data: Mapped[str] = mapped_column(Text)

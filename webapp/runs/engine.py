@@ -4,7 +4,8 @@ Each source reads in a thread of its own (a source's collections are fetched con
 its client); records go to one writer thread (webapp/runs/store.py). The job's own thread
 watches: it reports progress a few times a second, notices a cancel request and sets the
 event every reader checks. When the readers are done it settles the merge precedence,
-counts, runs the integrity report and has the output plugin write the artifact.
+counts and runs the integrity report; the artifact is then written by its own job
+(webapp/runs/output.py).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,9 +34,9 @@ from webapp.models import CollectionState, Job, Run, RunCollection, RunRecord, R
 from webapp.models.common import utcnow
 from webapp.plugin_api import ConfigInvalid, SourcePlugin, SourceUnavailable
 from webapp.plugins import registry
-from webapp.runs import integrity
+from webapp.runs import integrity, output
 from webapp.runs.artifacts import artifacts_dir
-from webapp.runs.store import RecordWriter, StoredRunData, StoreFailed
+from webapp.runs.store import RecordWriter, StoreFailed
 
 log = logging.getLogger(__name__)
 
@@ -158,13 +158,22 @@ class Engine:
         self.progress: LiveProgress | None = None
         self.stored = 0
         self.user_cancelled = False
+        self.timings: dict[str, float] = {}
+        self._clock = time.perf_counter()
+
+    def _lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = round(now - self._clock, 3)
+        self._clock = now
 
     def execute(self) -> dict[str, Any]:
         run = db.session.get(Run, self.run_id)
         done = False
         try:
             readers = self._prepare(run)
+            self._lap("prepare_s")
             self._fetch(run, readers)
+            self._lap("read_s")
             self._finish(run, readers)
             done = True
         except jobs.JobCancelled:
@@ -176,7 +185,8 @@ class Engine:
                 run = db.session.get(Run, self.run_id)
                 mark_failed(run, INTERNAL)
                 db.session.commit()
-        return {"run_id": run.id, "status": str(run.status), "counts": run.counts}
+        return {"run_id": run.id, "status": str(run.status), "counts": run.counts,
+                "timings": self.timings}
 
     # Before: which collections to read, and from where.
 
@@ -245,6 +255,8 @@ class Engine:
                 if not isinstance(reader.result, BaseException):
                     reader.result = exc
         self.stored = writer.stored
+        self.timings["store_busy_s"] = round(writer.busy_s, 3)
+        self.timings["readers_waited_s"] = round(writer.waited_s, 3)
 
     def _read(self, reader: Reader, writer: RecordWriter) -> None:
         with self.app.app_context():
@@ -293,10 +305,14 @@ class Engine:
         open_ = [c for c in run.collections if c.state != CollectionState.COMPLETED]
         same, across = integrity.duplicates(run.id)
         integrity.resolve(run.id, needed=bool(same or across))
+        self._lap("merge_s")
         entities = sorted({c.entity for c in run.collections}, key=_entity_order)
         found = integrity.counts(run.id)
         run.counts = {e: found.get(e, 0) for e in entities}
         run.integrity = run.output = None
+        if run.artifact:  # a retried run's earlier bundle no longer matches its records
+            (artifacts_dir() / run.artifact).unlink(missing_ok=True)
+            run.artifact = None
         if cancelled:
             run.status = RunStatus.CANCELLED
             run.error = "Cancelled. Records read before the cancel are kept."
@@ -312,6 +328,8 @@ class Engine:
         self._report("done", self.stored)
         if cancelled:
             raise jobs.JobCancelled()
+        if output.pending(run):
+            output.start(run, self.ctx.created_by_id)
 
     def _settle(self, collection: RunCollection, reader: Reader, entity: str) -> None:
         outcome = reader.result
@@ -353,43 +371,10 @@ class Engine:
         found = integrity.report(run.id, entities, delta=delta, overlaps=across,
                                  same_source=same)
         run.integrity = found.to_dict()
-        self._report("writing output", self.stored)  # commits; the run stays Running
-        if self._write_output(run, modes):
-            run.status = (RunStatus.COMPLETED_WITH_WARNINGS if found.warnings
-                          else RunStatus.COMPLETED)
-
-    def _write_output(self, run: Run, modes: dict[str, str]) -> bool:
-        """Have the output plugin write the run's artifact; tell whether that went well."""
-        node = next((n for n in run.graph.get("nodes", []) if n.get("kind") == "output"), None)
-        if node is None:
-            return True
-        cls = registry().outputs.get(node.get("plugin", ""))
-        if cls is None:
-            run.status = RunStatus.FAILED
-            run.error = f"The output plugin {node.get('plugin')!r} is not installed."
-            return False
-        data = StoredRunData(run.id, run.flow_name, modes)
-        folder = artifacts_dir() / str(run.organization_id)
-        folder.mkdir(parents=True, exist_ok=True)
-        name = f"run-{run.id}-{uuid.uuid4().hex[:12]}.{cls.extension}"
-        path = folder / name
-        try:
-            plugin = cls(node.get("config") or {}, organization_id=run.organization_id)
-            written = plugin.write(data, path)
-        except Exception:
-            log.exception("output of run %s failed", run.id)
-            path.unlink(missing_ok=True)
-            run.status = RunStatus.FAILED
-            run.error = "Writing the output failed; the error has been logged."
-            return False
-        old = run.artifact
-        run.artifact = f"{run.organization_id}/{name}"
-        run.output = {"plugin": cls.id, "name": cls.name, "filename": plugin.filename(data),
-                      "media_type": cls.media_type, "size": path.stat().st_size,
-                      "files": dict(written.files), "notes": list(written.notes)}
-        if old:
-            (artifacts_dir() / old).unlink(missing_ok=True)
-        return True
+        self._lap("integrity_s")
+        run.status = (RunStatus.COMPLETED_WITH_WARNINGS if found.warnings
+                      else RunStatus.COMPLETED)
+        output.prepare(run, modes)
 
 
 def _modes(run: Run, entities: list[str]) -> dict[str, str]:

@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import aliased
 
 from plugins.source_oneroster.model import ENTITY_LABELS
@@ -42,13 +41,6 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         return {"warnings": [asdict(f) for f in self.warnings],
                 "info": [asdict(f) for f in self.info], "notes": list(self.notes)}
-
-
-def _json_text(column: Any, *path: str) -> ColumnElement:
-    """Return an expression for a text value inside the JSON stored in a Text column."""
-    if db.engine.dialect.name == "postgresql":
-        return db.cast(column, postgresql.JSONB)[path].astext
-    return func.json_extract(column, "$." + ".".join(f'"{p}"' for p in path))
 
 
 def _mine(alias: Any, run_id: int, entity: str) -> list[ColumnElement]:
@@ -104,20 +96,20 @@ def counts(run_id: int) -> dict[str, int]:
     return dict(rows)
 
 
-# (collection, reference path, referenced collection, what the finding says)
+# (collection, column holding the reference, field, referenced collection, the finding)
 REFERENCES = (
-    ("enrollments", ("user", "sourcedId"), "users", "enrollments point to a missing user"),
-    ("enrollments", ("class", "sourcedId"), "classes", "enrollments point to a missing class"),
-    ("classes", ("course", "sourcedId"), "courses", "classes point to a missing course"),
-    ("classes", ("school", "sourcedId"), "orgs", "classes point to a missing school"),
+    ("enrollments", "ref_a", "user", "users", "enrollments point to a missing user"),
+    ("enrollments", "ref_b", "class", "classes", "enrollments point to a missing class"),
+    ("classes", "ref_a", "course", "courses", "classes point to a missing course"),
+    ("classes", "ref_b", "school", "orgs", "classes point to a missing school"),
 )
 
 
-def _missing(run_id: int, entity: str, path: Sequence[str],
+def _missing(run_id: int, entity: str, column: str,
              target: str) -> tuple[int, tuple[str, ...]]:
     src = aliased(RunRecord)
     dst = aliased(RunRecord)
-    ref = _json_text(src.data, *path)
+    ref = getattr(src, column)
     orphan = [*_mine(src, run_id, entity),
               ~exists().where(*_mine(dst, run_id, target), dst.sourced_id == ref)]
     count = db.session.scalar(select(func.count()).select_from(src).where(*orphan)) or 0
@@ -137,16 +129,16 @@ def report(run_id: int, entities: Sequence[str], *, delta: bool, overlaps: dict[
         result.notes.append("References are not checked in a delta run: it holds only the "
                             "records that changed.")
     else:
-        for entity, path, target, message in REFERENCES:
+        for entity, column, field_name, target, message in REFERENCES:
             if entity not in read:
                 continue
             if target not in read:
                 result.notes.append(f"{ENTITY_LABELS[entity]} → {ENTITY_LABELS[target]} not "
                                     f"checked: {ENTITY_LABELS[target].lower()} were not read.")
                 continue
-            count, examples = _missing(run_id, entity, path, target)
+            count, examples = _missing(run_id, entity, column, target)
             if count:
-                result.warnings.append(Finding(f"missing_{path[0]}", entity, count,
+                result.warnings.append(Finding(f"missing_{field_name}", entity, count,
                                                f"{count} {message}", examples))
     for entity, count in sorted(same_source.items()):
         result.warnings.append(Finding(

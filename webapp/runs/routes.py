@@ -3,9 +3,10 @@
 POST /runs/flows/<flow_id>/start   runs.start      "Run now" (303 to the run; htmx: HX-Redirect)
 GET  /runs/flows/<flow_id>/history runs.history    the run history fragment of a flow
 GET  /runs/<run_id>                runs.show       the run page
-GET  /runs/<run_id>/progress       runs.progress   the live fragment (286 once the run ended)
+GET  /runs/<run_id>/progress       runs.progress   the live fragment (286 once all has ended)
 POST /runs/<run_id>/cancel         runs.cancel
 POST /runs/<run_id>/retry          runs.retry      "Retry failed collections"
+POST /runs/<run_id>/output         runs.write_output  write the output (the bundle) again
 GET  /runs/<run_id>/data           runs.data       data browser (?entity=&q=&page=)
 GET  /runs/<run_id>/download       runs.download   the output artifact (the CSV bundle)
 """
@@ -17,7 +18,7 @@ from flask_login import current_user, login_required
 from htmx_flask import request
 from werkzeug.routing import BuildError
 
-from webapp.models import Flow, Run, RunStatus
+from webapp.models import Flow, Run
 from webapp.runs import services
 from webapp.tenancy import current_org, get_or_404
 
@@ -86,6 +87,7 @@ def _context(run: Run) -> dict:
     services.refresh(run)
     return {"run": run, "collections": services.collection_views(run),
             "stage": services.stage(run), "retryable": services.retryable(run),
+            "settled": services.settled(run),
             "artifact": services.artifact_path(run) is not None}
 
 
@@ -100,7 +102,7 @@ def progress(run_id: int):
     run = get_or_404(Run, run_id)
     context = _context(run)
     body = render_template("runs/_progress.html", **context)
-    return body, STOP_POLLING if RunStatus(run.status).terminal else 200
+    return body, STOP_POLLING if context["settled"] else 200
 
 
 @bp.post("/<int:run_id>/cancel")
@@ -116,6 +118,18 @@ def retry(run_id: int):
     run = get_or_404(Run, run_id)
     try:
         services.retry_failed(run, current_user)
+    except services.RunRefused as exc:
+        return _refused(exc.public_message, url_for("runs.show", run_id=run.id))
+    if request.htmx:
+        return render_template("runs/_progress.html", **_context(run))
+    return redirect(url_for("runs.show", run_id=run.id), 303)
+
+
+@bp.post("/<int:run_id>/output")
+def write_output(run_id: int):
+    run = get_or_404(Run, run_id)
+    try:
+        services.write_output_again(run, current_user)
     except services.RunRefused as exc:
         return _refused(exc.public_message, url_for("runs.show", run_id=run.id))
     if request.htmx:
@@ -140,7 +154,7 @@ def data(run_id: int):
 def download(run_id: int):
     run = get_or_404(Run, run_id)
     path = services.artifact_path(run)
-    if path is None or not run.output:
+    if path is None:
         abort(404)
     return send_file(path, mimetype=run.output.get("media_type", "application/octet-stream"),
                      as_attachment=True, download_name=run.output.get("filename", path.name))

@@ -32,7 +32,7 @@ from webapp.models import (
     User,
 )
 from webapp.plugins import registry
-from webapp.runs import columns
+from webapp.runs import columns, output
 from webapp.runs.artifacts import artifacts_dir
 from webapp.runs.engine import KIND, mark_failed
 from webapp.runs.preview import Preview, preview
@@ -122,6 +122,24 @@ def cancel_run(run: Run, user: User | None) -> Run:
     return run
 
 
+def write_output_again(run: Run, user: User | None) -> Run:
+    """Write a completed run's output again (after a failure, or a lost file)."""
+    refresh(run)
+    if not RunStatus(run.status).succeeded or output.output_node(run) is None:
+        raise RunRefused("Only a completed run has an output to write.")
+    if output.pending(run):
+        return run
+    output.prepare(run, dict((run.output or {}).get("modes") or {}))
+    db.session.commit()
+    output.start(run, user.id if user else None)
+    return run
+
+
+def settled(run: Run) -> bool:
+    """Tell whether nothing about a run is still changing (its output included)."""
+    return RunStatus(run.status).terminal and not output.pending(run)
+
+
 def retryable(run: Run) -> bool:
     """Tell whether a finished run has collections to refetch."""
     return (RunStatus(run.status) in (RunStatus.FAILED, RunStatus.CANCELLED)
@@ -130,6 +148,7 @@ def retryable(run: Run) -> bool:
 
 def refresh(run: Run) -> RunStatus:
     """Return a run's status, failing it first when its job ended or its worker died."""
+    output.refresh(run)
     status = RunStatus(run.status)
     if status.terminal or run.job_id is None:
         return status
@@ -189,8 +208,8 @@ def history(flow: Flow, limit: int = 20) -> list[Run]:
 
 
 def artifact_path(run: Run) -> Path | None:
-    """Return the file of a run's output, when it exists."""
-    if not run.artifact:
+    """Return the file of a run's output, when it is written and still there."""
+    if not run.artifact or (run.output or {}).get("state") != "ready":
         return None
     path = artifacts_dir() / run.artifact
     return path if path.is_file() else None

@@ -8,14 +8,15 @@ behind, readers wait instead of piling records up.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select
+import orjson
+from sqlalchemy import Engine, func, select
 
 from plugins.source_oneroster.model import Record, Sink
 from webapp.extensions import db
@@ -26,9 +27,22 @@ log = logging.getLogger(__name__)
 
 QUEUE_PAGES = 8  # pages waiting for the writer; readers block beyond this
 FLUSH_ROWS = 5000  # rows per transaction at most
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_TABLE = RunRecord.__table__
+SQLITE_CACHE_KIB = 32768  # the writer's page cache: index inserts stay in memory
 _STOP = object()
+COLUMNS = ("run_id", "entity", "sourced_id", "source_rank", "status", "date_last_modified",
+           "superseded", "ref_a", "ref_b", "data")
+# The references the integrity report follows, per collection: (ref_a, ref_b).
+REFERENCES: dict[str, tuple[str, str]] = {
+    "enrollments": ("user", "class"),
+    "classes": ("course", "school"),
+}
+
+
+def _ref(value: Any) -> str | None:
+    if isinstance(value, Mapping):
+        found = value.get("sourcedId")
+        return None if found is None else str(found)
+    return None
 
 
 class StoreFailed(Exception):
@@ -44,6 +58,9 @@ class RecordWriter:
         self.engine = engine
         self.run_id = run_id
         self.stored = 0
+        self.busy_s = 0.0  # time the writer spent storing
+        self.waited_s = 0.0  # time readers spent waiting for room in the queue
+        self._lock = threading.Lock()
         self.error: BaseException | None = None
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_PAGES)
         self._thread = threading.Thread(target=self._loop, name=f"sdm-run-{run_id}-writer",
@@ -64,7 +81,12 @@ class RecordWriter:
             if self.error is not None:
                 raise StoreFailed()
             if records:
+                started = time.perf_counter()
                 self._queue.put((rank, entity, records))
+                waited = time.perf_counter() - started
+                if waited > 0.001:
+                    with self._lock:
+                        self.waited_s += waited
 
         return put
 
@@ -75,8 +97,19 @@ class RecordWriter:
         if self.error is not None:
             raise StoreFailed() from self.error
 
+    def _statement(self, conn) -> str:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        return (f"INSERT INTO {RunRecord.__tablename__} ({', '.join(COLUMNS)}) "
+                f"VALUES ({', '.join([mark] * len(COLUMNS))})")
+
     def _loop(self) -> None:
         with self.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                # WAL stays consistent with NORMAL; a crash may lose the last pages of a run,
+                # which then ends failed anyway.
+                conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+                conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+            statement = self._statement(conn)
             done = False
             while not done:
                 pages = [self._queue.get()]
@@ -93,23 +126,27 @@ class RecordWriter:
                 done = pages[-1] is _STOP
                 pages = [p for p in pages if p is not _STOP]
                 if pages and self.error is None:
+                    started = time.perf_counter()
                     try:
-                        self._insert(conn, pages)
+                        self._insert(conn, statement, pages)
+                        self.busy_s += time.perf_counter() - started
                     except Exception as exc:  # readers see it at their next page
                         log.exception("storing records of run %s failed", self.run_id)
                         self.error = exc
                         conn.rollback()
 
-    def _insert(self, conn, pages: list[tuple[int, str, list[Record]]]) -> None:
+    def _insert(self, conn, statement: str, pages: list[tuple[int, str, list[Record]]]) -> None:
         run_id = self.run_id
-        rows = [
-            {"run_id": run_id, "entity": entity, "sourced_id": r.sourced_id,
-             "source_rank": rank, "status": r.status or "active",
-             "date_last_modified": r.date_last_modified, "superseded": False,
-             "data": _encode(r.data)}
-            for rank, entity, records in pages for r in records
-        ]
-        conn.execute(insert(_TABLE), rows)
+        dumps = orjson.dumps
+        rows = []
+        for rank, entity, records in pages:
+            a, b = REFERENCES.get(entity, ("", ""))
+            for r in records:
+                data = r.data
+                rows.append((run_id, entity, r.sourced_id, rank, r.status or "active",
+                             r.date_last_modified, False, _ref(data.get(a)) if a else None,
+                             _ref(data.get(b)) if b else None, dumps(data).decode()))
+        conn.exec_driver_sql(statement, rows)
         conn.commit()
         self.stored += len(rows)
 
@@ -147,7 +184,7 @@ class StoredRunData(RunData):
                 query = query.where(RunRecord.sourced_id > after)
             rows = db.session.execute(query).all()
             for sourced_id, status, modified, data in rows:
-                yield StoredRecord(sourced_id, status, modified, json.loads(data))
+                yield StoredRecord(sourced_id, status, modified, orjson.loads(data))
             if len(rows) < self._batch:
                 return
             after = rows[-1][0]
