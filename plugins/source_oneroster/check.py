@@ -58,7 +58,7 @@ def initial_steps(entities: tuple[str, ...] = ENTITIES) -> list[Step]:
         Step("proxy", "Proxy"),
         Step("token", "Token"),
         *(Step(entity, ENTITY_LABELS[entity]) for entity in entities),
-        Step(SERVER_STEP, "What SDM learned about the server"),
+        Step(SERVER_STEP, "About the server"),
     ]
 
 
@@ -296,7 +296,6 @@ def _learn(sheet: Checklist, settings: ClientSettings, client: Any, clock: Budge
             state = WARNING
             note = f"Could not tell: the second page failed ({error.title})."
     details = [
-        f"OneRoster {settings.version}",
         f"Sends totals (X-Total-Count): {totals}",
         f"Sends Link headers: {links}",
         f"Page size: {note}",

@@ -362,7 +362,7 @@ def test_the_secret_travels_to_the_worker_encrypted(app, client, people, login, 
     final = client.get(poll.replace("&amp;", "&"), headers=HX)
     assert final.status_code == 286 and ">Success</span>" in final.text
     # The button to test again is back, inside the form.
-    assert 'formaction="/connections/test"' in final.text
+    assert 'hx-post="/connections/test"' in final.text
 
 
 def test_editing_with_a_blank_secret_tests_with_the_stored_one(app, client, sis,
@@ -411,9 +411,13 @@ def test_without_javascript_an_unsaved_test_has_a_page(app, client, people, logi
 
 def test_the_form_offers_test_connection(app, client, people, login, connection_id):
     new = client.get("/connections/new").text
-    assert 'id="test-status-form"' in new and 'formaction="/connections/test"' in new
+    assert 'id="test-status-form"' in new and 'hx-post="/connections/test"' in new
+    # The form's first submit button stays Save: Enter in a field never starts a test.
+    form = new[new.index('<form id="connection-form"'):]
+    first_submit = re.search(r'<button type="submit"[^>]*>\s*(?:<span[^>]*>)?([^<]+)', form)
+    assert first_submit.group(1).strip().startswith("Save")
     edit = client.get(f"/connections/{connection_id}/edit").text
-    assert f'formaction="/connections/{connection_id}/test-values"' in edit
+    assert f'hx-post="/connections/{connection_id}/test-values"' in edit
 
 
 # --- Isolation ------------------------------------------------------------------------
