@@ -227,3 +227,29 @@ def test_steps_work_without_javascript(ada, store):
     assert chosen.headers["Location"].endswith(f"/flows/wizard/{draft}/configure")
     page = ada.get(chosen.headers["Location"]).get_data(as_text=True)
     assert "<html" in page and 'action="/flows/wizard/' in page
+
+
+def test_edit_a_saved_flow_in_the_wizard(ada, store):
+    from tests.flows.flowkit import graph, source
+
+    flow_id = store.flow(graph(source(classes=2, users_per_class=2, teachers=1)), name="Tiny")
+    opened = ada.post(f"/flows/{flow_id}/edit", data={"mode": "wizard"})
+    draft = draft_id(ada.get(opened.headers["Location"]))
+    page = ada.get(f"/flows/wizard/{draft}/configure").get_data(as_text=True)
+    assert 'value="2"' in page and 'data-status="passed"' in page
+    hx(ada, "post", f"/flows/wizard/{draft}/configure",
+       data={"classes": "5", "users_per_class": "2", "teachers": "1"})
+    hx(ada, "post", f"/flows/wizard/{draft}/configure",
+       data={"classes": "5", "users_per_class": "2", "teachers": "1", "next": "1"})
+    # A changed source is previewed again before it is saved; the options are kept.
+    assert ada.get(f"/flows/wizard/{draft}/save").headers["Location"].endswith("/preview")
+    hx(ada, "post", f"/flows/wizard/{draft}/preview")
+    saved = hx(ada, "post", f"/flows/wizard/{draft}/save",
+               data={"output": "output-oneroster-csv", "name": "Tiny"})
+    assert saved.status_code == 204
+    [flow] = store.flows()
+    assert flow.id == flow_id and flow.graph["nodes"][0]["config"]["classes"] == 5
+    # A flow with two sources is edited in the advanced editor only.
+    merged = store.flow(graph(source("source-1"), source("source-2")), name="Merged")
+    assert ada.post(f"/flows/{merged}/edit", data={"mode": "wizard"}).status_code == 400
+    assert ada.post(f"/flows/{merged}/edit", data={"mode": "nonsense"}).status_code == 400

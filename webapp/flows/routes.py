@@ -64,10 +64,9 @@ def edit(flow_id: int):
     if mode not in tuple(FlowMode) or (mode == FlowMode.WIZARD
                                        and not pages.fits_wizard(flow.graph)):
         abort(400)
-    draft = drafts.start(FlowMode(mode), flow)
-    if draft.mode == FlowMode.WIZARD:
-        return _go(".resume_wizard", draft_id=draft.id)
-    return _go(".editor", draft_id=draft.id)
+    if mode == FlowMode.WIZARD:
+        return _go(".resume_wizard", draft_id=wizard.edit(flow).id)
+    return _go(".editor", draft_id=drafts.start(FlowMode.ADVANCED, flow).id)
 
 
 @bp.post("/<int:flow_id>/delete")

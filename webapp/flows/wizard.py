@@ -101,6 +101,19 @@ def parse_fields(cls: type, fields: tuple, values: Any, current: Mapping[str, An
     return merged, {k: v for k, v in errors.items() if k in names}
 
 
+def edit(flow: Flow) -> FlowDraft:
+    """Open (or resume) a wizard draft of a saved flow, its pre-flight already running."""
+    draft = drafts.start(FlowMode.WIZARD, flow)
+    if "options_done" not in draft.data:
+        drafts.update(draft, options_done=True, previewed=True)
+    node = source_node(draft)
+    cls = source_plugin(draft)
+    if node and cls and not field_errors(cls, node["config"]) \
+            and preflight.view(draft, node).status == preflight.IDLE:
+        preflight.start(draft, node)
+    return draft
+
+
 # What each step stores.
 
 def choose_source(draft: FlowDraft, plugin_id: str) -> str | None:
