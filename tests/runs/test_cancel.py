@@ -50,3 +50,40 @@ def test_cancel_stops_the_run_and_keeps_what_was_read(ada, flows, scripted):
     final = ada.get(f"/runs/{run_id}/progress", headers={"HX-Request": "true"})
     assert final.status_code == 286
     assert "Retry failed collections" in final.get_data(as_text=True)
+
+
+class SlowOutput:
+    """An output plugin that takes a moment, so the run is Completed before its bundle."""
+
+    id = "output-slow"
+    name = "Slow bundle"
+    extension = "zip"
+    media_type = "application/zip"
+
+    def __init__(self, config, *, organization_id=None) -> None:
+        pass
+
+    def filename(self, data) -> str:
+        return "slow.zip"
+
+    def write(self, data, path):
+        from webapp.plugin_api import OutputResult
+
+        time.sleep(0.8)
+        path.write_bytes(b"bundle")
+        return OutputResult({})
+
+
+def test_download_asked_for_while_the_bundle_is_written_waits_for_it(app, ada, flows):
+    app.extensions["sdm.plugins"].outputs[SlowOutput.id] = SlowOutput
+    flow_graph = graph(source(classes=1, users_per_class=1, teachers=1))
+    flow_graph["nodes"][-1]["plugin"] = SlowOutput.id
+    run_id = run_id_of(ada.post(f"/runs/flows/{flows.create(flow_graph)}/start"))
+    wait_for(lambda: flows.run(run_id).status == "completed", "the run to complete")
+    page = ada.get(f"/runs/{run_id}/progress", headers={"HX-Request": "true"})
+    if flows.run(run_id).output["state"] != "ready":  # still writing: keep polling
+        assert page.status_code == 200
+    response = ada.get(f"/runs/{run_id}/download")
+    assert response.status_code == 200 and response.data == b"bundle"
+    final = ada.get(f"/runs/{run_id}/progress", headers={"HX-Request": "true"})
+    assert final.status_code == 286 and 'data-output="ready"' in final.get_data(as_text=True)

@@ -153,7 +153,7 @@ def data(run_id: int):
 @bp.get("/<int:run_id>/download")
 def download(run_id: int):
     run = get_or_404(Run, run_id)
-    path = services.artifact_path(run)
+    path = services.wait_for_artifact(run)
     if path is None:
         abort(404)
     return send_file(path, mimetype=run.output.get("media_type", "application/octet-stream"),

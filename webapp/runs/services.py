@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ __all__ = ["Preview", "RunRefused", "cancel_run", "history", "preview", "retry_f
            "start_run"]
 
 PAGE_SIZE = 50
+ARTIFACT_WAIT_S = 15.0  # a download asked for while the bundle is written waits this long
 OPEN = (RunStatus.QUEUED, RunStatus.RUNNING)
 
 
@@ -213,6 +215,16 @@ def artifact_path(run: Run) -> Path | None:
         return None
     path = artifacts_dir() / run.artifact
     return path if path.is_file() else None
+
+
+def wait_for_artifact(run: Run, timeout_s: float = ARTIFACT_WAIT_S) -> Path | None:
+    """Return a run's artifact, waiting a little while its output is still being written."""
+    deadline = time.monotonic() + timeout_s
+    while output.pending(run) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        db.session.expire(run)
+        output.refresh(run)
+    return artifact_path(run)
 
 
 @dataclass(frozen=True)
