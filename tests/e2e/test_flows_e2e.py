@@ -114,6 +114,11 @@ def test_wizard_with_an_existing_connection_runs_to_the_sandbox_counts(signed_in
     page.screenshot(path=str(screenshots / "flow-wizard-preflight.png"), full_page=True)
     finish_wizard(page, "Springfield nightly", counts)
     check_run(page, live_server, counts)
+    page.click("a:has-text('Springfield nightly')")
+    page.wait_for_selector("[data-testid=flow-graph]")
+    page.screenshot(path=str(screenshots / "flow-page.png"), full_page=True)
+    page.goto("/flows/")
+    page.screenshot(path=str(screenshots / "flows-list.png"), full_page=True)
 
 
 def test_wizard_creates_a_new_connection_inline(signed_in, live_server):

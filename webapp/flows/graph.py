@@ -282,10 +282,10 @@ def _merge_problems(node_: Mapping[str, Any], source_ids: list[str]) -> list[str
 
 # Layout of the picture.
 
-NODE_W = 200
+NODE_W = 220
 NODE_H = 72
 GAP_Y = 22
-COLUMN_GAP = 64
+COLUMN_GAP = 56
 PAD = 14
 
 
