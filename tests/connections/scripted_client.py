@@ -1,4 +1,5 @@
-"""A scripted stand-in for the OneRoster client, and the records it answers with."""
+"""Scripted stand-ins: a OneRoster client and the records it answers with; a job runner
+that holds jobs until the test runs them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from plugins.source_oneroster.model import (
     Record,
     TokenInfo,
 )
+from webapp.jobs import SyncRunner, execute
 
 BASE = "https://sis.example.org/ims/oneroster/rostering/v1p2"
 SECRET = "s3cr3t-value-never-shown"
@@ -88,3 +90,18 @@ class ScriptedClient:
         if isinstance(answer, Exception):
             raise answer
         return answer
+
+
+class DeferredRunner(SyncRunner):
+    """Keep dispatched jobs until the test runs them: lets a test see Testing."""
+
+    def __init__(self) -> None:
+        self.pending: list[str] = []
+
+    def dispatch(self, job_id: str) -> None:
+        self.pending.append(job_id)
+
+    def run_pending(self, app) -> None:
+        with app.app_context():
+            while self.pending:
+                execute(self.pending.pop(0))

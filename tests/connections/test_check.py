@@ -1,4 +1,4 @@
-"""The connection-test checklist engine, over a scripted client and over real HTTP (faked)."""
+"""The connection-test checklist engine: over a scripted client, then against the sandbox SIS."""
 
 from __future__ import annotations
 
@@ -263,3 +263,49 @@ def test_cancelling_stops_the_test():
                        client_factory=lambda s: ScriptedClient())
     assert result["state"] == "error"
     assert result["error"]["category"] == Category.CANCELLED.value
+
+
+# --- Against the sandbox SIS on loopback ----------------------------------------------
+
+PASSING_PROFILES = ("demo", "latency", "flaky", "rate-limited", "short-token", "clamped",
+                    "no-total", "bare-link", "oauth1", "truncated", "no-demographics")
+
+
+@pytest.mark.parametrize("profile", PASSING_PROFILES)
+def test_every_well_meaning_sandbox_profile_passes(sandbox, profile):
+    result = run_check(sandbox.settings(profile), budget=20)
+    assert result["state"] == "success", result["error"]
+    assert all(states(result)[e] == "ok" for e in ENTITIES), states(result)
+
+
+def test_sandbox_counts_and_server_quirks_are_reported(sandbox):
+    counts = {e: sandbox.app.district.counts()[e] for e in ENTITIES}
+    demo = run_check(sandbox.settings("demo"), budget=20)
+    users = next(s for s in demo["steps"] if s["id"] == "users")
+    assert f"{counts['users']:,} records" in users["summary"]
+
+    no_total = run_check(sandbox.settings("no-total"), budget=20)
+    assert no_total["learned"]["sends_totals"] is False
+    assert no_total["learned"]["page_size_honoured"] == 100
+    users = next(s for s in no_total["steps"] if s["id"] == "users")
+    assert "more than 100 records" in users["summary"]
+
+
+def test_sandbox_without_enrollment_access_fails_naming_the_scope(sandbox):
+    result = run_check(sandbox.settings("no-enrollments"), budget=20)
+    assert result["state"] == "error"
+    assert result["error"]["step"] == "Enrollments" and result["error"]["status"] == 403
+    assert result["error"]["missing_scope"].endswith("roster.readonly")
+
+
+def test_sandbox_refuses_a_wrong_secret(sandbox):
+    result = run_check(sandbox.settings("demo", client_secret="wrong"), budget=20)
+    assert result["error"]["title"] == "Authentication Failed"
+    assert result["error"]["status"] == 401
+
+
+def test_a_base_url_without_the_oneroster_path_gets_the_right_suggestion(sandbox):
+    result = run_check(sandbox.settings("demo", base_url=sandbox.url), budget=20)
+    assert states(result)["base_url"] == "warning"
+    assert result["state"] == "error"
+    assert result["error"]["suggestion"] == sandbox.base_url

@@ -11,10 +11,10 @@ import pytest
 import responses
 from sqlalchemy import select, text
 
+from tests.connections.scripted_client import DeferredRunner
 from tests.connections.sis import BASE, SECRET, TOKEN_URL, FakeSis
 from webapp import jobs
 from webapp.extensions import db
-from webapp.jobs import SyncRunner, execute
 from webapp.models import AuditEvent, Connection, Job, JobStatus, Status
 from webapp.models.common import utcnow
 
@@ -22,21 +22,6 @@ HX = {"HX-Request": "true"}
 FORM = {"name": "", "provider": "custom", "base_url": BASE, "client_id": "sdm-client",
         "client_secret": SECRET, "auth_url": TOKEN_URL, "proxy_country": "",
         "oneroster_version": "1.2", "auth_method": "oauth2_basic", "scopes": ""}
-
-
-class DeferredRunner(SyncRunner):
-    """Keep dispatched jobs until the test runs them: lets a test see Testing."""
-
-    def __init__(self) -> None:
-        self.pending: list[str] = []
-
-    def dispatch(self, job_id: str) -> None:
-        self.pending.append(job_id)
-
-    def run_pending(self, app) -> None:
-        with app.app_context():
-            while self.pending:
-                execute(self.pending.pop(0))
 
 
 @pytest.fixture

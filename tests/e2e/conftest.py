@@ -139,6 +139,13 @@ def signed_in(page):
 
 
 @pytest.fixture
-def screenshots() -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
+def screenshots(tmp_path) -> Path:
+    """Where scenarios save pictures: docs/screenshots with SDM_SCREENSHOTS=1, else a temp dir.
+
+    Refreshing the committed pictures is a deliberate act, so a plain test run leaves the
+    working tree clean.
+    """
+    if os.environ.get("SDM_SCREENSHOTS") == "1":
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        return SCREENSHOTS
+    return tmp_path
