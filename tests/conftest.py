@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from webapp import create_app
 from webapp.extensions import db
 
-pytest_plugins = ["tests.fixtures.accounts"]
+pytest_plugins = ["tests.fixtures.accounts", "tests.fixtures.sandbox"]
 
 TEST_KEY = Fernet.generate_key().decode()
 PASSWORD = "correct horse battery staple"

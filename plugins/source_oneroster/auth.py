@@ -1,0 +1,225 @@
+"""Credentials: OAuth 2 client credentials with one shared token, OAuth 1.0a signing, bearer."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from oauthlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_HMAC_SHA256, SIGNATURE_TYPE_AUTH_HEADER
+from requests.auth import AuthBase, HTTPBasicAuth
+from requests_oauthlib import OAuth1
+
+from plugins.source_oneroster.errors import (
+    classify_token_status,
+    looks_like_html,
+    safe_url,
+    scrub_error,
+)
+from plugins.source_oneroster.http import Transport
+from plugins.source_oneroster.model import Category, ClientSettings, OneRosterError, TokenInfo
+
+DEFAULT_LIFETIME = 3600.0  # when the token endpoint does not say
+SIGNATURE_METHODS = {"HMAC-SHA256": SIGNATURE_HMAC_SHA256, "HMAC-SHA1": SIGNATURE_HMAC_SHA1}
+
+
+def default_token_url(base_url: str) -> str:
+    """Return the token URL to use when none is given: /oauth/token beside the OneRoster path."""
+    parts = urlsplit(base_url)
+    path = parts.path.rstrip("/")
+    marker = path.find("/ims/oneroster")
+    prefix = path[:marker] if marker >= 0 else path
+    return urlunsplit((parts.scheme, parts.netloc, prefix + "/oauth/token", "", ""))
+
+
+def refresh_margin(lifetime: float) -> float:
+    """Return how long before expiry a token is replaced: a tenth of its life, at most 60 s."""
+    return min(60.0, lifetime / 10)
+
+
+class Bearer(AuthBase):
+    """Send a bearer token."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        return request
+
+
+class OAuth2Credentials:
+    """Client-credentials tokens, cached for the client and refreshed by one thread at a time."""
+
+    refreshable = True
+
+    def __init__(self, settings: ClientSettings, transport: Transport) -> None:
+        self.settings = settings
+        self.transport = transport
+        self.token_url = settings.auth_url or default_token_url(settings.base_url)
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._info: TokenInfo | None = None
+        self._refresh_at = 0.0
+        self._attempts = 0
+        self._failure: OneRosterError | None = None
+        self.issued = 0  # tokens obtained so far, for progress and tests
+
+    def token(self, cancel: threading.Event | None = None) -> TokenInfo:
+        """Return the current token's details, obtaining a token when needed."""
+        self._current(cancel)
+        assert self._info is not None
+        return self._info
+
+    def authorizer(self, cancel: threading.Event | None) -> tuple[AuthBase, str]:
+        token = self._current(cancel)
+        return Bearer(token), token
+
+    def invalidate(self, used: str | None) -> None:
+        """Forget a token the server refused, unless another thread already replaced it."""
+        with self._lock:
+            if used is not None and self._token == used:
+                self._token = None
+
+    def _current(self, cancel: threading.Event | None) -> str:
+        token = self._token
+        if token is not None and time.monotonic() < self._refresh_at:
+            return token
+        attempts = self._attempts
+        with self._lock:
+            if self._token is not None and time.monotonic() < self._refresh_at:
+                return self._token
+            if self._attempts != attempts and self._failure is not None:
+                raise _copy(self._failure)  # it failed while this thread waited: no stampede
+            self._attempts += 1
+            try:
+                self._token = self._request(cancel)
+            except OneRosterError as error:
+                self._failure = error if error.category != Category.CANCELLED else None
+                raise
+            self._failure = None
+            return self._token
+
+    def _request(self, cancel: threading.Event | None) -> str:
+        settings = self.settings
+        data = {"grant_type": "client_credentials"}
+        if settings.scopes:
+            data["scope"] = " ".join(settings.scopes)
+        auth = None
+        if settings.auth_method == "oauth2_body":
+            data.update(client_id=settings.client_id, client_secret=settings.client_secret)
+        else:
+            auth = HTTPBasicAuth(settings.client_id, settings.client_secret)
+        answer, _ = self.transport.send("POST", self.token_url, data=data, auth=auth,
+                                        token_phase=True, cancel=cancel)
+        if not 200 <= answer.status < 300:
+            raise scrub_error(classify_token_status(
+                answer.status, answer.body, answer.content_type, url=self.token_url,
+                scopes=settings.scopes), self.transport.secrets)
+        payload = self._payload(answer.body, answer.content_type)
+        token = payload.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise self._invalid("The token endpoint's answer has no access_token")
+        self.transport.secrets.add(token)
+        lifetime = _lifetime(payload.get("expires_in"))
+        scope = payload.get("scope")
+        if isinstance(scope, str):
+            scopes: tuple[str, ...] | None = tuple(scope.split())
+        elif isinstance(scope, list):
+            scopes = tuple(str(s) for s in scope)
+        else:
+            scopes = None
+        self._info = TokenInfo(expires_at=time.time() + lifetime, scopes=scopes,
+                               token_type=str(payload.get("token_type") or "bearer").lower())
+        self._refresh_at = time.monotonic() + lifetime - refresh_margin(lifetime)
+        self.issued += 1
+        return token
+
+    def _payload(self, body: bytes, content_type: str) -> dict:
+        if looks_like_html(content_type, body):
+            raise OneRosterError(Category.TOKEN_UNREACHABLE, "The Auth URL answered with a web "
+                                 "page: it does not look like an OAuth 2 token endpoint",
+                                 url=safe_url(self.token_url))
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            raise self._invalid("The token endpoint's answer is not JSON") from None
+        if not isinstance(payload, dict):
+            raise self._invalid("The token endpoint's answer is not a JSON object")
+        return payload
+
+    def _invalid(self, message: str) -> OneRosterError:
+        return OneRosterError(Category.INVALID_RESPONSE, message, url=safe_url(self.token_url))
+
+
+def _lifetime(value: object) -> float:
+    try:
+        lifetime = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return DEFAULT_LIFETIME
+    return lifetime if lifetime > 0 and math.isfinite(lifetime) else DEFAULT_LIFETIME
+
+
+def _copy(error: OneRosterError) -> OneRosterError:
+    return OneRosterError(error.category, error.message, entity=error.entity,
+                          status=error.status, server_message=error.server_message,
+                          url=error.url, missing_scope=error.missing_scope)
+
+
+class StaticBearer:
+    """A long-lived bearer token: the Client Secret is the token."""
+
+    refreshable = False
+
+    def __init__(self, settings: ClientSettings) -> None:
+        self._auth = Bearer(settings.client_secret)
+
+    def token(self, cancel: threading.Event | None = None) -> TokenInfo:
+        return TokenInfo(expires_at=math.inf, scopes=None, token_type="bearer")
+
+    def authorizer(self, cancel: threading.Event | None) -> tuple[AuthBase, None]:
+        return self._auth, None
+
+    def invalidate(self, used: str | None) -> None:
+        """Nothing to refresh: the token is fixed."""
+
+
+class OAuth1Signer:
+    """Two-legged OAuth 1.0a: every request signed with the Client ID and Secret."""
+
+    refreshable = False
+
+    def __init__(self, settings: ClientSettings) -> None:
+        try:
+            self.method = SIGNATURE_METHODS[settings.signature_method.upper()]
+        except KeyError:
+            raise ValueError(f"Unknown OAuth 1 signature method {settings.signature_method!r}; "
+                             f"use one of {', '.join(SIGNATURE_METHODS)}") from None
+        self.settings = settings
+
+    def token(self, cancel: threading.Event | None = None) -> TokenInfo:
+        return TokenInfo(expires_at=math.inf, scopes=None, token_type="oauth1")
+
+    def authorizer(self, cancel: threading.Event | None) -> tuple[AuthBase, None]:
+        signer = OAuth1(self.settings.client_id, client_secret=self.settings.client_secret,
+                        signature_method=self.method, signature_type=SIGNATURE_TYPE_AUTH_HEADER)
+        return signer, None
+
+    def invalidate(self, used: str | None) -> None:
+        """Nothing to refresh: each request carries its own signature."""
+
+
+def make_credentials(settings: ClientSettings,
+                     transport: Transport) -> OAuth2Credentials | StaticBearer | OAuth1Signer:
+    """Return the credentials for the connection's auth method."""
+    method = str(settings.auth_method)
+    if method in ("oauth2_basic", "oauth2_body"):
+        return OAuth2Credentials(settings, transport)
+    if method == "oauth1":
+        return OAuth1Signer(settings)
+    if method == "bearer":
+        return StaticBearer(settings)
+    raise ValueError(f"Unknown auth method {method!r}")

@@ -1,0 +1,147 @@
+"""The OneRoster client: one connection's token, single pages, and the parallel fetch."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import orjson
+
+from plugins.source_oneroster.auth import OAuth2Credentials, make_credentials
+from plugins.source_oneroster.errors import (
+    classify_status,
+    label,
+    looks_like_html,
+    not_oneroster,
+    safe_url,
+    scrub_error,
+    with_entity,
+)
+from plugins.source_oneroster.http import Answer, Observer, RetryableBody, Transport
+from plugins.source_oneroster.model import (
+    ENTITIES,
+    Category,
+    ClientSettings,
+    FetchResult,
+    OneRosterError,
+    Page,
+    ProgressCallback,
+    Sink,
+    TokenInfo,
+)
+from plugins.source_oneroster.normalize import DATA_TYPE, normalizer
+from plugins.source_oneroster.paging import Slice, parse_link, parse_total
+
+__all__ = ["OneRosterClient", "Page", "TokenInfo", "OneRosterError", "entity_url"]
+
+
+def entity_url(base_url: str, entity: str) -> str:
+    """Return the URL of a collection under a Base URL."""
+    return base_url.rstrip("/") + "/" + entity
+
+
+class OneRosterClient:
+    """Talk to one OneRoster server: token, pages, and the parallel fetch of collections."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        self.settings = settings
+        self.transport = Transport(settings)
+        self.credentials = make_credentials(settings, self.transport)
+
+    def __enter__(self) -> OneRosterClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.transport.close()
+
+    def token(self) -> TokenInfo:
+        """Return the current credential's details, obtaining a token when the method has one."""
+        self.transport.check_proxy()
+        return self.credentials.token()
+
+    def get_page(self, entity: str, offset: int = 0, limit: int | None = None,
+                 params: Mapping[str, Any] | None = None) -> Page:
+        """Fetch one page of a collection: `limit` rows from `offset`, with extra query params."""
+        query = {"limit": limit or self.settings.page_size, "offset": offset, **(params or {})}
+        page, _ = self.read_page(entity, Slice(offset, query["limit"]), query)
+        return page
+
+    def fetch(self, entities: Iterable[str] = ENTITIES, *, sink: Sink,
+              progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
+              since: str | None = None) -> FetchResult:
+        """Fetch whole collections in parallel, handing records to `sink` page by page.
+
+        One failing collection does not stop the others: each one's outcome, error included,
+        is in the result. `since` asks only for records changed after that timestamp
+        (tobedeleted ones included). The time budget runs afresh from the start of a fetch.
+        """
+        from plugins.source_oneroster.parallel import ParallelFetch
+
+        return ParallelFetch(self, tuple(entities), sink, progress, cancel, since).run()
+
+    def granted_scopes(self) -> tuple[str, ...] | None:
+        """Return the scopes the current token carries, when known."""
+        credentials = self.credentials
+        if isinstance(credentials, OAuth2Credentials) and credentials._info is not None:
+            return credentials._info.scopes
+        return None
+
+    def read_page(self, entity: str, page: Slice, query: Mapping[str, Any] | None, *,
+                  cancel: threading.Event | None = None,
+                  observer: Observer | None = None) -> tuple[Page, dict[str, str]]:
+        """Fetch one page (by offset, or a next URL) and return it with its Link URLs."""
+        if entity not in DATA_TYPE:
+            raise ValueError(f"Unknown OneRoster collection {entity!r}")
+        url = page.url or entity_url(self.settings.base_url, entity)
+        try:
+            answer, rows = self.transport.send(
+                "GET", url, params=None if page.url else query, credentials=self.credentials,
+                entity=entity, cancel=cancel, observer=observer,
+                parse=lambda answer: self._rows(entity, answer))
+            if not 200 <= answer.status < 300:
+                raise classify_status(
+                    answer.status, answer.body, answer.content_type, url=answer.url,
+                    entity=entity, base_url=self.settings.base_url,
+                    version=self.settings.version, granted=self.granted_scopes(),
+                    after_refresh=answer.refreshed)
+            make = normalizer(entity)
+            records = [make(row) for row in rows]
+        except OneRosterError as error:
+            if error.entity is None and error.category != Category.CANCELLED:
+                error = with_entity(error, entity)
+            raise scrub_error(error, self.transport.secrets) from None
+        links = parse_link(answer.headers.get("Link"), answer.url)
+        result = Page(records=records, status=answer.status, total=parse_total(answer.headers),
+                      next_url=links.get("next"), has_link="Link" in answer.headers,
+                      elapsed_s=answer.elapsed_s, url=safe_url(answer.url) or "")
+        return result, links
+
+    def _rows(self, entity: str, answer: Answer) -> list:
+        """Return the records of a 2xx answer, or say why it is not a OneRoster collection."""
+        body = answer.body
+        if looks_like_html(answer.content_type, body):
+            raise not_oneroster(self.settings.base_url, self.settings.version,
+                                f"the server answered {label(entity)} with a web page, not JSON",
+                                entity=entity, status=answer.status, url=safe_url(answer.url))
+        try:
+            payload = orjson.loads(body)
+        except ValueError:
+            raise RetryableBody(OneRosterError(
+                Category.INVALID_RESPONSE,
+                f"The server's answer for {label(entity)} is not valid JSON (it may have been "
+                "cut short)", entity=entity, status=answer.status,
+                url=safe_url(answer.url))) from None
+        key = DATA_TYPE[entity]
+        rows = payload.get(key) if isinstance(payload, dict) else None
+        if rows is None and isinstance(payload, dict):
+            rows = payload.get(entity)
+        if not isinstance(rows, list):
+            raise not_oneroster(self.settings.base_url, self.settings.version,
+                                f"the answer for {label(entity)} has no {key!r} list",
+                                entity=entity, status=answer.status, url=safe_url(answer.url))
+        return rows

@@ -1,0 +1,346 @@
+"""HTTP for one connection: session, proxy, timeouts, requests in flight, retries, time budget."""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from plugins.source_oneroster.errors import (
+    classify_exception,
+    is_dns,
+    label,
+    safe_url,
+    scrub_error,
+)
+from plugins.source_oneroster.model import Category, ClientSettings, OneRosterError
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+MAX_RATE_LIMIT_WAITS = 50  # 429s with Retry-After are bounded by this and the time budget
+USER_AGENT = "SDM-OneRoster/1.0 (+python-requests)"
+
+
+class Observer(Protocol):
+    """Hears about retries of one collection's requests, for its progress."""
+
+    def retrying(self) -> None: ...
+
+    def waiting(self, seconds: float) -> None: ...
+
+
+class Credentials(Protocol):
+    """Signs requests to the OneRoster API (OAuth 2 token, OAuth 1 signature or bearer)."""
+
+    refreshable: bool
+
+    def authorizer(self, cancel: threading.Event | None) -> tuple[Any, str | None]: ...
+
+    def invalidate(self, used: str | None) -> None: ...
+
+
+class RetryableBody(Exception):
+    """A 2xx answer whose body is unusable but may be fine on a second try (cut short)."""
+
+    def __init__(self, error: OneRosterError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer, fully read."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    url: str
+    elapsed_s: float
+    refreshed: bool  # a 401 led to a fresh token before this answer
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "")
+
+
+def resolve_proxy(settings: ClientSettings) -> str | None:
+    """Return the proxy URL for the connection's proxy country; refuse when none is set."""
+    country = (settings.proxy_country or "").strip().upper()
+    if not country:
+        return None
+    proxies = {key.strip().upper(): value for key, value in settings.proxies.items() if value}
+    url = proxies.get(country)
+    if not url:
+        raise OneRosterError(
+            Category.PROXY,
+            f"This connection's proxy country is {country}, but no proxy is configured for "
+            f"{country}: set SDM_PROXY_{country} to the proxy's URL (for example "
+            "http://proxy.example.org:3128) or clear the proxy country. SDM never connects "
+            "directly instead.",
+        )
+    if urlsplit(url).scheme not in ("http", "https", "socks5", "socks5h"):
+        raise OneRosterError(
+            Category.PROXY,
+            f"SDM_PROXY_{country} is not a proxy URL such as http://proxy.example.org:3128",
+        )
+    return url
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Return the seconds a Retry-After header asks for (delta seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _retryable_exception(exc: requests.RequestException) -> bool:
+    """Retry resets, cut-short bodies and read timeouts; fail fast on set-up problems."""
+    if isinstance(exc, requests.exceptions.ReadTimeout | requests.exceptions.ChunkedEncodingError):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.ProxyError
+                  | requests.exceptions.SSLError):
+        return False
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        text = repr(exc)
+        return not is_dns(exc) and "Connection refused" not in text \
+            and "NewConnectionError" not in text
+    return False
+
+
+class Transport:
+    """One connection's HTTP session: every request of the client goes through it."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        self.settings = settings
+        self.secrets: set[str] = {settings.client_secret}
+        self._proxy_error: OneRosterError | None = None
+        try:
+            self.proxy = resolve_proxy(settings)
+        except OneRosterError as error:
+            self.proxy = None
+            self._proxy_error = error
+        if self.proxy:
+            password = urlsplit(self.proxy).password
+            if password:
+                self.secrets.add(password)
+        self.session = self._make_session()
+        self._slots = threading.BoundedSemaphore(max(1, settings.max_in_flight))
+        self._deadline: float | None = None
+        self._pause_until = 0.0
+        self._lock = threading.Lock()
+        self._random = random.Random()
+
+    def _make_session(self) -> requests.Session:
+        session = requests.Session()
+        session.trust_env = False  # direct, or the connection's own proxy; never ambient ones
+        session.verify = self.settings.verify_tls
+        size = max(1, self.settings.max_in_flight) + 2
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=size, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        if self.proxy:
+            session.proxies = {"http": self.proxy, "https": self.proxy}
+        return session
+
+    def close(self) -> None:
+        self.session.close()
+
+    def start_budget(self) -> None:
+        """Start the time budget afresh (a fetch is one budget)."""
+        budget = self.settings.time_budget
+        self._deadline = time.monotonic() + budget if budget else None
+
+    def remaining(self) -> float | None:
+        """Return the seconds left in the time budget, or None when unbounded."""
+        if self._deadline is None:
+            if not self.settings.time_budget:
+                return None
+            self.start_budget()
+        return self._deadline - time.monotonic()
+
+    def check_proxy(self) -> None:
+        """Refuse to send anything when the proxy country has no proxy."""
+        if self._proxy_error is not None:
+            raise self._proxy_error
+
+    def send(self, method: str, url: str, *, params: Mapping[str, Any] | None = None,
+             data: Mapping[str, str] | None = None, auth: Any = None,
+             credentials: Credentials | None = None, entity: str | None = None,
+             token_phase: bool = False, cancel: threading.Event | None = None,
+             observer: Observer | None = None,
+             parse: Callable[[Answer], Any] | None = None) -> tuple[Answer, Any]:
+        """Send a request with retries; return the answer and what `parse` made of a 2xx body."""
+        self.check_proxy()
+        attempt = 0
+        rate_waits = 0
+        refreshed = False
+        started = time.perf_counter()
+        while True:
+            self._check(cancel, entity, url)
+            self._respect_pause(cancel, entity, url, observer)
+            used = None
+            if credentials is not None:
+                auth, used = credentials.authorizer(cancel)
+            try:
+                answer = self._attempt(method, url, params, data, auth, started, refreshed)
+            except requests.RequestException as exc:
+                error = classify_exception(
+                    exc, url=_full_url(url, params), entity=entity, token_phase=token_phase,
+                    connect_timeout=self.settings.connect_timeout,
+                    read_timeout=self.settings.read_timeout)
+                if self._out_of_budget():
+                    raise self._budget_error(entity, url, error.message) from None
+                if not _retryable_exception(exc) or attempt >= self.settings.max_retries:
+                    raise scrub_error(error, self.secrets) from None
+                attempt += 1
+                self._backoff(attempt, None, cancel, entity, url, observer)
+                continue
+            if answer.status == 401 and credentials is not None and credentials.refreshable \
+                    and not refreshed:
+                credentials.invalidate(used)
+                refreshed = True
+                continue
+            if answer.status in RETRY_STATUSES:
+                retry_after = parse_retry_after(answer.headers.get("Retry-After"))
+                rate_limited = answer.status == 429 and retry_after is not None
+                if rate_limited and rate_waits < MAX_RATE_LIMIT_WAITS:
+                    rate_waits += 1
+                elif attempt < self.settings.max_retries:
+                    attempt += 1
+                else:
+                    return answer, None
+                self._backoff(attempt, retry_after, cancel, entity, url, observer,
+                              status=answer.status)
+                continue
+            if parse is None or not 200 <= answer.status < 300:
+                return answer, None
+            try:
+                return answer, parse(answer)
+            except RetryableBody as problem:
+                if attempt >= self.settings.max_retries:
+                    raise scrub_error(problem.error, self.secrets) from None
+                attempt += 1
+                self._backoff(attempt, None, cancel, entity, url, observer)
+
+    def _attempt(self, method: str, url: str, params: Mapping[str, Any] | None,
+                 data: Mapping[str, str] | None, auth: Any, started: float,
+                 refreshed: bool) -> Answer:
+        timeout = (self.settings.connect_timeout, self._read_timeout())
+        with self._slots:
+            response = self.session.request(method, url, params=params, data=data, auth=auth,
+                                            timeout=timeout, stream=True)
+            try:
+                body = read_body(response)
+            finally:
+                response.close()
+        return Answer(response.status_code, response.headers, body, response.url,
+                      time.perf_counter() - started, refreshed)
+
+    def _read_timeout(self) -> float:
+        remaining = self.remaining()
+        if remaining is None:
+            return self.settings.read_timeout
+        return max(0.5, min(self.settings.read_timeout, remaining))
+
+    def _out_of_budget(self) -> bool:
+        remaining = self.remaining()
+        return remaining is not None and remaining <= 0
+
+    def _budget_error(self, entity: str | None, url: str, last: str | None) -> OneRosterError:
+        text = (f"Gave up on {label(entity)} after the time budget of "
+                f"{self.settings.time_budget:g} s ran out")
+        if last:
+            text += f"; the last problem: {last}"
+        return scrub_error(OneRosterError(Category.BUDGET_EXCEEDED, text, entity=entity,
+                                          url=safe_url(url)), self.secrets)
+
+    def _check(self, cancel: threading.Event | None, entity: str | None, url: str) -> None:
+        if cancel is not None and cancel.is_set():
+            raise OneRosterError(Category.CANCELLED, f"Reading {label(entity)} was cancelled",
+                                 entity=entity)
+        if self._out_of_budget():
+            raise self._budget_error(entity, url, None)
+
+    def _respect_pause(self, cancel: threading.Event | None, entity: str | None, url: str,
+                       observer: Observer | None) -> None:
+        """Wait while the server asked every request to hold off (a shared Retry-After)."""
+        delay = self._pause_until - time.monotonic()
+        if delay > 0:
+            self._wait(delay, cancel, entity, url, observer, rate_limited=True, count=False)
+
+    def _backoff(self, attempt: int, retry_after: float | None, cancel: threading.Event | None,
+                 entity: str | None, url: str, observer: Observer | None,
+                 status: int | None = None) -> None:
+        if retry_after is not None:
+            delay = retry_after
+            with self._lock:
+                self._pause_until = max(self._pause_until, time.monotonic() + delay)
+        else:
+            ceiling = min(self.settings.backoff_max,
+                          self.settings.backoff_base * (2 ** (attempt - 1)))
+            with self._lock:
+                delay = ceiling * (0.5 + self._random.random() / 2)
+        remaining = self.remaining()
+        if remaining is not None and delay >= remaining:
+            if status == 429:
+                raise scrub_error(OneRosterError(
+                    Category.RATE_LIMITED,
+                    f"The server asked SDM to wait {delay:.0f} s before reading more of "
+                    f"{label(entity)}, longer than the time budget allows",
+                    entity=entity, status=429, url=safe_url(url)), self.secrets)
+            raise self._budget_error(entity, url, f"HTTP {status}" if status else None)
+        self._wait(delay, cancel, entity, url, observer, rate_limited=status == 429)
+
+    def _wait(self, delay: float, cancel: threading.Event | None, entity: str | None, url: str,
+              observer: Observer | None, *, rate_limited: bool, count: bool = True) -> None:
+        if observer is not None:
+            if count:
+                observer.retrying()
+            if rate_limited:
+                observer.waiting(delay)
+        try:
+            if cancel is None:
+                time.sleep(delay)
+            elif cancel.wait(delay):
+                self._check(cancel, entity, url)
+        finally:
+            if observer is not None and rate_limited:
+                observer.waiting(0.0)
+
+
+def read_body(response: requests.Response) -> bytes:
+    """Read a whole body in one call (a page is large), with requests' exception types."""
+    try:
+        return response.raw.read(decode_content=True)
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise requests.exceptions.ReadTimeout(exc, request=response.request) from exc
+    except urllib3.exceptions.SSLError as exc:
+        raise requests.exceptions.SSLError(exc, request=response.request) from exc
+    except urllib3.exceptions.DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc, request=response.request) from exc
+    except (urllib3.exceptions.ProtocolError, OSError) as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc, request=response.request) from exc
+
+
+def _full_url(url: str, params: Mapping[str, Any] | None) -> str:
+    if not params:
+        return url
+    return requests.Request("GET", url, params=params).prepare().url or url

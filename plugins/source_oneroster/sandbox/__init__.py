@@ -1,0 +1,8 @@
+"""The sandbox SIS: a OneRoster server over a generated district, with fault profiles."""
+
+from __future__ import annotations
+
+from plugins.source_oneroster.sandbox.app import PATHS, TOKEN_PATH, SandboxApp
+from plugins.source_oneroster.sandbox.profiles import PROFILES, SECRET, Profile
+
+__all__ = ["PATHS", "PROFILES", "SECRET", "TOKEN_PATH", "Profile", "SandboxApp"]

@@ -1,0 +1,46 @@
+"""Run the sandbox SIS on its own: python -m plugins.source_oneroster.sandbox --port 8100."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+
+from plugins.source_oneroster.sandbox.app import PATHS, TOKEN_PATH, SandboxApp
+from plugins.source_oneroster.sandbox.profiles import PROFILES, SECRET
+from plugins.source_oneroster.sandbox.server import make
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Build the district, print one JSON line with the URLs, then serve until stopped."""
+    parser = argparse.ArgumentParser(prog="python -m plugins.source_oneroster.sandbox",
+                                     description="A OneRoster sandbox SIS over generated data.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8100, help="0 picks a free port")
+    parser.add_argument("--users", type=int, default=600, help="size of the district")
+    parser.add_argument("--latency-ms", type=float, default=0.0,
+                        help="added to every request, like network distance")
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args(argv)
+    app = SandboxApp(users=args.users, latency_ms=args.latency_ms, seed=args.seed)
+    district = app.district
+    server = make(app, args.host, args.port)
+    host, port = server.server_address[:2]
+    root = f"http://{host}:{port}/"
+    print(json.dumps({
+        "url": root, "base_url": root + PATHS["1.2"][1:], "base_url_v1p1": root + PATHS["1.1"][1:],
+        "token_url": root + TOKEN_PATH[1:], "client_ids": list(PROFILES), "secret": SECRET,
+        "records": district.counts(), "build_s": round(district.build_s, 2),
+    }), flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+"""Paging that survives real servers: totals, Link headers, clamped limits, no headers at all."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from plugins.source_oneroster.client import OneRosterClient
+from plugins.source_oneroster.model import ENTITIES, Category
+from plugins.source_oneroster.paging import parse_link, parse_total
+from tests.source_oneroster.fake_sis import (
+    BASE,
+    Collect,
+    Collection,
+    respond,
+    rows,
+    serve,
+    settings,
+    token,
+)
+
+
+def fetch(s, entities=("users",), **kwargs):
+    sink = Collect()
+    with OneRosterClient(s) as client:
+        result = client.fetch(entities, sink=sink, **kwargs)
+    return result, sink
+
+
+@pytest.mark.parametrize("header", [
+    '<https://h/u?offset=10&limit=10>; rel="next", <https://h/u?offset=90&limit=10>; rel="last"',
+    'https://h/u?offset=10&limit=10; rel="next", https://h/u?offset=90&limit=10; rel="last"',
+    "https://h/u?offset=10&limit=10;rel=next,https://h/u?offset=90&limit=10;rel=last",
+])
+def test_link_headers_are_read_with_or_without_angle_brackets(header):
+    links = parse_link(header)
+    assert links == {"next": "https://h/u?offset=10&limit=10",
+                     "last": "https://h/u?offset=90&limit=10"}
+
+
+def test_link_urls_keep_commas_of_the_fields_parameter_and_resolve_relative_ones():
+    links = parse_link('</u?fields=a,b&offset=5>; rel="next"', base="https://h/x/users")
+    assert links == {"next": "https://h/u?fields=a,b&offset=5"}
+
+
+@pytest.mark.parametrize(("value", "expected"), [("250", 250), (" 7 ", 7), ("many", None),
+                                                 ("-1", None)])
+def test_total_count_header(value, expected):
+    assert parse_total({"X-Total-Count": value}) == expected
+    assert parse_total({}) is None
+
+
+def test_known_total_pages_are_fetched_side_by_side_and_streamed(http):
+    token(http)
+    users = serve(http, "users", Collection(rows("users", 950), delay_s=0.05))
+    progress = []
+    result, sink = fetch(settings(page_size=100, max_in_flight=4), progress=progress.append)
+    assert result.ok
+    assert sink.ids("users") == sorted(r["sourcedId"] for r in users.records)
+    assert sink.calls == 10  # one sink call per page: nothing held back
+    assert 2 <= users.peak <= 4  # side by side, never more than max_in_flight
+    done = progress[-1]
+    assert (done.state, done.fetched, done.total, done.pages) == ("done", 950, 950, 10)
+    assert result.results["users"].total == 950
+
+
+def test_silently_clamped_pages_are_followed_by_pages_of_the_served_size(http):
+    token(http)
+    users = serve(http, "users", Collection(rows("users", 1234), clamp=250))
+    result, sink = fetch(settings(page_size=1000))
+    assert result.ok and len(sink.ids("users")) == 1234
+    limits = sorted({q["limit"] for q in users.requests[1:]})
+    assert limits == ["250"]
+    assert result.results["users"].pages == 5
+
+
+def test_without_total_or_link_offset_advances_by_rows_received_until_an_empty_page(http):
+    token(http)
+    users = serve(http, "users", Collection(rows("users", 730), total_header=False, link=None,
+                                            clamp=100))
+    result, sink = fetch(settings(page_size=500))
+    assert result.ok
+    assert len(sink.ids("users")) == 730
+    offsets = sorted(int(q["offset"]) for q in users.requests)
+    assert offsets[:8] == [0, 100, 200, 300, 400, 500, 600, 700]
+    assert 730 in offsets or 800 in offsets  # the end was seen as an empty page
+
+
+@pytest.mark.parametrize("style", ["brackets", "bare"])
+def test_link_headers_without_total_lead_to_every_page(http, style):
+    token(http)
+    users = serve(http, "users", Collection(rows("users", 420), total_header=False, link=style))
+    result, sink = fetch(settings(page_size=100))
+    assert result.ok and len(sink.ids("users")) == 420
+    # rel="last" told where the end is: no request past it
+    assert max(int(q["offset"]) for q in users.requests) == 400
+
+
+def test_cursor_style_next_links_are_followed_one_by_one(http):
+    token(http)
+    data = rows("users", 25)
+
+    def answer(request):
+        cursor = int(request.params.get("cursor", 0))
+        page = data[cursor:cursor + 10]
+        headers = {"Link": f'<{BASE}/users?cursor={cursor + 10}>; rel="next"'} \
+            if cursor + 10 < len(data) else {"Link": f'<{BASE}/users?cursor=0>; rel="first"'}
+        return 200, headers, json.dumps({"users": page})
+
+    respond(http, "users", answer)
+    result, sink = fetch(settings(page_size=10))
+    assert result.ok and len(sink.ids("users")) == 25
+    assert result.results["users"].pages == 3
+
+
+def test_rows_seen_twice_are_handed_over_once(http):
+    token(http)
+    data = rows("users", 300)
+
+    def answer(request):
+        offset = int(request.params["offset"])
+        shifted = max(0, offset - 5)  # offsets shift while the data changes
+        return 200, {"X-Total-Count": "300"}, json.dumps({"users": data[shifted:offset + 100]})
+
+    respond(http, "users", answer)
+    result, sink = fetch(settings(page_size=100))
+    assert result.ok
+    assert sink.ids("users") == sorted(r["sourcedId"] for r in data)
+    assert result.results["users"].duplicates == 10
+
+
+def test_a_server_that_ignores_offset_does_not_loop_forever(http):
+    token(http)
+    data = rows("users", 50)
+    respond(http, "users", lambda request: (200, {}, json.dumps({"users": data})))
+    result, sink = fetch(settings(page_size=50))
+    assert result.ok and len(sink.ids("users")) == 50
+
+
+def test_a_page_shorter_than_planned_is_completed(http):
+    token(http)
+    data = rows("users", 300)
+    cut = threading.Event()
+
+    def answer(request):
+        offset, limit = int(request.params["offset"]), int(request.params["limit"])
+        end = offset + limit
+        if offset == 100 and not cut.is_set():
+            cut.set()
+            end = offset + 60  # this page came back short once
+        return 200, {"X-Total-Count": "300"}, json.dumps({"users": data[offset:end]})
+
+    respond(http, "users", answer)
+    result, sink = fetch(settings(page_size=100))
+    assert result.ok and len(sink.ids("users")) == 300
+
+
+def test_delta_asks_for_changes_since_and_keeps_tobedeleted_rows(http):
+    token(http)
+    data = rows("users", 3)
+    data[1]["status"] = "tobedeleted"
+    users = serve(http, "users", data)
+    result, sink = fetch(settings(), since="2026-01-01T00:00:00Z")
+    assert users.requests[0]["filter"] == "dateLastModified>'2026-01-01T00:00:00Z'"
+    assert "status" not in users.requests[0]["filter"]
+    assert [r.status for r in sorted(sink.records["users"], key=lambda r: r.sourced_id)] == \
+        ["active", "tobedeleted", "active"]
+    assert result.ok
+
+
+def test_a_server_refusing_sort_is_asked_again_without_it(http):
+    token(http)
+    data = rows("users", 5)
+
+    def answer(request):
+        if "sort" in request.params:
+            return 400, {}, json.dumps({"imsx_codeMajor": "failure", "imsx_severity": "error",
+                                        "imsx_description": "sort is not supported"})
+        return 200, {"X-Total-Count": "5"}, json.dumps({"users": data})
+
+    respond(http, "users", answer)
+    result, sink = fetch(settings())
+    assert result.ok and len(sink.ids("users")) == 5
+
+
+def test_one_failing_collection_does_not_stop_the_others(http):
+    token(http)
+    for entity in ENTITIES:
+        if entity != "users":
+            serve(http, entity, rows(entity, 120))
+    respond(http, "users", lambda request: (500, {}, json.dumps({
+        "imsx_codeMajor": "failure", "imsx_severity": "error",
+        "imsx_description": "database is down"})))
+    result, sink = fetch(settings(), entities=ENTITIES)
+    assert result.failed == ["users"]
+    error = result.results["users"].error
+    assert (error.category, error.entity, error.status) == (Category.SERVER_ERROR, "users", 500)
+    assert error.server_message == "database is down"
+    assert all(len(sink.ids(e)) == 120 for e in ENTITIES if e != "users")
+
+
+def test_get_page_reports_what_the_server_said(http):
+    token(http)
+    serve(http, "users", Collection(rows("users", 30)))
+    with OneRosterClient(settings()) as client:
+        page = client.get_page("users", offset=10, limit=10, params={"fields": "sourcedId"})
+    assert [r.sourced_id for r in page.records] == [f"use-{i:05d}" for i in range(10, 20)]
+    assert (page.status, page.total, page.has_link) == (200, 30, True)
+    assert page.next_url == f"{BASE}/users?limit=10&offset=20&fields=sourcedId"
+    assert page.url == f"{BASE}/users?limit=10&offset=10&fields=sourcedId"
+    assert page.elapsed_s >= 0
+
+
+def test_cancel_stops_the_fetch_and_marks_collections_cancelled(http):
+    token(http)
+    cancel = threading.Event()
+    users = serve(http, "users", Collection(rows("users", 2000), delay_s=0.05))
+    sink = Collect()
+
+    def stop_after_first(entity, records):
+        sink(entity, records)
+        cancel.set()
+
+    with OneRosterClient(settings(max_in_flight=2)) as client:
+        result = client.fetch(("users",), sink=stop_after_first, cancel=cancel)
+    run = result.results["users"]
+    assert not run.ok and run.error.category == Category.CANCELLED
+    assert len(users.requests) < 20
+
+
+def test_a_failing_sink_stops_the_fetch_and_is_raised(http):
+    token(http)
+    serve(http, "users", Collection(rows("users", 500)))
+
+    def broken(entity, records):
+        raise OSError("disk full")
+
+    with OneRosterClient(settings()) as client, pytest.raises(OSError, match="disk full"):
+        client.fetch(("users",), sink=broken)
