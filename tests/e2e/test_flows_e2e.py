@@ -112,6 +112,14 @@ def test_wizard_with_an_existing_connection_runs_to_the_sandbox_counts(signed_in
     wait_for_preflight(page)
     assert page.is_enabled("#preflight-source-1 button.next")
     page.screenshot(path=str(screenshots / "flow-wizard-preflight.png"), full_page=True)
+    # The browser's Back button returns to the previous step, as a whole page.
+    page.click("#preflight-source-1 button.next")
+    page.wait_for_selector("#wizard[data-step=options]")
+    page.go_back()
+    page.wait_for_selector("#wizard[data-step=configure]")
+    assert page.locator("header.topbar").count() == 1
+    assert page.input_value("#source-1-connection-select") == str(connection)
+    wait_for_preflight(page)
     finish_wizard(page, "Springfield nightly", counts)
     check_run(page, live_server, counts)
     page.click("a:has-text('Springfield nightly')")

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from webapp import audit, plugins, tenancy
 from webapp.extensions import db
@@ -15,6 +16,7 @@ from webapp.flows import graph as g
 from webapp.models import Connection, Flow, FlowMode
 
 NAME_MAX = 100
+DUPLICATE_NAME = "Another flow of this organization already has this name."
 
 
 class FlowInvalid(Exception):
@@ -59,7 +61,7 @@ def name_error(name: str, *, flow: Flow | None = None) -> str | None:
     if flow is not None:
         query = query.where(Flow.id != flow.id)
     if db.session.scalar(query) is not None:
-        return "Another flow of this organization already has this name."
+        return DUPLICATE_NAME
     return None
 
 
@@ -78,7 +80,11 @@ def save_flow(*, name: str, graph: Mapping[str, Any], mode: FlowMode,
     flow.name = name.strip()
     flow.graph = dict(graph)
     flow.mode = mode
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same name saved a moment ago by someone else
+        db.session.rollback()
+        raise FlowInvalid(problems, DUPLICATE_NAME) from None
     audit.record("flow.created" if created else "flow.updated",
                  f"{'Created' if created else 'Updated'} flow {flow.name}",
                  organization_id=org.id, target=flow)
