@@ -3,6 +3,8 @@ run as a job and shown live."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from plugins.source_oneroster.model import ENTITIES, Category, OneRosterError
@@ -10,7 +12,8 @@ from plugins.source_oneroster.preflight import run_preflight, to_plugin_result
 from tests.connections.scripted_client import DeferredRunner, ScriptedClient, page, settings
 from webapp.connections.preflight import preflight_result, start_preflight
 from webapp.extensions import db
-from webapp.models import AuditEvent, Connection
+from webapp.models import AuditEvent, Connection, Job, JobStatus
+from webapp.models.common import utcnow
 
 
 def preflight(client, **kwargs):
@@ -165,6 +168,22 @@ def test_a_running_preflight_polls_and_is_joined(app, client, people, login, cre
     runner.run_pending(app)
     done = client.get(f"/connections/preflight/{first}", headers={"HX-Request": "true"})
     assert done.status_code == 286 and "Ready to import" in done.text
+
+
+def test_a_killed_preflight_is_recovered(app, client, people, login, create, sandbox):
+    login(people.admin_id)
+    connection_id = _saved(app, create, sandbox)
+    app.extensions["sdm.jobs"] = DeferredRunner()
+    with app.app_context():
+        job = start_preflight(db.session.get(Connection, connection_id))
+        old = utcnow() - timedelta(minutes=5)
+        job.status, job.started_at, job.heartbeat_at = JobStatus.RUNNING, old, old
+        db.session.commit()
+        job_id = job.id
+    response = client.get(f"/connections/preflight/{job_id}", headers={"HX-Request": "true"})
+    assert response.status_code == 286 and "would prevent an import" in response.text
+    with app.app_context():
+        assert preflight_result(db.session.get(Job, job_id))["state"] == "error"
 
 
 def _audit(app, action):

@@ -276,6 +276,21 @@ def test_a_test_whose_job_vanished_is_recovered(app, client, sis, deferred, conn
     assert badge.status_code == 286 and ">Error</span>" in badge.text
 
 
+def test_a_killed_test_of_unsaved_values_is_recovered(app, client, people, login, sis,
+                                                      deferred):
+    login(people.admin_id)
+    html = client.post("/connections/test", data=FORM, headers=HX).text
+    poll = re.search(r'hx-get="([^"]+)"', _root(html)).group(1).replace("&amp;", "&")
+    with app.app_context():
+        job = db.session.scalars(select(Job)).one()
+        old = utcnow() - timedelta(minutes=5)
+        job.status, job.started_at, job.heartbeat_at = JobStatus.RUNNING, old, old
+        db.session.commit()
+    response = client.get(poll, headers=HX)
+    assert response.status_code == 286
+    assert ">Error</span>" in response.text and "Test interrupted" in response.text
+
+
 # --- Badges ---------------------------------------------------------------------------
 
 def test_badges_poll_while_testing_and_stop_at_the_verdict(app, client, sis, deferred,
@@ -301,6 +316,30 @@ def test_the_list_offers_test_to_every_member(app, client, people, login, connec
     html = client.get("/connections/").text
     assert f'action="/connections/{connection_id}/test"' in html
     assert 'hx-swap="none"' in html
+
+
+def test_a_connection_selector_shows_the_selected_connections_live_badge(app, client, sis,
+                                                                        deferred,
+                                                                        connection_id):
+    selector = client.get("/connections/selector?selector=src-1&field=cid", headers=HX).text
+    status = re.search(r'<p class="selector-status"[^>]*>', selector).group(0)
+    assert 'hx-get="/connections/selected?field=cid"' in status
+    assert 'hx-include="#src-1-select"' in status
+    assert "change from:#src-1-select" in status
+
+    assert client.get("/connections/selected?field=cid&cid=", headers=HX).text.strip() == ""
+    assert client.get(f"/connections/selected?field=bad%20name&bad%20name={connection_id}",
+                      headers=HX).text.strip() == ""
+    chosen = client.get(f"/connections/selected?field=cid&cid={connection_id}", headers=HX)
+    assert f'id="connection-badge-{connection_id}"' in chosen.text
+    assert ">Configured</span>" in chosen.text
+    assert f'hx-post="/connections/{connection_id}/test"' in chosen.text
+
+    client.post(f"/connections/{connection_id}/test", headers=HX)
+    testing = client.get(f"/connections/selected?field=cid&cid={connection_id}", headers=HX)
+    assert 'hx-trigger="every 1s"' in testing.text and ">Testing</span>" in testing.text
+    assert client.get("/connections/selected?field=cid&cid=99999", headers=HX).status_code \
+        == 404
 
 
 # --- Unsaved values -------------------------------------------------------------------

@@ -194,6 +194,16 @@ def test_badge(connection_id: int):
     return body, 200 if connection.status == Status.TESTING else 286
 
 
+@bp.get("/selected")
+def selected_test_status():
+    field = request.args.get("field") or "connection_id"
+    value = request.args.get(field, "") if checklists.safe_region(field) == field else ""
+    connection = get_or_404(Connection, int(value)) if value.isdigit() else None
+    if connection is not None:
+        testing.refresh(connection)
+    return render_template("connections/_test_selected.html", connection=connection)
+
+
 @bp.post("/test")
 def test_values():
     return _test_values(None)
@@ -232,6 +242,7 @@ def _job(job_id: str, kind: str) -> Job:
 @bp.get("/tests/<job_id>")
 def values_test_status(job_id: str):
     job = _job(job_id, testing.KIND)
+    testing.refresh_job(job)
     if not request.htmx:
         view = checklists.job_view(job, with_button=False)
         return render_template("connections/test_result.html", view=view)
@@ -240,7 +251,9 @@ def values_test_status(job_id: str):
 
 @bp.get("/preflight/<job_id>")
 def preflight_status(job_id: str):
-    view = checklists.preflight_view(_job(job_id, preflight.KIND))
+    job = _job(job_id, preflight.KIND)
+    testing.refresh_job(job)
+    view = checklists.preflight_view(job)
     if not request.htmx:
         return render_template("connections/test_result.html", view=view, preflight=True)
     return _poll_answer("connections/_preflight_status.html", view)

@@ -41,6 +41,7 @@ __all__ = [
     "connection_view",
     "job_view",
     "refresh",
+    "refresh_job",
     "start_test",
     "start_values_test",
 ]
@@ -247,6 +248,20 @@ def refresh(connection: Connection) -> bool:
             return False
         jobs.runner().cancel(job.id)
     _mark_interrupted(connection, job)
+    db.session.commit()
+    return True
+
+
+def refresh_job(job: Job) -> bool:
+    """End a job-only test (unsaved values, pre-flight) whose worker is gone or that overran."""
+    if JobStatus(job.status).terminal:
+        return False
+    budget = float((job.params or {}).get("budget_s") or _budget())
+    started = job.started_at or job.created_at
+    overran = utcnow() - started > timedelta(seconds=budget + GRACE_S)
+    if not (jobs.is_stale(job) or overran):
+        return False
+    jobs.mark_interrupted(job)
     db.session.commit()
     return True
 
