@@ -90,8 +90,12 @@ class EntityRun:
     def keep_new(self, records: list[Record]) -> list[Record]:
         """Return the records not seen before (offsets shift while data changes)."""
         seen = self.seen
-        fresh = []
+        ids = [record.sourced_id for record in records]
         with self.lock:
+            if seen.isdisjoint(ids) and len(set(ids)) == len(ids):  # the usual case, in C
+                seen.update(ids)
+                return records
+            fresh = []
             for record in records:
                 if record.sourced_id not in seen:
                     seen.add(record.sourced_id)
