@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> None:
     server = make(app, args.host, args.port)
     host, port = server.server_address[:2]
     root = f"http://{host}:{port}/"
+    for collection in district.collections.values():  # ready-made for this address
+        collection.served("1.2", (root + PATHS["1.2"][1:]).encode())
     print(json.dumps({
         "url": root, "base_url": root + PATHS["1.2"][1:], "base_url_v1p1": root + PATHS["1.1"][1:],
         "token_url": root + TOKEN_PATH[1:], "client_ids": list(PROFILES), "secret": SECRET,

@@ -15,7 +15,7 @@ from urllib.parse import quote, urlencode
 from werkzeug.wrappers import Request, Response
 
 from plugins.source_oneroster.normalize import DATA_TYPE, SINGULAR
-from plugins.source_oneroster.sandbox.district import BASE_BYTES, District
+from plugins.source_oneroster.sandbox.district import District
 from plugins.source_oneroster.sandbox.profiles import PROFILES, SECRET, Profile
 from plugins.source_oneroster.sandbox.query import (
     QueryError,
@@ -292,7 +292,7 @@ class SandboxApp:
         sort, expression, fields = args.get("sort"), args.get("filter"), args.get("fields")
         base = (request.root_url.rstrip("/") + prefix).encode()
         district = self.district
-        blobs = district.collection(data_type).version(version)
+        blobs = district.collection(data_type).served(version, base)
         subset = district.subsets.get(name)
         positions = subset[1] if subset else None
         key = DATA_TYPE[name].encode()
@@ -303,10 +303,10 @@ class SandboxApp:
             else:
                 total = len(positions)
                 chosen = [blobs[i] for i in positions[offset:offset + limit]]
-            body = (b'{"' + key + b'":[' + b",".join(chosen) + b"]}").replace(BASE_BYTES, base)
+            body = b'{"' + key + b'":[' + b",".join(chosen) + b"]}"
         else:
             selection = range(len(blobs)) if positions is None else positions
-            records = [json.loads(blobs[i].replace(BASE_BYTES, base)) for i in selection]
+            records = [json.loads(blobs[i]) for i in selection]
             if expression:
                 test = parse_filter(expression, data_type)
                 records = [r for r in records if test(r)]
@@ -337,7 +337,7 @@ class SandboxApp:
         if position is None or (subset is not None and position not in subset[1]):
             return imsx(404, "unknownobject", f"There is no {SINGULAR[data_type]} {sourced_id!r}")
         base = (request.root_url.rstrip("/") + prefix).encode()
-        blob = collection.version(version)[position].replace(BASE_BYTES, base)
+        blob = collection.served(version, base)[position]
         key = SINGULAR[data_type].encode()
         fields = request.args.get("fields")
         if fields:

@@ -22,6 +22,7 @@ SCHOOL_YEAR = "2026"
 YEAR_START, YEAR_END = "2025-08-25", "2026-06-12"
 CLASS_SIZE = 25
 DELETED_SHARE = 0.02  # records flagged tobedeleted
+SERVED_BASES = 2  # base URLs (host names, versions) a collection keeps ready-made copies for
 
 
 def _dumps(record: dict) -> bytes:
@@ -48,12 +49,29 @@ class Collection:
     _v1p1: list[bytes] | None = None
     _index: dict[str, int] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _served: dict[tuple[str, bytes], list[bytes]] = field(default_factory=dict)
 
     def position(self, sourced_id: str) -> int | None:
         """Return where a record sits, or None."""
         if self._index is None:
             self._index = {sid: i for i, sid in enumerate(self.ids)}
         return self._index.get(sourced_id)
+
+    def served(self, version: str, base: bytes) -> list[bytes]:
+        """Return the records with their hrefs under `base`, made once per base URL."""
+        key = (version, base)
+        found = self._served.get(key)
+        if found is not None:
+            return found
+        blobs = self.version(version)
+        with self._lock:
+            found = self._served.get(key)
+            if found is None:
+                if len(self._served) >= SERVED_BASES:
+                    self._served.pop(next(iter(self._served)))
+                found = [blob.replace(BASE_BYTES, base) for blob in blobs]
+                self._served[key] = found
+            return found
 
     def version(self, version: str) -> list[bytes]:
         """Return the records as the given OneRoster version serialises them."""
