@@ -64,6 +64,7 @@ def sdm_init_app(app: Any) -> None:
 
     from plugins.source_oneroster.sandbox import SandboxApp
 
-    sandbox = SandboxApp(users=int(app.config.get("SANDBOX_USERS") or 600))
+    sandbox = SandboxApp(users=int(app.config.get("SANDBOX_USERS") or 600),
+                         secret_key=app.config["SECRET_KEY"])  # shared by every worker
     app.extensions["sdm.sandbox"] = sandbox
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {SANDBOX_PREFIX: sandbox})

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import json
+import time
 from urllib.parse import urlencode
 
 import pytest
@@ -12,7 +12,7 @@ import requests
 from requests_oauthlib import OAuth1
 from werkzeug.test import Client
 
-from plugins.source_oneroster.sandbox import SECRET, SandboxApp
+from plugins.source_oneroster.sandbox import SECRET, SandboxApp, security
 from plugins.source_oneroster.sandbox.district import District
 
 V12 = "/ims/oneroster/rostering/v1p2"
@@ -99,15 +99,25 @@ def test_no_enrollments_is_refused_enrollments_only_naming_the_scope(web):
         refused.json["imsx_description"]
 
 
-def test_data_needs_a_valid_unexpired_token(web, sis):
+def test_data_needs_a_valid_unexpired_token(web, monkeypatch):
     assert get(web, f"{V12}/users", {}).status_code == 401
     assert get(web, f"{V12}/users", {"Authorization": "Bearer made-up"}).status_code == 401
     headers = access(web)
-    token = headers["Authorization"].split()[1]
-    grant = sis.tokens._grants[token]
-    sis.tokens._grants[token] = dataclasses.replace(grant, expires_at=0.0)
+    body, _, signature = headers["Authorization"].partition(".")
+    forged = {"Authorization": f"{body}.{signature[::-1]}"}
+    assert get(web, f"{V12}/users", forged).status_code == 401
+    later = time.time() + 3601
+    monkeypatch.setattr(security.time, "time", lambda: later)
     expired = get(web, f"{V12}/users", headers)
     assert expired.status_code == 401 and "expired" in expired.json["imsx_description"]
+
+
+def test_tokens_are_good_in_every_process_that_shares_the_key():
+    one, two = SandboxApp(users=10, secret_key="k"), SandboxApp(users=10, secret_key="k")
+    other = SandboxApp(users=10, secret_key="another")
+    headers = access(Client(one))
+    assert get(Client(two), f"{V12}/orgs", headers).status_code == 200
+    assert get(Client(other), f"{V12}/orgs", headers).status_code == 401
 
 
 def test_paging_headers_limit_and_offset(web):

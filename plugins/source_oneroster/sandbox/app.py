@@ -126,11 +126,13 @@ class RateWindow:
 class SandboxApp:
     """A OneRoster server over a generated district, with fault profiles per client_id."""
 
-    def __init__(self, users: int = 600, latency_ms: float = 0.0, seed: int = 2026) -> None:
+    def __init__(self, users: int = 600, latency_ms: float = 0.0, seed: int = 2026,
+                 secret_key: bytes | str | None = None) -> None:
         self.users = users
         self.latency_s = latency_ms / 1000
         self.seed = seed
-        self.tokens = Tokens()
+        # Signs its tokens; processes serving one sandbox share it (None: this process only).
+        self.tokens = Tokens(secret_key)
         self.nonces = Nonces()
         self.stats = Stats()
         self.faults = Faults(seed)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
+import json
 import secrets
 import threading
 import time
@@ -21,7 +23,6 @@ SCOPE_NAMES = ("roster-core.readonly", "roster.readonly", "roster-demographics.r
 SCOPE_PREFIXES = ("https://purl.imsglobal.org/spec/or/v1p2/scope/",
                   "https://purl.imsglobal.org/spec/or/v1p1/scope/")
 OAUTH1_WINDOW_S = 600  # accepted clock difference for oauth_timestamp
-MAX_TOKENS = 20000
 
 
 class AuthFailure(Exception):
@@ -40,7 +41,7 @@ class Grant:
     client_id: str
     profile: Profile
     scopes: frozenset[str]  # short names, e.g. "roster.readonly"
-    expires_at: float  # monotonic
+    expires_at: float  # epoch seconds
 
 
 def scope_name(scope: str) -> str | None:
@@ -70,12 +71,19 @@ def basic_credentials(header: str | None) -> tuple[str, str] | None:
 
 
 class Tokens:
-    """Issued access tokens and their grants."""
+    """Access tokens that carry their own grant, signed: any worker process can check them.
 
-    def __init__(self) -> None:
-        self._grants: dict[str, Grant] = {}
+    The app may run in several processes (gunicorn workers); a token issued by one must be
+    good in all, so nothing about it is stored, only the signing key is shared.
+    """
+
+    def __init__(self, key: bytes | str | None = None) -> None:
+        if isinstance(key, str):
+            key = key.encode()
+        self._key = hmac.new(key, b"sdm-sandbox-tokens", hashlib.sha256).digest() if key \
+            else secrets.token_bytes(32)
         self._lock = threading.Lock()
-        self.issued: dict[str, int] = {}  # per client_id
+        self.issued: dict[str, int] = {}  # per client_id, in this process
 
     def issue(self, client_id: str, secret: str, requested: str | None) -> tuple[str, Grant]:
         """Check client credentials and grant a token; raise AuthFailure when refused."""
@@ -95,24 +103,28 @@ class Tokens:
         else:
             names = set(SCOPE_NAMES)
         grant = Grant(client_id, profile, frozenset(names - profile.denied_scopes),
-                      time.monotonic() + profile.token_ttl)
-        token = secrets.token_urlsafe(24)
+                      time.time() + profile.token_ttl)
+        payload = json.dumps({"c": client_id, "s": sorted(grant.scopes), "e": grant.expires_at,
+                              "n": secrets.token_hex(8)}, separators=(",", ":")).encode()
+        body = base64.urlsafe_b64encode(payload).rstrip(b"=")
+        token = (body + b"." + self._sign(body)).decode()
         with self._lock:
-            if len(self._grants) >= MAX_TOKENS:
-                now = time.monotonic()
-                self._grants = {t: g for t, g in self._grants.items() if g.expires_at > now}
-            self._grants[token] = grant
             self.issued[client_id] = self.issued.get(client_id, 0) + 1
         return token, grant
 
     def check(self, token: str) -> Grant:
-        """Return the grant of a bearer token; raise AuthFailure when unknown or expired."""
-        grant = self._grants.get(token)
-        if grant is None:
+        """Return the grant of a bearer token; raise AuthFailure when forged or expired."""
+        body, _, signature = token.encode().partition(b".")
+        if not body or not hmac.compare_digest(signature, self._sign(body)):
             raise AuthFailure(401, "unauthorisedrequest", "The access token is not valid")
-        if time.monotonic() >= grant.expires_at:
+        data = json.loads(base64.urlsafe_b64decode(body + b"=" * (-len(body) % 4)))
+        if time.time() >= data["e"]:
             raise AuthFailure(401, "unauthorisedrequest", "The access token has expired")
-        return grant
+        return Grant(data["c"], PROFILES[data["c"]], frozenset(data["s"]), data["e"])
+
+    def _sign(self, body: bytes) -> bytes:
+        digest = hmac.new(self._key, body, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=")
 
 
 class Nonces:
