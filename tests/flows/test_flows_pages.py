@@ -138,3 +138,12 @@ def test_a_draft_belongs_to_its_author_alone(ada, people):
 def test_signed_out_people_are_sent_to_sign_in(client):
     response = client.get("/flows/")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_deleting_a_flow_drops_the_drafts_editing_it(ada, store):
+    flow_id = store.flow(graph(source()), name="Short-lived", mode="advanced")
+    editor = ada.post(f"/flows/{flow_id}/edit", data={"mode": "advanced"}).headers["Location"]
+    assert ada.get(editor).status_code == 200
+    assert ada.post(f"/flows/{flow_id}/delete").status_code == 303
+    assert ada.get(editor).status_code == 404
+    assert "Short-lived" not in ada.get("/flows/").get_data(as_text=True)
