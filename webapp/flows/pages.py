@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import abort
-from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from webapp import plugins
 from webapp.extensions import db
@@ -17,8 +16,7 @@ from webapp.flows import graph as g
 from webapp.models import Flow, FlowDraft, FlowMode
 from webapp.models.runs import Run
 from webapp.plugin_api import ENTITY_CHOICES
-from webapp.runs import services as run_services
-from webapp.runs.preview import Preview, preview
+from webapp.runs.preview import preview
 
 
 @dataclass(frozen=True)
@@ -28,21 +26,13 @@ class FlowRow:
     output: services.NodeView | None
     last_run: Run | None
 
-    @property
-    def connection_missing(self) -> bool:
-        return any(s.connection_missing for s in self.sources)
-
 
 def last_runs(flow_ids: list[int]) -> dict[int, Run]:
     """Return the latest run of each flow."""
     if not flow_ids:
         return {}
-    rows = db.session.scalars(select(Run).where(Run.flow_id.in_(flow_ids))
-                              .order_by(Run.created_at.desc(), Run.id.desc()))
-    latest: dict[int, Run] = {}
-    for run in rows:
-        latest.setdefault(run.flow_id, run)
-    return latest
+    newest = select(func.max(Run.id)).where(Run.flow_id.in_(flow_ids)).group_by(Run.flow_id)
+    return {run.flow_id: run for run in db.session.scalars(select(Run).where(Run.id.in_(newest)))}
 
 
 def flow_rows() -> list[FlowRow]:
@@ -95,10 +85,10 @@ def wizard_context(draft: FlowDraft, step: str, errors: Mapping[str, str]) -> di
         "plugin": wizard.source_plugin(draft),
     }
     if step in ("configure", "options") and node is not None:
-        context.update(source_form_context(draft, node))
+        context.update(source_form_context(draft, node, with_schools=step == "options"))
         context["wizard_next"] = True
     if step == "preview" and node is not None:
-        context["preview"] = preview_of([node], draft.organization_id)
+        context["preview"] = preview([node], organization_id=draft.organization_id)
     if step == "save":
         output = g.output(drafts.graph_of(draft))
         context["output_id"] = output["plugin"] if output else drafts.default_output()
@@ -106,13 +96,14 @@ def wizard_context(draft: FlowDraft, step: str, errors: Mapping[str, str]) -> di
     return context
 
 
-def source_form_context(draft: FlowDraft, node: Mapping[str, Any]) -> dict[str, Any]:
+def source_form_context(draft: FlowDraft, node: Mapping[str, Any], *,
+                        with_schools: bool = True) -> dict[str, Any]:
     """Return what the source configuration fragments (wizard and editor) need."""
     connections = services.org_connections()
     connection_id = (node.get("config") or {}).get(g.CONNECTION_KEY)
     cls = plugins.registry().sources.get(node.get("plugin", ""))
     check = preflight.view(draft, node)
-    schools, note = known_schools(draft, node, check.passed)
+    schools, note = known_schools(draft, node, check.passed) if with_schools else ([], "")
     return {
         "node": node,
         "plugin": cls,
@@ -189,13 +180,3 @@ def editor_context(draft: FlowDraft, errors: Mapping[str, str] | None = None
     if node is not None and node.get("kind") == g.SOURCE:
         context.update(source_form_context(draft, node))
     return context
-
-
-def preview_of(nodes: list[Mapping[str, Any]], organization_id: int) -> Preview:
-    """Return the runs area's preview of what the sources would bring."""
-    return preview(nodes, organization_id=organization_id)
-
-
-def start_run(flow: Flow) -> Run:
-    """Start a run of a flow as the signed-in person; raise RunRefused with the reason."""
-    return run_services.start_run(flow, current_user)

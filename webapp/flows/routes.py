@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_login import login_required
+from flask_login import current_user, login_required
 from htmx_flask import request
 
 from webapp.flows import drafts, pages, services, wizard
@@ -11,7 +11,7 @@ from webapp.flows import editor as panel
 from webapp.flows import graph as g
 from webapp.flows.services import FlowInvalid
 from webapp.models import Flow, FlowMode
-from webapp.runs.services import RunRefused
+from webapp.runs import services as runs
 from webapp.tenancy import current_org, get_or_404
 
 bp = Blueprint("flows", __name__, url_prefix="/flows")
@@ -301,8 +301,8 @@ def editor_save(draft_id: int):
 def redirect_to_run(flow: Flow):
     """Start a run of a just-saved flow and open the run's page."""
     try:
-        run = pages.start_run(flow)
-    except RunRefused as exc:
+        run = runs.start_run(flow, current_user)
+    except runs.RunRefused as exc:
         flash(f"Flow “{flow.name}” saved, but it could not start: {exc.public_message}", "error")
         return _go(".show", flow_id=flow.id)
     return _go("runs.show", run_id=run.id)
