@@ -309,6 +309,7 @@ def test_badges_poll_while_testing_and_stop_at_the_verdict(app, client, sis, def
     done = client.get(f"/connections/{connection_id}/badge", headers=HX)
     assert done.status_code == 286 and "every 1s" not in done.text
     assert ">Success</span>" in done.text
+    assert done.headers["HX-Trigger"] == "connection-tested"  # selectors refresh their text
 
 
 def test_the_list_offers_test_to_every_member(app, client, people, login, connection_id):
@@ -323,17 +324,23 @@ def test_a_connection_selector_shows_the_selected_connections_live_badge(app, cl
                                                                         connection_id):
     selector = client.get("/connections/selector?selector=src-1&field=cid", headers=HX).text
     status = re.search(r'<p class="selector-status"[^>]*>', selector).group(0)
-    assert 'hx-get="/connections/selected?field=cid"' in status
+    assert 'hx-get="/connections/selected?field=cid&amp;selector=src-1"' in status
     assert 'hx-include="#src-1-select"' in status
     assert "change from:#src-1-select" in status
 
     assert client.get("/connections/selected?field=cid&cid=", headers=HX).text.strip() == ""
     assert client.get(f"/connections/selected?field=bad%20name&bad%20name={connection_id}",
                       headers=HX).text.strip() == ""
-    chosen = client.get(f"/connections/selected?field=cid&cid={connection_id}", headers=HX)
+    assert "connection-tested from:body" in status
+    chosen = client.get(f"/connections/selected?field=cid&cid={connection_id}&selector=src-1",
+                        headers=HX)
     assert f'id="connection-badge-{connection_id}"' in chosen.text
     assert ">Configured</span>" in chosen.text
     assert f'hx-post="/connections/{connection_id}/test"' in chosen.text
+    # The selector's own option is brought up to date out of band.
+    option = re.search(r"<option [^>]*>[^<]*</option>", chosen.text).group(0)
+    assert f"hx-swap-oob=\"outerHTML:#src-1-select option[value='{connection_id}']\"" in option
+    assert option.endswith(": Configured</option>")
 
     client.post(f"/connections/{connection_id}/test", headers=HX)
     testing = client.get(f"/connections/selected?field=cid&cid={connection_id}", headers=HX)

@@ -204,3 +204,23 @@ def test_list_badges_follow_a_test_started_from_the_list(signed_in, screenshots)
     assert_not_reloaded(page)
     page.reload()  # for the picture: the Last tested column is filled in on the next visit
     page.screenshot(path=screenshots / "connections-list.png", full_page=True)
+
+
+def test_a_connection_selector_follows_a_test_of_the_chosen_connection(signed_in):
+    from tests.e2e.test_flows_e2e import start_wizard
+
+    page = signed_in
+    connection = create_sandbox_connection(page, "Chosen in the wizard", "latency")
+    start_wizard(page)
+    select = page.locator(".connection-selector select").first
+    select.select_option(str(connection))
+    page.wait_for_selector(f".selector-status #connection-badge-{connection} "
+                           "[data-status=configured]")
+    watch(page)
+    page.click(".selector-status button:has-text('Test Connection')")
+    page.wait_for_selector(f"#connection-badge-{connection} [data-status=success]",
+                           timeout=8000)
+    page.wait_for_function(f"document.querySelector('option[value=\"{connection}\"]')"
+                           ".textContent.endsWith('Success')", timeout=5000)
+    assert select.evaluate("s => s.value") == str(connection)
+    assert_not_reloaded(page)

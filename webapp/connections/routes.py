@@ -191,7 +191,10 @@ def test_badge(connection_id: int):
     connection = get_or_404(Connection, connection_id)
     testing.refresh(connection)
     body = render_template("connections/_badge.html", connection=connection)
-    return body, 200 if connection.status == Status.TESTING else 286
+    if connection.status == Status.TESTING:
+        return body
+    # Selectors on the page refresh the chosen connection's status text.
+    return body, 286, {"HX-Trigger": "connection-tested"}
 
 
 @bp.get("/selected")
@@ -201,7 +204,10 @@ def selected_test_status():
     connection = get_or_404(Connection, int(value)) if value.isdigit() else None
     if connection is not None:
         testing.refresh(connection)
-    return render_template("connections/_test_selected.html", connection=connection)
+    selector = request.args.get("selector", "")
+    return render_template("connections/_test_selected.html", connection=connection,
+                           selector=selector if checklists.safe_region(selector) == selector
+                           else "")
 
 
 @bp.post("/test")
