@@ -84,12 +84,11 @@ def visit(draft: FlowDraft, step: str) -> None:
         drafts.update(draft)
 
 
-def field_errors(cls: type, config: Mapping[str, Any], names: tuple[str, ...] | None = None
-                 ) -> dict[str, str]:
+def field_errors(cls: type, config: Mapping[str, Any]) -> dict[str, str]:
     """Return the errors of a node's configuration, for the plugin's own fields only."""
     _, errors = cls.parse(config)
-    wanted = names if names is not None else tuple(f.name for f in cls.fields)
-    return {k: v for k, v in errors.items() if k in wanted}
+    own = {f.name for f in cls.fields}
+    return {k: v for k, v in errors.items() if k in own}
 
 
 def parse_fields(cls: type, fields: tuple, values: Any, current: Mapping[str, Any]
