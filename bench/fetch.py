@@ -15,6 +15,8 @@ import json
 import resource
 import threading
 import time
+from collections.abc import Iterable
+from operator import attrgetter
 
 import orjson
 import requests
@@ -28,11 +30,12 @@ LATENCY_MS = 50
 PAGE_SIZE = 1000
 MAX_IN_FLIGHT = 8
 CLIENT_ID, SECRET = "demo", "sandbox-secret"
+RAW = attrgetter("raw")
 
 
-def digest(record: dict) -> int:
-    """Return a 64-bit fingerprint of one record: its exact JSON, keys in the server's order."""
-    return hash(orjson.dumps(record))
+def digests(records: Iterable[dict]) -> list[int]:
+    """Return 64-bit fingerprints of records: their exact JSON, keys in the server's order."""
+    return list(map(hash, map(orjson.dumps, records)))
 
 
 def sequential(urls: dict) -> tuple[list[int], int, float]:
@@ -42,18 +45,18 @@ def sequential(urls: dict) -> tuple[list[int], int, float]:
     token = session.post(urls["token_url"], data={"grant_type": "client_credentials"},
                          auth=(CLIENT_ID, SECRET), timeout=30).json()["access_token"]
     session.headers["Authorization"] = f"Bearer {token}"
-    digests: list[int] = []
+    found: list[int] = []
     pages = 0
     for entity in ENTITIES:
         url: str | None = f"{urls['base_url']}/{entity}"
         while url:
             response = session.get(url, timeout=30)
             response.raise_for_status()
-            digests.extend(digest(row) for row in response.json()[entity])
+            found.extend(digests(response.json()[entity]))
             pages += 1
             url = response.links.get("next", {}).get("url")
     session.close()
-    return digests, pages, time.perf_counter() - started
+    return found, pages, time.perf_counter() - started
 
 
 def parallel(urls: dict) -> tuple[list[int], int, float]:
@@ -61,13 +64,13 @@ def parallel(urls: dict) -> tuple[list[int], int, float]:
     settings = ClientSettings(base_url=urls["base_url"], client_id=CLIENT_ID,
                               client_secret=SECRET, auth_url=urls["token_url"],
                               page_size=PAGE_SIZE, max_in_flight=MAX_IN_FLIGHT)
-    digests: list[int] = []
+    found: list[int] = []
     lock = threading.Lock()
 
     def sink(_entity: str, records: list[Record]) -> None:
-        found = [digest(r.raw) for r in records]
+        fingerprints = digests(map(RAW, records))
         with lock:
-            digests.extend(found)
+            found.extend(fingerprints)
 
     started = time.perf_counter()
     with OneRosterClient(settings) as client:
@@ -76,7 +79,7 @@ def parallel(urls: dict) -> tuple[list[int], int, float]:
     if not result.ok:
         failures = {e: r.error.public_message for e, r in result.results.items() if r.error}
         raise RuntimeError(f"The parallel fetch failed: {failures}")
-    return digests, sum(r.pages for r in result.results.values()), elapsed
+    return found, sum(r.pages for r in result.results.values()), elapsed
 
 
 def main() -> None:
