@@ -25,6 +25,7 @@ def test_two_sources_merged_with_precedence(ada, store, connected):
     draft = open_editor(ada)
     page = ada.get(f"/flows/editor/{draft}").get_data(as_text=True)
     assert "<html" in page and 'data-node="output"' in page
+    assert "<li>Advanced editor</li>" in page and "Click a node to configure it" in page
 
     for connection_id, label in ((north, "North"), (south, "South")):
         added = hx(ada, "post", f"/flows/editor/{draft}/sources",

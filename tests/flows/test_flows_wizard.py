@@ -146,6 +146,7 @@ def test_refresh_and_closed_tab_resume_the_draft(ada, store, connected):
     page = ada.get(f"/flows/wizard/{draft}/options")
     html = page.get_data(as_text=True)
     assert "<html" in html and 'data-step="options"' in html and 'id="wizard"' in html
+    assert "resume the draft from the Flows page" in html and "Discard draft" in html
     # A closed tab: the flows list offers the draft, which opens where it was left.
     listing = ada.get("/flows/").get_data(as_text=True)
     assert f"/flows/wizard/{draft}" in listing and "Unfinished drafts" in listing
