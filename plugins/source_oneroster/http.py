@@ -26,6 +26,7 @@ from plugins.source_oneroster.model import Category, ClientSettings, OneRosterEr
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_RATE_LIMIT_WAITS = 50  # 429s with Retry-After are bounded by this and the time budget
+MAX_RETRY_AFTER_S = 300.0  # a server asking for a longer pause is reported, not waited for
 USER_AGENT = "SDM-OneRoster/1.0 (+python-requests)"
 
 
@@ -291,21 +292,24 @@ class Transport:
                  status: int | None = None) -> None:
         if retry_after is not None:
             delay = retry_after
-            with self._lock:
-                self._pause_until = max(self._pause_until, time.monotonic() + delay)
+            if delay <= MAX_RETRY_AFTER_S:
+                with self._lock:
+                    self._pause_until = max(self._pause_until, time.monotonic() + delay)
         else:
             ceiling = min(self.settings.backoff_max,
                           self.settings.backoff_base * (2 ** (attempt - 1)))
             with self._lock:
                 delay = ceiling * (0.5 + self._random.random() / 2)
         remaining = self.remaining()
-        if remaining is not None and delay >= remaining:
-            if status == 429:
+        too_long = retry_after is not None and retry_after > MAX_RETRY_AFTER_S
+        if too_long or (remaining is not None and delay >= remaining):
+            if status == 429 or too_long:
                 raise scrub_error(OneRosterError(
                     Category.RATE_LIMITED,
                     f"The server asked SDM to wait {delay:.0f} s before reading more of "
-                    f"{label(entity)}, longer than the time budget allows",
-                    entity=entity, status=429, url=safe_url(url)), self.secrets)
+                    f"{label(entity)}, longer than SDM waits"
+                    + ("" if too_long else " within its time budget"),
+                    entity=entity, status=status, url=safe_url(url)), self.secrets)
             raise self._budget_error(entity, url, f"HTTP {status}" if status else None)
         self._wait(delay, cancel, entity, url, observer, rate_limited=status == 429)
 

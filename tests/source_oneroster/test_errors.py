@@ -93,6 +93,16 @@ def test_a_retry_after_longer_than_the_time_budget_fails_at_once(http):
     assert error.category == Category.RATE_LIMITED and "3600 s" in error.message
 
 
+def test_a_pause_of_an_hour_is_reported_not_waited_for_even_without_a_budget(http):
+    token(http)
+    http.add(responses.GET, USERS, json=imsx("down for maintenance"), status=503,
+             headers={"Retry-After": "3600"})
+    started = time.perf_counter()
+    error = page_error(settings(time_budget=None))
+    assert time.perf_counter() - started < 2
+    assert (error.category, error.status) == (Category.RATE_LIMITED, 503)
+
+
 def test_lasting_server_errors_carry_the_servers_own_message(http):
     token(http)
     http.add(responses.GET, USERS, json=imsx("Database unavailable", "internal_server_error"),
