@@ -145,6 +145,8 @@ class ParallelFetch:
         """Fetch every collection and return how each one ended."""
         transport = self.client.transport
         transport.start_budget()
+        if self.user_cancel is not None and self.user_cancel.is_set():
+            self.cancel.set()
         for run in self.runs.values():
             run.progress.state = "running"
             self.report(run)

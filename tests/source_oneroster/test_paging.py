@@ -230,6 +230,17 @@ def test_cancel_stops_the_fetch_and_marks_collections_cancelled(http):
     assert len(users.requests) < 20
 
 
+def test_a_fetch_cancelled_before_it_starts_asks_for_no_page(http):
+    token(http)
+    users = serve(http, "users", rows("users", 10))
+    cancel = threading.Event()
+    cancel.set()
+    with OneRosterClient(settings()) as client:
+        result = client.fetch(("users", "orgs"), sink=Collect(), cancel=cancel)
+    assert {r.error.category for r in result.results.values()} == {Category.CANCELLED}
+    assert users.requests == []
+
+
 def test_a_failing_sink_stops_the_fetch_and_is_raised(http):
     token(http)
     serve(http, "users", Collection(rows("users", 500)))
