@@ -149,7 +149,7 @@ class ThreadRunner(Runner):
 
     A background thread beats for every job this process holds, queued or running, so that
     a job waiting for a free worker is not mistaken for an abandoned one; it also sweeps
-    abandoned jobs (of any process) at start-up and every SWEEP_S seconds.
+    abandoned jobs (of any process) right after start-up and every SWEEP_S seconds.
     """
 
     def __init__(self, workers: int) -> None:
@@ -179,8 +179,8 @@ class ThreadRunner(Runner):
                 self._held.discard(job_id)
 
     def _beat_and_sweep(self, app: Flask) -> None:
-        _sweep(app)
-        since_sweep = 0.0
+        # The first sweep comes one beat after start-up, once the schema is surely there.
+        since_sweep = SWEEP_S
         while not self._stop.wait(HEARTBEAT_S):
             with self._lock:
                 held = list(self._held)
