@@ -184,9 +184,13 @@ def main() -> None:
         folder = Path(tmp)
         app = make_app(folder)
         flow_id, user_id = make_flow(app, urls)
+        cpu = time.process_time()
         fetch_s, fetched = bare_fetch(app, flow_id)
+        fetch_cpu = time.process_time() - cpu
         peak_fetch = peak_rss_mb()
+        cpu = time.process_time()
         run_s, total_s, facts, stages = full_run(app, flow_id, user_id)
+        run_cpu = time.process_time() - cpu  # bundle included
         peak = peak_rss_mb()
         stored = stored_tally(app, facts["id"])
     records = sum(facts["counts"].values())
@@ -201,6 +205,8 @@ def main() -> None:
         "records_per_s": round(records / run_s),
         "peak_rss_mb": peak,
         "peak_rss_after_fetch_mb": peak_fetch,
+        "fetch_cpu_s": round(fetch_cpu, 2),
+        "run_with_bundle_cpu_s": round(run_cpu, 2),
         "identical": identical,
         "status": facts["status"],
         "with_bundle_s": round(total_s, 2),

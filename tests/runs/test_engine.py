@@ -224,3 +224,25 @@ def test_polling_goes_on_while_the_output_is_written(app, ada, flows):
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and 'hx-trigger="every 1s"' in html
     assert "Writing the OneRoster 1.2 CSV bundle" in html and "Download" not in html
+
+
+def test_records_the_database_refuses_fail_the_run_without_hanging(ada, flows, scripted):
+    roster = {**ROSTER, "users": [{"sourcedId": None, "givenName": "Nobody"}]}
+    flow_id = flows.create(graph(source(plugin="source-scripted", records=roster)))
+    run = flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
+    assert run.status == "failed"
+    failed = [c for c in run.collections if c.state == "failed"]
+    assert failed and all(c.error["title"] == "Storing failed" for c in failed)
+
+
+def test_stored_records_are_exactly_what_the_source_sent(app, ada, flows, scripted):
+    users = [{"sourcedId": "u-1", "status": "active", "givenName": "Zoë",
+              "familyName": "Wiśniewska", "grades": ["09"],
+              "roles": [{"role": "student", "org": ref("school-1", "org")}],
+              "enabledUser": True, "metadata": {"score": 1.5, "nested": {"list": [1, None]}}}]
+    flow_id = flows.create(graph(source(plugin="source-scripted",
+                                        records={**ROSTER, "users": users})))
+    run = flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
+    assert stored(app, run.id, "users") == {"u-1": users[0]}
+    page = ada.get(f"/runs/{run.id}/data?entity=users&q=Wiśniewska").get_data(as_text=True)
+    assert "1 users matching" in page and "Zoë" in page

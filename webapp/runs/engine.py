@@ -159,6 +159,7 @@ class Engine:
         self.stored = 0
         self.user_cancelled = False
         self.timings: dict[str, float] = {}
+        self.tally: dict[tuple[int, str], list[int]] = {}
         self._clock = time.perf_counter()
 
     def _lap(self, name: str) -> None:
@@ -255,6 +256,7 @@ class Engine:
                 if not isinstance(reader.result, BaseException):
                     reader.result = exc
         self.stored = writer.stored
+        self.tally = writer.tally
         self.timings["store_busy_s"] = round(writer.busy_s, 3)
         self.timings["readers_waited_s"] = round(writer.waited_s, 3)
 
@@ -304,11 +306,13 @@ class Engine:
         cancelled = self.user_cancelled
         open_ = [c for c in run.collections if c.state != CollectionState.COMPLETED]
         same, across = integrity.duplicates(run.id)
-        integrity.resolve(run.id, needed=bool(same or across))
-        self._lap("merge_s")
+        merged = bool(same or across)
+        integrity.resolve(run.id, needed=merged, again=self.retry)
         entities = sorted({c.entity for c in run.collections}, key=_entity_order)
-        found = integrity.counts(run.id)
+        known = not (merged or self.retry)  # then the writer's tally is the whole story
+        found = self._tallied(0) if known else integrity.counts(run.id, merged=merged)
         run.counts = {e: found.get(e, 0) for e in entities}
+        self._lap("merge_s")
         run.integrity = run.output = None
         if run.artifact:  # a retried run's earlier bundle no longer matches its records
             (artifacts_dir() / run.artifact).unlink(missing_ok=True)
@@ -322,7 +326,8 @@ class Engine:
                          f"the others are stored. Retry the failed collections to complete "
                          f"the run.")
         else:
-            self._complete(run, entities, same, across)
+            self._complete(run, entities, same, across, merged,
+                           self._tallied(1) if known else None)
         run.finished_at = utcnow()
         db.session.commit()
         self._report("done", self.stored)
@@ -363,13 +368,22 @@ class Engine:
                 Category.INVALID_RESPONSE, "The collection could not be read.", entity=entity),
                 entity)
 
+    def _tallied(self, column: int) -> dict[str, int]:
+        """Sum the writer's tally (0: rows, 1: tobedeleted rows) per collection."""
+        sums: dict[str, int] = defaultdict(int)
+        for (_rank, entity), numbers in self.tally.items():
+            sums[entity] += numbers[column]
+        return dict(sums)
+
     def _complete(self, run: Run, entities: list[str], same: dict[str, int],
-                  across: dict[str, int]) -> None:
+                  across: dict[str, int], merged: bool,
+                  deleted: dict[str, int] | None) -> None:
         modes = _modes(run, entities)
         delta = any(m == "delta" for m in modes.values())
         self._report("checking", self.stored)
         found = integrity.report(run.id, entities, delta=delta, overlaps=across,
-                                 same_source=same)
+                                 same_source=same, merged=merged or self.retry,
+                                 deleted=deleted)
         run.integrity = found.to_dict()
         self._lap("integrity_s")
         run.status = (RunStatus.COMPLETED_WITH_WARNINGS if found.warnings

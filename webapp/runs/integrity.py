@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from plugins.source_oneroster.model import ENTITY_LABELS
@@ -63,15 +63,17 @@ def duplicates(run_id: int) -> tuple[dict[str, int], dict[str, int]]:
     return same, both
 
 
-def resolve(run_id: int, *, needed: bool) -> None:
+def resolve(run_id: int, *, needed: bool, again: bool = False) -> None:
     """Mark every record that loses to another of the same entity and sourcedId superseded.
 
     Concurrent sources store in any order; precedence is settled here, once, in one
-    statement. ``needed`` is False when there are no duplicates to settle.
+    statement. ``needed`` is False when there are no duplicates to settle; ``again`` (a
+    retry) first clears what an earlier attempt settled.
     """
-    db.session.execute(
-        update(RunRecord).where(RunRecord.run_id == run_id, RunRecord.superseded.is_(True))
-        .values(superseded=False), execution_options={"synchronize_session": False})
+    if again:
+        db.session.execute(
+            update(RunRecord).where(RunRecord.run_id == run_id, RunRecord.superseded.is_(True))
+            .values(superseded=False), execution_options={"synchronize_session": False})
     if needed:
         better = aliased(RunRecord)
         beaten = exists().where(
@@ -87,59 +89,85 @@ def resolve(run_id: int, *, needed: bool) -> None:
     db.session.commit()
 
 
-def counts(run_id: int) -> dict[str, int]:
-    """Return the number of winning records per collection."""
-    rows = db.session.execute(
-        select(RunRecord.entity, func.count()).where(RunRecord.run_id == run_id,
-                                                     RunRecord.superseded.is_(False))
-        .group_by(RunRecord.entity)).all()
-    return dict(rows)
+def counts(run_id: int, *, merged: bool) -> dict[str, int]:
+    """Return the number of winning records per collection.
+
+    ``merged`` says whether any record was superseded; when none was, the count reads the
+    index alone.
+    """
+    query = (select(RunRecord.entity, func.count()).where(RunRecord.run_id == run_id)
+             .group_by(RunRecord.entity))
+    if merged:
+        query = query.where(RunRecord.superseded.is_(False))
+    return dict(db.session.execute(query).all())
 
 
-# (collection, column holding the reference, field, referenced collection, the finding)
-REFERENCES = (
-    ("enrollments", "ref_a", "user", "users", "enrollments point to a missing user"),
-    ("enrollments", "ref_b", "class", "classes", "enrollments point to a missing class"),
-    ("classes", "ref_a", "course", "courses", "classes point to a missing course"),
-    ("classes", "ref_b", "school", "orgs", "classes point to a missing school"),
-)
+# Per collection: the references checked, as (column, field, referenced collection, finding).
+REFERENCES = {
+    "enrollments": (("ref_a", "user", "users", "enrollments point to a missing user"),
+                    ("ref_b", "class", "classes", "enrollments point to a missing class")),
+    "classes": (("ref_a", "course", "courses", "classes point to a missing course"),
+                ("ref_b", "school", "orgs", "classes point to a missing school")),
+}
 
 
-def _missing(run_id: int, entity: str, column: str,
-             target: str) -> tuple[int, tuple[str, ...]]:
+def _missing(run_id: int, entity: str, checks: Sequence[tuple[str, str, str, str]],
+             merged: bool) -> list[tuple[int, tuple[str, ...]]]:
+    """Count the records of a collection whose references point nowhere, in one scan."""
     src = aliased(RunRecord)
-    dst = aliased(RunRecord)
-    ref = getattr(src, column)
-    orphan = [*_mine(src, run_id, entity),
-              ~exists().where(*_mine(dst, run_id, target), dst.sourced_id == ref)]
-    count = db.session.scalar(select(func.count()).select_from(src).where(*orphan)) or 0
-    examples: tuple[str, ...] = ()
-    if count:
-        examples = tuple(db.session.scalars(
-            select(src.sourced_id).where(*orphan).order_by(src.sourced_id).limit(EXAMPLES)))
-    return count, examples
+    orphans = []
+    for column, _field, target, _message in checks:
+        dst = aliased(RunRecord)
+        found = [dst.run_id == run_id, dst.entity == target, dst.sourced_id == getattr(src, column)]
+        if merged:  # otherwise every record wins, and the probe reads the index alone
+            found.append(dst.superseded.is_(False))
+        orphans.append(~exists().where(*found))
+    mine = _mine(src, run_id, entity) if merged else [src.run_id == run_id, src.entity == entity]
+    totals = db.session.execute(select(*(
+        func.coalesce(func.sum(case((orphan, 1), else_=0)), 0) for orphan in orphans))
+        .select_from(src).where(*mine)).one()
+    result = []
+    for orphan, count in zip(orphans, totals, strict=True):
+        examples: tuple[str, ...] = ()
+        if count:
+            examples = tuple(db.session.scalars(
+                select(src.sourced_id).where(*mine, orphan).order_by(src.sourced_id)
+                .limit(EXAMPLES)))
+        result.append((int(count), examples))
+    return result
 
 
 def report(run_id: int, entities: Sequence[str], *, delta: bool, overlaps: dict[str, int],
-           same_source: dict[str, int]) -> Report:
-    """Check references, duplicates and tobedeleted records of a run's winning records."""
+           same_source: dict[str, int], merged: bool = True,
+           deleted: dict[str, int] | None = None) -> Report:
+    """Check references, duplicates and tobedeleted records of a run's winning records.
+
+    ``deleted`` (tobedeleted records per collection) is counted here unless already known.
+    """
     result = Report()
     read = set(entities)
     if delta:
         result.notes.append("References are not checked in a delta run: it holds only the "
                             "records that changed.")
     else:
-        for entity, column, field_name, target, message in REFERENCES:
+        for entity, checks in REFERENCES.items():
             if entity not in read:
                 continue
-            if target not in read:
-                result.notes.append(f"{ENTITY_LABELS[entity]} → {ENTITY_LABELS[target]} not "
-                                    f"checked: {ENTITY_LABELS[target].lower()} were not read.")
+            kept = []
+            for check in checks:
+                if check[2] in read:
+                    kept.append(check)
+                else:
+                    result.notes.append(
+                        f"{ENTITY_LABELS[entity]} → {ENTITY_LABELS[check[2]]} not checked: "
+                        f"{ENTITY_LABELS[check[2]].lower()} were not read.")
+            if not kept:
                 continue
-            count, examples = _missing(run_id, entity, column, target)
-            if count:
-                result.warnings.append(Finding(f"missing_{field_name}", entity, count,
-                                               f"{count} {message}", examples))
+            for (_column, field_name, _target, message), (count, examples) in zip(
+                    kept, _missing(run_id, entity, kept, merged), strict=True):
+                if count:
+                    result.warnings.append(Finding(f"missing_{field_name}", entity, count,
+                                                   f"{count} {message}", examples))
     for entity, count in sorted(same_source.items()):
         result.warnings.append(Finding(
             "duplicate_sourced_id", entity, count,
@@ -150,12 +178,13 @@ def report(run_id: int, entities: Sequence[str], *, delta: bool, overlaps: dict[
             "merged", entity, count,
             f"{count} {ENTITY_LABELS.get(entity, entity).lower()} came from more than one "
             f"source; the merge precedence chose which one to keep"))
-    deleted = dict(db.session.execute(
-        select(RunRecord.entity, func.count())
-        .where(RunRecord.run_id == run_id, RunRecord.superseded.is_(False),
-               RunRecord.status == "tobedeleted")
-        .group_by(RunRecord.entity)).all())
-    for entity, count in sorted(deleted.items()):
+    if deleted is None:
+        deleted = dict(db.session.execute(
+            select(RunRecord.entity, func.count())
+            .where(RunRecord.run_id == run_id, RunRecord.superseded.is_(False),
+                   RunRecord.status == "tobedeleted")
+            .group_by(RunRecord.entity)).all())
+    for entity, count in sorted((e, n) for e, n in deleted.items() if n):
         finding = Finding("tobedeleted", entity, count,
                           f"{count} {ENTITY_LABELS.get(entity, entity).lower()} are marked "
                           f"tobedeleted")
