@@ -24,7 +24,7 @@ CHROMIUM = Path(os.environ.get("SDM_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-BUDGET_S = 3.0  # the connection-test time budget of the browser tests' app
+BUDGET_S = 4.0  # the connection-test time budget of the browser tests' app
 PASSWORD = "correct horse battery staple"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 _people = itertools.count(1)
