@@ -421,6 +421,8 @@ def test_incomplete_values_say_what_to_fix_and_start_nothing(app, client, people
                                                   "client_secret": ""}, headers=HX).text
     assert "Fix the form first" in html
     assert "Enter the Client Secret." in html
+    without_js = client.post("/connections/test", data={**FORM, "client_secret": ""})
+    assert without_js.status_code == 422 and "<html" in without_js.text
     with app.app_context():
         assert db.session.scalar(select(db.func.count(Job.id))) == 0
 

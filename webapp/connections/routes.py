@@ -228,8 +228,9 @@ def _test_values(editing: Connection | None):
                                  template=services.provider_template(values["provider"]))
     if errors:
         view = checklists.invalid_view(errors, editing.id if editing else None, region)
-        body = render_template("connections/_test_status.html", view=view)
-        return (body, 200) if request.htmx else (body, 422)
+        if not request.htmx:
+            return render_template("connections/test_result.html", view=view), 422
+        return render_template("connections/_test_status.html", view=view)
     job = testing.start_values_test(values, secret=secret, organization_id=current_org().id,
                                     user_id=current_user.id, editing=editing, region=region)
     if not request.htmx:
