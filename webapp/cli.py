@@ -39,5 +39,18 @@ def demo_login() -> None:
     click.echo(f"  Password: {current_app.config['DEMO_PASSWORD']}")
 
 
+@sdm.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run background jobs from Redis (SDM_JOBS=rq)."""
+    from webapp.jobs import RQRunner, runner
+
+    queue = runner()
+    if not isinstance(queue, RQRunner):
+        raise click.ClickException("Set SDM_JOBS=rq (and SDM_REDIS_URL) to run a worker.")
+    click.echo(f"Working on the {queue.QUEUE!r} queue at {current_app.config['REDIS_URL']}")
+    queue.work(current_app._get_current_object(), burst=burst)
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(sdm)

@@ -133,6 +133,10 @@ class Runner(ABC):
             job.cancel_requested = True
             db.session.commit()
 
+    def holds(self, job_id: str) -> bool:
+        """Tell whether a job still waits in this runner's queue (and so is not abandoned)."""
+        return False
+
     def shutdown(self) -> None:  # noqa: B027 - optional for runners without resources
         """Stop accepting work."""
 
@@ -210,6 +214,63 @@ class ThreadRunner(Runner):
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
+class RQRunner(Runner):
+    """Queue jobs in Redis; `flask sdm worker` processes on any machine run them.
+
+    A worker beats for the job it runs; a job still waiting in the queue is held by Redis,
+    so neither is mistaken for an abandoned one.
+    """
+
+    QUEUE = "sdm"
+    WAITING = frozenset({"queued", "deferred", "scheduled"})
+
+    def __init__(self, redis_url: str) -> None:
+        from redis import Redis
+        from rq import Queue
+
+        self.connection = Redis.from_url(redis_url)
+        self.queue = Queue(self.QUEUE, connection=self.connection)
+
+    def dispatch(self, job_id: str) -> None:
+        self.queue.enqueue(run_queued, job_id, job_id=f"sdm-{job_id}", job_timeout=-1,
+                           result_ttl=0, failure_ttl=24 * 3600)
+
+    def holds(self, job_id: str) -> bool:
+        from rq.exceptions import NoSuchJobError
+        from rq.job import Job as QueuedJob
+
+        try:
+            queued = QueuedJob.fetch(f"sdm-{job_id}", connection=self.connection)
+        except NoSuchJobError:
+            return False
+        return queued.get_status(refresh=True).value in self.WAITING
+
+    def work(self, app: Flask, burst: bool = False) -> None:
+        """Run queued jobs in this process until stopped (or until the queue is empty)."""
+        from rq import SimpleWorker
+
+        with app.app_context():
+            _sweep(app)
+            SimpleWorker([self.queue], connection=self.connection).work(
+                burst=burst, with_scheduler=False, logging_level="WARNING")
+
+
+def run_queued(job_id: str) -> None:
+    """Run a job taken from the Redis queue, beating while it runs."""
+    app = current_app._get_current_object()
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_S):
+            ThreadRunner._beat(app, [job_id])
+
+    threading.Thread(target=beat, daemon=True, name="sdm-job-heartbeat").start()
+    try:
+        execute(job_id)
+    finally:
+        stop.set()
+
+
 def _sweep(app: Flask) -> None:
     try:
         with app.app_context():
@@ -257,7 +318,7 @@ def is_stale(job: Job, now: datetime | None = None) -> bool:
     if JobStatus(job.status).terminal:
         return False
     last_sign = job.heartbeat_at or job.created_at
-    return last_sign < (now or utcnow()) - STALE_AFTER
+    return last_sign < (now or utcnow()) - STALE_AFTER and not runner().holds(job.id)
 
 
 def recover_stale(now: datetime | None = None) -> list[Job]:
@@ -267,6 +328,7 @@ def recover_stale(now: datetime | None = None) -> list[Job]:
         db.select(Job).where(Job.status.in_([JobStatus.RUNNING, JobStatus.QUEUED]),
                              db.func.coalesce(Job.heartbeat_at, Job.created_at) < cutoff)
     ).all()
+    stale = [job for job in stale if not runner().holds(job.id)]
     for job in stale:
         mark_interrupted(job)
     if stale:
@@ -298,5 +360,7 @@ def init_app(app: Flask) -> None:
         thread_runner = ThreadRunner(app.config["JOB_WORKERS"])
         thread_runner.start(app)
         app.extensions["sdm.jobs"] = thread_runner
+    elif backend == "rq":
+        app.extensions["sdm.jobs"] = RQRunner(app.config["REDIS_URL"])
     else:
-        raise ValueError(f"SDM_JOBS must be 'thread' or 'sync', not {backend!r}")
+        raise ValueError(f"SDM_JOBS must be 'thread', 'rq' or 'sync', not {backend!r}")
