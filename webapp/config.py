@@ -33,6 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "PAGE_SIZE": 1000,
     "MAX_IN_FLIGHT": 8,
     "LOG_LEVEL": "INFO",
+    "APP_URL": "http://127.0.0.1:8000/",  # where people reach SDM; the demo seed points at it
+    "PASSWORD_HASH_METHOD": "scrypt",  # werkzeug hash method for passwords
     "ARTIFACTS_DIR": None,  # None: instance/artifacts (run downloads, e.g. CSV bundles)
 }
 
