@@ -1,0 +1,94 @@
+"""Runs of source-oneroster against the sandbox SIS on loopback (tests/fixtures/sandbox.py)."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+
+import pytest
+from sqlalchemy import select
+
+from plugins.source_oneroster.model import ENTITIES
+from tests.runs.conftest import graph, source
+from tests.runs.test_engine import stored
+from tests.runs.test_run_test_data import run_id_of
+from webapp import crypto
+from webapp.extensions import db
+from webapp.models import Connection, User
+from webapp.models.common import utcnow
+
+
+@pytest.fixture
+def connect(app, ada, people, sandbox):
+    """Save a connection to the sandbox with a fault profile (its Client ID); return its id."""
+
+    def make(profile: str = "demo") -> int:
+        with app.app_context():
+            user = db.session.scalar(select(User).where(User.email == "ada@example.com"))
+            connection = Connection(
+                organization_id=people.org_id("Springfield District"), name=f"Sandbox {profile}",
+                provider="custom", base_url=sandbox.base_url, auth_url=sandbox.token_url,
+                client_id=profile, client_secret_encrypted=crypto.encrypt(sandbox.secret),
+                secret_set_at=utcnow(), created_by_id=user.id)
+            db.session.add(connection)
+            db.session.commit()
+            return connection.id
+
+    return make
+
+
+def expected(sandbox) -> dict[str, int]:
+    counts = sandbox.app.district.counts()
+    return {e: counts[e] for e in ENTITIES}
+
+
+def test_a_run_stores_exactly_the_sandboxs_records(app, ada, flows, sandbox, connect):
+    flow_id = flows.create(graph(source(plugin="source-oneroster", connection_id=connect())))
+    run = flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
+    assert run.status in ("completed", "completed_with_warnings"), run.error
+    assert run.counts == expected(sandbox)
+    district = sandbox.app.district
+    for entity in ("orgs", "users"):
+        served = {r["sourcedId"] for r in district.records(entity, "")}
+        assert set(stored(app, run.id, entity)) == served
+    # The bundle's bulk files hold every record that is not tobedeleted.
+    bundle = zipfile.ZipFile(io.BytesIO(ada.get(f"/runs/{run.id}/download").data))
+    for entity in ENTITIES:
+        live = sum(1 for r in district.records(entity, "") if r.get("status") != "tobedeleted")
+        rows = bundle.read(f"{entity}.csv").decode().splitlines()
+        assert len(rows) - 1 == live, entity
+
+
+def test_no_enrollments_profile_fails_that_collection_and_retry_completes_it(
+        app, ada, flows, sandbox, connect):
+    connection_id = connect("no-enrollments")
+    flow_id = flows.create(graph(source(plugin="source-oneroster", connection_id=connection_id)))
+    run_id = run_id_of(ada.post(f"/runs/flows/{flow_id}/start"))
+    run = flows.run(run_id)
+    assert run.status == "failed"
+    states = {c.entity: c.state for c in run.collections}
+    assert states == {"orgs": "completed", "courses": "completed", "classes": "completed",
+                      "users": "completed", "enrollments": "failed"}
+    failed = next(c for c in run.collections if c.entity == "enrollments")
+    assert failed.error["category"] == "forbidden" and failed.error["missing_scope"]
+    page = ada.get(f"/runs/{run_id}").get_data(as_text=True)
+    assert "Access forbidden" in page and "Retry failed collections" in page
+    assert re.search(r"missing scope: <code>[^<]+</code>", page)
+
+    with app.app_context():  # the SIS administrator grants the scope
+        db.session.get(Connection, connection_id).client_id = "demo"
+        db.session.commit()
+    assert ada.post(f"/runs/{run_id}/retry").status_code == 303
+    run = flows.run(run_id)
+    assert run.status in ("completed", "completed_with_warnings"), run.error
+    assert run.counts == expected(sandbox)
+    assert [c.state for c in run.collections] == ["completed"] * 5
+
+
+def test_a_flaky_server_still_gives_every_record(app, ada, flows, sandbox, connect):
+    flow_id = flows.create(graph(source(plugin="source-oneroster",
+                                        connection_id=connect("flaky"))))
+    run = flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
+    assert run.status in ("completed", "completed_with_warnings"), run.error
+    assert run.counts == expected(sandbox)
