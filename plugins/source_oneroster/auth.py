@@ -68,6 +68,11 @@ class OAuth2Credentials:
         self._failure: OneRosterError | None = None
         self.issued = 0  # tokens obtained so far, for progress and tests
 
+    @property
+    def info(self) -> TokenInfo | None:
+        """The details of the last token obtained, if any."""
+        return self._info
+
     def token(self, cancel: threading.Event | None = None) -> TokenInfo:
         """Return the current token's details, obtaining a token when needed."""
         self._current(cancel)

@@ -32,6 +32,7 @@ from plugins.source_oneroster.model import (
 )
 from plugins.source_oneroster.normalize import DATA_TYPE, normalizer
 from plugins.source_oneroster.paging import Slice, parse_link, parse_total
+from plugins.source_oneroster.parallel import ParallelFetch
 
 __all__ = ["OneRosterClient", "Page", "TokenInfo", "OneRosterError", "entity_url"]
 
@@ -80,15 +81,13 @@ class OneRosterClient:
         is in the result. `since` asks only for records changed after that timestamp
         (tobedeleted ones included). The time budget runs afresh from the start of a fetch.
         """
-        from plugins.source_oneroster.parallel import ParallelFetch
-
         return ParallelFetch(self, tuple(entities), sink, progress, cancel, since).run()
 
     def granted_scopes(self) -> tuple[str, ...] | None:
         """Return the scopes the current token carries, when known."""
         credentials = self.credentials
-        if isinstance(credentials, OAuth2Credentials) and credentials._info is not None:
-            return credentials._info.scopes
+        if isinstance(credentials, OAuth2Credentials) and credentials.info is not None:
+            return credentials.info.scopes
         return None
 
     def read_page(self, entity: str, page: Slice, query: Mapping[str, Any] | None, *,
