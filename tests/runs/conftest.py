@@ -85,7 +85,7 @@ class ScriptedSource(SourcePlugin):
 
     config: {"records": {entity: [data, ...]}, "fail": {entity: category},
              "fail_times": n (how many reads fail before the failures clear),
-             "block": true (hold the read until cancelled)}
+             "block": true (hold the read until cancelled), "explode": true (raise)}
     """
 
     id = "source-scripted"
@@ -108,6 +108,8 @@ class ScriptedSource(SourcePlugin):
 
     def read(self, entities, *, sink, progress=None, cancel=None, since=None):
         ScriptedSource.reads.append(tuple(entities))
+        if self.config.get("explode"):
+            raise RuntimeError("a bug in the plugin")
         failing = len(ScriptedSource.reads) <= self.config.get("fail_times", 10**6)
         results = {}
         for entity in entities:

@@ -246,3 +246,30 @@ def test_stored_records_are_exactly_what_the_source_sent(app, ada, flows, script
     assert stored(app, run.id, "users") == {"u-1": users[0]}
     page = ada.get(f"/runs/{run.id}/data?entity=users&q=Wiśniewska").get_data(as_text=True)
     assert "1 users matching" in page and "Zoë" in page
+
+
+def test_a_crashing_source_fails_its_collections_not_the_others(ada, flows, scripted):
+    fine = source("source-1", plugin="source-scripted", records=ROSTER)
+    broken = source("source-2", plugin="source-scripted", records=ROSTER, explode=True)
+    flow_id = flows.create(graph(fine, broken))
+    run = flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
+    assert run.status == "failed"
+    states = {(c.source_node, c.state) for c in run.collections}
+    assert states == {("source-1", "completed"), ("source-2", "failed")}
+    errors = {c.error["title"] for c in run.collections if c.error}
+    assert errors == {"Internal error"}
+    assert run.counts["users"] == 4  # the working source's records are kept
+
+
+def test_an_engine_failure_ends_the_run_failed(app, ada, flows, monkeypatch):
+    from webapp.runs import integrity
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the report")
+
+    monkeypatch.setattr(integrity, "report", broken)
+    run = flows.run(run_id_of(ada.post(f"/runs/flows/{flows.create()}/start")))
+    assert run.status == "failed" and "internal error" in run.error
+    with app.app_context():
+        job = db.session.get(Job, run.job_id)
+        assert job.status == JobStatus.FAILED

@@ -1,4 +1,4 @@
-"""The run engine: the "flow.run" job that reads every source, stores, merges, checks, writes.
+"""The run engine: the "flow.run" job that reads every source, stores, merges and checks.
 
 Each source reads in a thread of its own (a source's collections are fetched concurrently by
 its client); records go to one writer thread (webapp/runs/store.py). The job's own thread
@@ -20,6 +20,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import delete, tuple_
+from sqlalchemy.exc import OperationalError
 
 from plugins.source_oneroster.model import (
     Category,
@@ -111,13 +112,6 @@ class Reader:
     entities: tuple[str, ...]
     since: str | None
     result: FetchResult | BaseException | None = None
-
-
-def start_run(flow: Any, user: Any) -> Run:
-    """Start a run of a flow; the same as webapp.runs.services.start_run."""
-    from webapp.runs import services  # services builds on this module
-
-    return services.start_run(flow, user)
 
 
 @jobs.handler(KIND)
@@ -248,7 +242,14 @@ class Engine:
                                       name=f"sdm-run-{run.id}-{reader.node}", daemon=True)
             thread.start()
             threads.append(thread)
-        self._watch(threads, writer)
+        try:
+            self._watch(threads, writer)
+        except BaseException:
+            self.cancel.set()  # stop the readers before giving up on the run
+            for thread in threads:
+                thread.join(timeout=30)
+            writer.abandon()
+            raise
         try:
             writer.close()
         except StoreFailed as exc:
@@ -291,8 +292,13 @@ class Engine:
         self._report("finishing", writer.stored)
 
     def _report(self, stage: str, stored: int) -> None:
-        self.ctx.report({"stage": stage, "stored": stored,
-                         "collections": self.progress.snapshot()})
+        """Write the progress on the job row; a busy database skips a report, not the run."""
+        try:
+            self.ctx.report({"stage": stage, "stored": stored,
+                             "collections": self.progress.snapshot()})
+        except OperationalError:
+            log.warning("progress of run %s not written this time", self.run_id)
+            db.session.rollback()
 
     # After: per-collection status, merge, counts, integrity, output.
 
@@ -380,6 +386,7 @@ class Engine:
                   deleted: dict[str, int] | None) -> None:
         modes = _modes(run, entities)
         delta = any(m == "delta" for m in modes.values())
+        db.session.commit()  # what is settled so far stays, whatever happens to the report
         self._report("checking", self.stored)
         found = integrity.report(run.id, entities, delta=delta, overlaps=across,
                                  same_source=same, merged=merged or self.retry,

@@ -107,6 +107,11 @@ class RecordWriter:
 
         return put
 
+    def abandon(self) -> None:
+        """Stop the writer, whatever it has or has not stored."""
+        self._queue.put(_STOP)
+        self._thread.join()
+
     def close(self) -> None:
         """Wait until every queued record is stored; raise StoreFailed if any was not."""
         self._queue.put(_STOP)
