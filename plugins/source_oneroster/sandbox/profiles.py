@@ -34,8 +34,8 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
             "connection); the same request succeeds when tried again.", error_rate=0.25),
     Profile("rate-limited", "More than 8 requests a second are answered 429 Too Many Requests "
             "with Retry-After.", rate_limit=8),
-    Profile("short-token", "Tokens expire after 2 seconds; requests take an extra 50 ms.",
-            token_ttl=2, latency_s=0.05),
+    Profile("short-token", "Tokens expire after 1 second; requests take an extra 50 ms.",
+            token_ttl=1, latency_s=0.05),
     Profile("clamped", "Pages hold at most 100 records, whatever limit asks for.", clamp=100),
     Profile("no-total", "Neither X-Total-Count nor Link headers, and at most 100 records a "
             "page (like the Ed-Fi OneRoster server).", total_header=False, link="none",
