@@ -203,6 +203,7 @@ class Engine:
         self.stored = writer.stored
         self.tally = writer.tally
         self.timings["store_busy_s"] = round(writer.busy_s, 3)
+        self.timings["store_cpu_s"] = round(writer.cpu_s, 3)
         self.timings["readers_waited_s"] = round(writer.waited_s, 3)
 
     def _read(self, reader: Reader, writer: RecordWriter) -> None:

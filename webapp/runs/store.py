@@ -76,6 +76,7 @@ class RecordWriter:
         # Rows and tobedeleted rows stored, per (source rank, collection).
         self.tally: dict[tuple[int, str], list[int]] = {}
         self.busy_s = 0.0  # time the writer spent storing
+        self.cpu_s = 0.0  # processor time of the writer thread
         self.waited_s = 0.0  # time readers spent waiting for room in the queue
         self._lock = threading.Lock()
         self.error: BaseException | None = None
@@ -120,10 +121,12 @@ class RecordWriter:
             raise StoreFailed() from self.error
 
     def _loop(self) -> None:
+        started = time.thread_time()
         with self.engine.connect() as conn:
             try:
                 self._drain(conn)
             finally:
+                self.cpu_s = time.thread_time() - started
                 if conn.dialect.name == "sqlite":
                     conn.invalidate()  # its pragmas suit this writer only: not back to the pool
 
