@@ -99,3 +99,19 @@ def test_create_new_connection_inside_the_wizard(ada, store, sandbox):
               data={"connection_id": str(new_id)}).get_data(as_text=True)
     assert 'data-status="passed"' in html
     assert re.search(rf'<option[^>]* value="{new_id}"[^>]*\bselected', html)
+
+
+def test_the_school_filter_keeps_offering_every_school(ada, store, sandbox):
+    connection = sandbox_connection(store, sandbox, "Sandbox SIS")
+    draft = draft_id(ada.post("/flows/wizard"))
+    hx(ada, "post", f"/flows/wizard/{draft}/source", data={"plugin": "source-oneroster"})
+    hx(ada, "post", f"/flows/wizard/{draft}/configure", data={"connection_id": str(connection)})
+    options = hx(ada, "post", f"/flows/wizard/{draft}/configure",
+                 data={"connection_id": str(connection), "next": "1"}).get_data(as_text=True)
+    schools = re.findall(r'name="schools" value="([^"]+)"', options)
+    assert len(schools) > 1
+
+    hx(ada, "post", f"/flows/wizard/{draft}/options",
+       data={"entities": ["orgs", "users"], "sync": "full", "schools": [schools[0]]})
+    again = hx(ada, "get", f"/flows/wizard/{draft}/options").get_data(as_text=True)
+    assert re.findall(r'name="schools" value="([^"]+)"', again) == schools

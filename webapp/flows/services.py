@@ -128,7 +128,9 @@ def list_schools(node: Mapping[str, Any], organization_id: int
     if cls is None:
         return [], ""
     try:
-        source = cls(node.get("config") or {}, organization_id=organization_id)
+        # List every school the source offers, not only those an earlier choice kept.
+        config = {k: v for k, v in (node.get("config") or {}).items() if k != "schools"}
+        source = cls(config, organization_id=organization_id)
         sample = source.sample(["orgs"], SCHOOL_SAMPLE).get("orgs")
     except Exception as exc:  # any failure leaves the free-text filter, with the reason
         reason = getattr(exc, "message", None) or "the source could not be read"
