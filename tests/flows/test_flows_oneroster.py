@@ -8,6 +8,9 @@ import pytest
 
 from plugins.source_oneroster.sandbox.server import serve_in_thread
 from tests.flows.flowkit import draft_id
+from webapp.extensions import db
+from webapp.flows.services import list_schools
+from webapp.models import Connection
 
 USERS = 60
 
@@ -101,17 +104,15 @@ def test_create_new_connection_inside_the_wizard(ada, store, sandbox):
     assert re.search(rf'<option[^>]* value="{new_id}"[^>]*\bselected', html)
 
 
-def test_the_school_filter_keeps_offering_every_school(ada, store, sandbox):
-    connection = sandbox_connection(store, sandbox, "Sandbox SIS")
-    draft = draft_id(ada.post("/flows/wizard"))
-    hx(ada, "post", f"/flows/wizard/{draft}/source", data={"plugin": "source-oneroster"})
-    hx(ada, "post", f"/flows/wizard/{draft}/configure", data={"connection_id": str(connection)})
-    options = hx(ada, "post", f"/flows/wizard/{draft}/configure",
-                 data={"connection_id": str(connection), "next": "1"}).get_data(as_text=True)
-    schools = re.findall(r'name="schools" value="([^"]+)"', options)
-    assert len(schools) > 1
 
-    hx(ada, "post", f"/flows/wizard/{draft}/options",
-       data={"entities": ["orgs", "users"], "sync": "full", "schools": [schools[0]]})
-    again = hx(ada, "get", f"/flows/wizard/{draft}/options").get_data(as_text=True)
-    assert re.findall(r'name="schools" value="([^"]+)"', again) == schools
+def test_listing_schools_ignores_the_schools_already_chosen(app, ada, store, sandbox):
+    connection = sandbox_connection(store, sandbox, "Sandbox SIS")
+    node = {"id": "source-1", "kind": "source", "plugin": "source-oneroster",
+            "config": {"connection_id": connection, "schools": []}}
+    with app.test_request_context():
+        organization_id = db.session.get(Connection, connection).organization_id
+        every, _ = list_schools(node, organization_id)
+        node["config"]["schools"] = [every[0][0]]
+        again, _ = list_schools(node, organization_id)
+    assert len(every) > 1
+    assert again == every
