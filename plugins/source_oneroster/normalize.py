@@ -173,11 +173,16 @@ def _enum_field(key: str, table: dict[str, str]) -> Callable[[dict], dict]:
     return fix
 
 
-_enrollment_role = _enum_field("role", _ENROLLMENT_ROLE)
+_ENROLLMENT_ROLE_OK = frozenset(ENROLLMENT_ROLES)
 
 
 def _enrollments(raw: dict) -> dict:
-    data = _enrollment_role(raw)
+    data = raw
+    role = raw.get("role")
+    if role.__class__ is str and role not in _ENROLLMENT_ROLE_OK:
+        fixed = enum_value(role, _ENROLLMENT_ROLE)
+        if fixed is not role:
+            data = _set(data, raw, "role", fixed)
     primary = raw.get("primary")
     if primary is not None and primary != "true" and primary != "false":
         data = _set(data, raw, "primary", bool_string(primary))
