@@ -12,6 +12,7 @@ Prints one JSON line.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import threading
 import time
@@ -86,6 +87,7 @@ def main() -> None:
     with sandbox(USERS, LATENCY_MS) as urls:
         seq_digests, seq_pages, seq_s = sequential(urls)
         seq_digests.sort()
+        load = os.getloadavg()[0]  # the machine may be shared: say how busy it was
         par_digests, par_pages, par_s = parallel(urls)
         par_digests.sort()
     ideal = par_pages * LATENCY_MS / 1000 / MAX_IN_FLIGHT
@@ -105,6 +107,7 @@ def main() -> None:
         "page_size": PAGE_SIZE,
         "max_in_flight": MAX_IN_FLIGHT,
         "server_records": urls["records"],
+        "load_average_1m": round(load, 2),
     }), flush=True)
 
 
