@@ -10,6 +10,7 @@ from webapp.models.runs import CollectionState, Run, RunCollection, RunRecord, R
 __all__ = [
     "AuditEvent",
     "AuthMethod",
+    "CollectionState",
     "Connection",
     "Flow",
     "FlowDraft",
@@ -20,6 +21,10 @@ __all__ = [
     "Membership",
     "Organization",
     "Role",
+    "Run",
+    "RunCollection",
+    "RunRecord",
+    "RunStatus",
     "Status",
     "User",
 ]
