@@ -204,13 +204,22 @@ def _check_collections(sheet: Checklist, settings: ClientSettings, client: Any, 
     """Read the first page of each collection in parallel; report each as it completes."""
     if sheet.stopped():
         return []
-    limit = settings.page_size
+    return probe_collections(
+        sheet, clock, pool, ENTITIES, suggestion,
+        probe=lambda entity: probe_collection(client, entity, settings.page_size,
+                                              settings.version),
+        judge=lambda probe: _complete_collection(sheet, probe, settings.version),
+    )
+
+
+def probe_collections(sheet: Checklist, clock: Budget, pool: ThreadPoolExecutor,
+                      entities: tuple[str, ...], suggestion: str | None, *,
+                      probe: Callable[[str], Probe], judge: Callable[[Probe], None],
+                      ) -> list[Probe]:
+    """Probe collections concurrently, judge each as it completes, fail what the budget ends."""
     started = time.monotonic()
-    futures: dict[Future, str] = {
-        pool.submit(probe_collection, client, entity, limit, settings.version): entity
-        for entity in ENTITIES
-    }
-    for entity in ENTITIES:
+    futures: dict[Future, str] = {pool.submit(probe, entity): entity for entity in entities}
+    for entity in entities:
         sheet.start(entity)
     sheet.emit()
     probes: list[Probe] = []
@@ -222,13 +231,13 @@ def _check_collections(sheet: Checklist, settings: ClientSettings, client: Any, 
         for future in done:
             entity = futures[future]
             try:
-                probe = future.result()
+                result = future.result()
             except OneRosterError as error:
                 sheet.fail(entity, collection_failure(error, entity, suggestion),
                            elapsed_s=time.monotonic() - started, emit=False)
                 continue
-            probes.append(probe)
-            _complete_collection(sheet, probe, settings.version)
+            probes.append(result)
+            judge(result)
         sheet.emit()
     for future in pending:
         future.cancel()

@@ -8,12 +8,11 @@ The result lists the errors that would prevent an import, in words a person can 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from plugins.source_oneroster.check import check_proxy, check_token
+from plugins.source_oneroster.check import check_proxy, check_token, probe_collections
 from plugins.source_oneroster.checklist import (
     FAILED,
     OK,
@@ -23,12 +22,11 @@ from plugins.source_oneroster.checklist import (
     Probe,
     Step,
     analyse_base_url,
-    collection_failure,
     count_text,
     open_client,
     probe_collection,
 )
-from plugins.source_oneroster.model import ENTITIES, ENTITY_LABELS, ClientSettings, OneRosterError
+from plugins.source_oneroster.model import ENTITIES, ENTITY_LABELS, ClientSettings
 from plugins.source_oneroster.required_fields import ESSENTIAL, missing_in_sample, required_fields
 
 SAMPLE_SIZE = 100
@@ -84,35 +82,12 @@ def run_preflight(settings: ClientSettings, *, entities: Sequence[str] = ENTITIE
 def _sample_collections(sheet: Checklist, settings: ClientSettings, client: Any, clock: Budget,
                         pool: ThreadPoolExecutor, chosen: tuple[str, ...],
                         suggestion: str | None, sample_size: int) -> None:
-    started = time.monotonic()
-    futures: dict[Future, str] = {
-        pool.submit(probe_collection, client, entity, sample_size, settings.version, True):
-            entity
-        for entity in chosen
-    }
-    for entity in chosen:
-        sheet.start(entity)
-    sheet.emit()
-    pending = set(futures)
-    while pending and not sheet.stopped():
-        done, pending = wait(pending, timeout=clock.remaining(), return_when=FIRST_COMPLETED)
-        if not done:
-            break
-        for future in done:
-            entity = futures[future]
-            try:
-                probe = future.result()
-            except OneRosterError as error:
-                sheet.fail(entity, collection_failure(error, entity, suggestion),
-                           elapsed_s=time.monotonic() - started, emit=False)
-                continue
-            _judge_sample(sheet, probe, settings.version)
-        sheet.emit()
-    for future in pending:
-        future.cancel()
-        if not sheet.stopped():
-            sheet.fail(futures[future], clock.exceeded(futures[future]),
-                       elapsed_s=time.monotonic() - started, emit=False)
+    probe_collections(
+        sheet, clock, pool, chosen, suggestion,
+        probe=lambda entity: probe_collection(client, entity, sample_size, settings.version,
+                                              True),
+        judge=lambda probe: _judge_sample(sheet, probe, settings.version),
+    )
 
 
 def _judge_sample(sheet: Checklist, probe: Probe, version: str) -> None:
