@@ -5,8 +5,8 @@ from __future__ import annotations
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import abort, g, session
-from flask_login import current_user
+from flask import Blueprint, abort, g, session
+from flask_login import current_user, login_required
 from sqlalchemy import Select, select
 
 from webapp.extensions import db
@@ -80,3 +80,12 @@ def admin_required(view):
         return view(*args, **kwargs)
 
     return wrapped
+
+
+def members_only(blueprint: Blueprint) -> None:
+    """Open every view of a blueprint only to signed-in members of an organization."""
+
+    @blueprint.before_request
+    @login_required
+    def require_member():
+        current_org()  # 404 for a person who belongs to no organization

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 from htmx_flask import request
 
 from webapp.connections import checklists, preflight, services, testing, validation
 from webapp.connections.forms import Embed, FormState, read, read_secret
 from webapp.models import AuthMethod, Connection, Job, Status
-from webapp.tenancy import current_org, get_or_404, is_admin
+from webapp.tenancy import current_org, get_or_404, is_admin, members_only
 
 bp = Blueprint("connections", __name__, url_prefix="/connections")
 
@@ -24,16 +24,7 @@ def add_template_globals(state) -> None:
                                        form_test_view=checklists.form_view)
 
 
-@bp.before_request
-@login_required
-def require_member():
-    current_org()  # 404 for a person who belongs to no organization
-
-
-@bp.after_request
-def vary_on_htmx(response):
-    response.vary.add("HX-Request")
-    return response
+members_only(bp)
 
 
 def _admin_connection(connection_id: int) -> Connection:

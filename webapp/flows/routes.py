@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 from htmx_flask import request
 
 from webapp.flows import drafts, pages, services, wizard
@@ -12,21 +12,12 @@ from webapp.flows import graph as g
 from webapp.flows.services import FlowInvalid
 from webapp.models import Flow, FlowMode
 from webapp.runs import services as runs
-from webapp.tenancy import current_org, get_or_404
+from webapp.tenancy import get_or_404, members_only
 
 bp = Blueprint("flows", __name__, url_prefix="/flows")
 
 
-@bp.before_request
-@login_required
-def require_member():
-    current_org()  # 404 for a person who belongs to no organization
-
-
-@bp.after_request
-def vary_on_htmx(response):
-    response.vary.add("HX-Request")
-    return response
+members_only(bp)
 
 
 @bp.app_template_global()

@@ -12,6 +12,13 @@ from webapp.tenancy import current_membership
 bp = Blueprint("main", __name__)
 
 
+@bp.after_app_request
+def vary_on_htmx(response):
+    """Pages and fragments share URLs; the HX-Request header picks one, so caches must key on it."""
+    response.vary.add("HX-Request")
+    return response
+
+
 @bp.get("/")
 def index():
     if not current_user.is_authenticated:

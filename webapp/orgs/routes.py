@@ -23,12 +23,6 @@ def signed_in():
     """Every page of this area needs a signed-in person."""
 
 
-@bp.after_request
-def vary(response):
-    response.vary.add("HX-Request")
-    return response
-
-
 @bp.post("/<int:org_id>/switch")
 def switch(org_id: int):
     organization = services.switch(current_user, org_id)

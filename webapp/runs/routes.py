@@ -14,13 +14,13 @@ GET  /runs/<run_id>/download       runs.download   the output artifact (the CSV 
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, send_file, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 from htmx_flask import request
 from werkzeug.routing import BuildError
 
 from webapp.models import Flow, Run
 from webapp.runs import services
-from webapp.tenancy import current_org, get_or_404
+from webapp.tenancy import get_or_404, members_only
 
 bp = Blueprint("runs", __name__, url_prefix="/runs")
 STOP_POLLING = 286
@@ -40,16 +40,7 @@ def add_template_globals(state) -> None:
     state.app.jinja_env.globals.update(flow_runs=services.history, flow_url=flow_url)
 
 
-@bp.before_request
-@login_required
-def require_member():
-    current_org()  # 404 for a person who belongs to no organization
-
-
-@bp.after_request
-def vary_on_htmx(response):
-    response.vary.add("HX-Request")
-    return response
+members_only(bp)
 
 
 def _go(url: str):
@@ -105,12 +96,17 @@ def progress(run_id: int):
     return body, STOP_POLLING if context["settled"] else 200
 
 
-@bp.post("/<int:run_id>/cancel")
-def cancel(run_id: int):
-    run = services.cancel_run(get_or_404(Run, run_id), current_user)
+def _updated(run: Run):
+    """Answer a run action: the progress fragment for htmx, else back to the run page."""
     if request.htmx:
         return render_template("runs/_progress.html", **_context(run))
     return redirect(url_for("runs.show", run_id=run.id), 303)
+
+
+@bp.post("/<int:run_id>/cancel")
+def cancel(run_id: int):
+    run = services.cancel_run(get_or_404(Run, run_id), current_user)
+    return _updated(run)
 
 
 @bp.post("/<int:run_id>/retry")
@@ -120,9 +116,7 @@ def retry(run_id: int):
         services.retry_failed(run, current_user)
     except services.RunRefused as exc:
         return _refused(exc.public_message, url_for("runs.show", run_id=run.id))
-    if request.htmx:
-        return render_template("runs/_progress.html", **_context(run))
-    return redirect(url_for("runs.show", run_id=run.id), 303)
+    return _updated(run)
 
 
 @bp.post("/<int:run_id>/output")
@@ -132,9 +126,7 @@ def write_output(run_id: int):
         services.write_output_again(run, current_user)
     except services.RunRefused as exc:
         return _refused(exc.public_message, url_for("runs.show", run_id=run.id))
-    if request.htmx:
-        return render_template("runs/_progress.html", **_context(run))
-    return redirect(url_for("runs.show", run_id=run.id), 303)
+    return _updated(run)
 
 
 @bp.get("/<int:run_id>/data")
