@@ -189,7 +189,7 @@ def test_list_badges_follow_a_test_started_from_the_list(signed_in, screenshots)
     page.set_viewport_size({"width": 1440, "height": 720})
     passing = create_sandbox_connection(page, "District SIS (sandbox)", "latency")
     failing = create_sandbox_connection(page, "Enrollments locked", "no-enrollments")
-    create_sandbox_connection(page, "Not tested yet", "demo")
+    untested = create_sandbox_connection(page, "Not tested yet", "demo")
     page.goto("/connections/")
     watch(page)
     for connection in (passing, failing):
@@ -201,8 +201,11 @@ def test_list_badges_follow_a_test_started_from_the_list(signed_in, screenshots)
     assert "Access forbidden" in page.inner_text(f"#connection-badge-{failing}")
     assert page.get_attribute(f"#connection-badge-{passing}", "hx-trigger") \
         == f"connection-{passing}-test from:body"  # no longer polling
+    for connection in (passing, failing):  # the Last tested column follows without a reload
+        page.wait_for_selector(f"#connection-{connection}-tested time", timeout=5000)
+    assert page.inner_text(f"#connection-{passing}-tested").endswith("UTC")
+    assert "Never" in page.inner_text(f"#connection-{untested}-tested")
     assert_not_reloaded(page)
-    page.reload()  # for the picture: the Last tested column is filled in on the next visit
     page.screenshot(path=screenshots / "connections-list.png", full_page=True)
 
 
