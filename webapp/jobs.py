@@ -108,6 +108,7 @@ class Runner(ABC):
             subject_id=str(subject.id) if subject is not None else None,
             created_by_id=created_by_id,
             params=params,
+            heartbeat_at=utcnow(),  # alive from birth: a sweep before the first beat spares it
         )
         db.session.add(job)
         db.session.commit()
