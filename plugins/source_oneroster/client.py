@@ -30,7 +30,7 @@ from plugins.source_oneroster.model import (
     Sink,
     TokenInfo,
 )
-from plugins.source_oneroster.normalize import DATA_TYPE, normalizer
+from plugins.source_oneroster.normalize import DATA_TYPE, normalize_page
 from plugins.source_oneroster.paging import Slice, parse_link, parse_total
 from plugins.source_oneroster.parallel import ParallelFetch
 
@@ -108,8 +108,7 @@ class OneRosterClient:
                     entity=entity, base_url=self.settings.base_url,
                     version=self.settings.version, granted=self.granted_scopes(),
                     after_refresh=answer.refreshed)
-            make = normalizer(entity)
-            records = [make(row) for row in rows]
+            records = normalize_page(entity, rows)
         except OneRosterError as error:
             if error.entity is None and error.category != Category.CANCELLED:
                 error = with_entity(error, entity)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from functools import partial
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 from plugins.source_oneroster.model import Category, OneRosterError, Record
@@ -218,32 +221,91 @@ FIXERS: dict[str, Callable[[dict], dict]] = {
 }
 
 
-# Record is a frozen dataclass; building one through its generated __init__ costs three times
-# as much as setting its slots directly, which matters at a few hundred thousand records.
-_SLOTS = tuple(Record.__dict__[name].__set__ for name in
-               ("entity", "sourced_id", "status", "date_last_modified", "data", "raw"))
+# A page from a 1.2 server is usually in shape already. These checks prove it one field at a
+# time over the whole page (map and set operations run in C), so such a page costs no Python
+# call per record; a page that fails a check, or holds anything odd, goes through the fixers.
+_GET = dict.get
+_SOURCED_ID = itemgetter("sourcedId")
+_STRINGS = frozenset((str,))
+_LISTS = frozenset((list,))
+_BOOLEAN_TEXT = frozenset((None, "true", "false"))
+_STATUS_OK = frozenset(("active", "tobedeleted"))
+
+
+def _column(rows: list, key: str) -> Iterator[Any]:
+    return map(_GET, rows, repeat(key))
+
+
+def _among(rows: list, key: str, allowed: frozenset) -> bool:
+    """Whether every record's `key` is one of `allowed` (None: the field is absent)."""
+    return allowed.issuperset(_column(rows, key))
+
+
+def _no_text(rows: list, keys: tuple[str, ...]) -> bool:
+    """Whether no record sends one of these arrays as a comma-separated string."""
+    return all(str not in set(map(type, _column(rows, key))) for key in keys)
+
+
+def _values(values: tuple[str, ...]) -> frozenset:
+    return frozenset((None, *values))
+
+
+def _users_in_shape(rows: list) -> bool:
+    if not (_among(rows, "enabledUser", _BOOLEAN_TEXT) and _no_text(rows, ("grades",))
+            and all(map(dict.__contains__, rows, repeat("primaryOrg")))):
+        return False
+    roles = list(_column(rows, "roles"))
+    return _LISTS.issuperset(map(type, roles)) and _USER_ROLE_OK.issuperset(
+        role["role"] for user_roles in roles for role in user_roles)
+
+
+_DEMOGRAPHIC_FIELDS = (("sex", _values(SEXES)),
+                       *((flag, _BOOLEAN_TEXT) for flag in DEMOGRAPHIC_FLAGS))
+
+IN_SHAPE: dict[str, Callable[[list], bool]] = {
+    "orgs": lambda rows: _among(rows, "type", _values(ORG_TYPES)),
+    "courses": lambda rows: _no_text(rows, ("grades", "subjects", "subjectCodes")),
+    "classes": lambda rows: _among(rows, "classType", _values(CLASS_TYPES)) and _no_text(
+        rows, ("grades", "subjects", "subjectCodes", "periods")),
+    "users": _users_in_shape,
+    "enrollments": lambda rows: _among(rows, "role", _values(ENROLLMENT_ROLES))
+    and _among(rows, "primary", _BOOLEAN_TEXT),
+    "academicSessions": lambda rows: _among(rows, "type", _values(SESSION_TYPES)),
+    "demographics": lambda rows: all(_among(rows, key, allowed)
+                                     for key, allowed in _DEMOGRAPHIC_FIELDS),
+}
+
+
+def normalize_page(entity: str, rows: list) -> list[Record]:
+    """Return the Records of one page of a collection, in the 1.2 shape."""
+    try:
+        ids = list(map(_SOURCED_ID, rows))
+        statuses = list(_column(rows, "status"))
+        in_shape = (_STRINGS.issuperset(map(type, ids)) and "" not in ids
+                    and _STATUS_OK.issuperset(statuses) and IN_SHAPE[DATA_TYPE[entity]](rows))
+    except (KeyError, TypeError, AttributeError):  # something odd: the fixers deal with it
+        in_shape = False
+    if not in_shape:
+        return list(map(normalizer(entity), rows))
+    return list(map(_RECORD, zip(repeat(entity), ids, statuses,
+                                 _column(rows, "dateLastModified"), rows, rows)))
+
+
+# Builds a Record from a tuple of its fields in C: no Python call per record.
+_RECORD = partial(tuple.__new__, Record)
 
 
 def new_record(entity: str, sourced_id: str, status: str, date_last_modified: str | None,
                data: dict, raw: dict) -> Record:
-    """Return a Record, built without the dataclass __init__ overhead."""
-    record = object.__new__(Record)
-    set_entity, set_id, set_status, set_modified, set_data, set_raw = _SLOTS
-    set_entity(record, entity)
-    set_id(record, sourced_id)
-    set_status(record, status)
-    set_modified(record, date_last_modified)
-    set_data(record, data)
-    set_raw(record, raw)
-    return record
+    """Return a Record, built without the named tuple's Python-level constructor."""
+    return _RECORD((entity, sourced_id, status, date_last_modified, data, raw))
 
 
 def normalizer(entity: str) -> Callable[[Any], Record]:
     """Return the function that turns one raw record of a collection into a Record."""
     fixer = FIXERS[DATA_TYPE[entity]]
     status_table = {**STATUS, "none": "active"}
-    new = object.__new__
-    set_entity, set_id, set_status, set_modified, set_data, set_raw = _SLOTS
+    build = _RECORD
 
     def make(raw: Any) -> Record:
         try:
@@ -265,13 +327,6 @@ def normalizer(entity: str) -> Callable[[Any], Record]:
             status = fixed
         if sourced_id.__class__ is not str:
             sourced_id = str(sourced_id)
-        record = new(Record)  # as new_record() does, inlined: this runs for every record
-        set_entity(record, entity)
-        set_id(record, sourced_id)
-        set_status(record, status)
-        set_modified(record, raw.get("dateLastModified"))
-        set_data(record, data)
-        set_raw(record, raw)
-        return record
+        return build((entity, sourced_id, status, raw.get("dateLastModified"), data, raw))
 
     return make

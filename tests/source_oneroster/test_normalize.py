@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from plugins.source_oneroster.model import Category, OneRosterError, Record
-from plugins.source_oneroster.normalize import new_record, normalizer
+from plugins.source_oneroster.normalize import new_record, normalize_page, normalizer
 
 ORG1 = {"href": "https://h/orgs/o1", "sourcedId": "o1", "type": "org"}
 ORG2 = {"href": "https://h/orgs/o2", "sourcedId": "o2", "type": "org"}
@@ -97,3 +97,47 @@ def test_new_record_builds_an_equal_frozen_record():
     assert fast == Record("orgs", "o1", "active", None, {}, {})
     with pytest.raises(AttributeError):
         fast.status = "tobedeleted"  # type: ignore[misc]
+
+
+def _page_of(entity, rows):
+    return normalize_page(entity, rows), [normalizer(entity)(row) for row in rows]
+
+
+def test_a_conforming_page_is_kept_as_sent_without_copies():
+    rows = [{"sourcedId": f"e{i}", "status": "active", "dateLastModified": "2026-01-01T00:00:00Z",
+             "role": "student", "primary": "false"} for i in range(3)]
+    records, one_by_one = _page_of("enrollments", rows)
+    assert records == one_by_one
+    for record, row in zip(records, rows, strict=True):
+        assert record.raw is row and record.data is row
+
+
+@pytest.mark.parametrize(("entity", "odd"), [
+    ("users", {"sourcedId": "u9", "status": "active", "role": "administrator", "orgs": [ORG1]}),
+    ("users", {"sourcedId": "u9", "status": "active", "enabledUser": True,
+               "roles": [{"roleType": "primary", "role": "Teacher", "org": ORG1}]}),
+    ("users", {"sourcedId": "u9", "status": "active", "grades": "09, 10", "primaryOrg": ORG1,
+               "roles": [{"roleType": "primary", "role": "student", "org": ORG1}]}),
+    ("enrollments", {"sourcedId": 42, "status": "inactive", "role": "Student", "primary": 1}),
+    ("classes", {"sourcedId": "c9", "status": None, "classType": "Homeroom", "periods": "1,2"}),
+    ("orgs", {"sourcedId": "o9", "status": "active", "type": "School"}),
+    ("terms", {"sourcedId": "t9", "status": "active", "type": "SchoolYear"}),
+    ("demographics", {"sourcedId": "d9", "status": "active", "sex": "F", "white": 1}),
+])
+def test_one_odd_record_makes_the_page_normalise_like_record_by_record(entity, odd):
+    good = {"orgs": {"type": "school"}, "terms": {"type": "term"}, "classes": {},
+            "enrollments": {"role": "student"}, "demographics": {"sex": "female"},
+            "users": {"primaryOrg": ORG1,
+                      "roles": [{"roleType": "primary", "role": "teacher", "org": ORG1}]}}[entity]
+    rows = [{"sourcedId": "a1", "status": "active", **good}, copy.deepcopy(odd)]
+    records, one_by_one = _page_of(entity, rows)
+    assert records == one_by_one
+    assert records[1].data != odd or records[1].sourced_id != odd["sourcedId"]
+
+
+@pytest.mark.parametrize("odd", [{"status": "active"}, {"sourcedId": "", "status": "active"},
+                                 {"sourcedId": None}, "not a record"])
+def test_a_page_with_a_record_without_sourced_id_is_an_invalid_response(odd):
+    with pytest.raises(OneRosterError) as caught:
+        normalize_page("users", [{"sourcedId": "u1", "status": "active"}, odd])
+    assert caught.value.category == Category.INVALID_RESPONSE
