@@ -94,30 +94,60 @@ class OneRosterClient:
                   cancel: threading.Event | None = None,
                   observer: Observer | None = None) -> tuple[Page, dict[str, str]]:
         """Fetch one page (by offset, or a next URL) and return it with its Link URLs."""
+        answer = self.request_page(entity, page, query, cancel=cancel, observer=observer)
+        return self.page_of(entity, page, query, answer, cancel=cancel, observer=observer)
+
+    def request_page(self, entity: str, page: Slice, query: Mapping[str, Any] | None, *,
+                     cancel: threading.Event | None = None,
+                     observer: Observer | None = None) -> Answer:
+        """Ask for one page and return the server's 2xx answer, its body read, not parsed."""
         if entity not in DATA_TYPE:
             raise ValueError(f"Unknown OneRoster collection {entity!r}")
-        url = page.url or entity_url(self.settings.base_url, entity)
         try:
-            answer, rows = self.transport.send(
-                "GET", url, params=None if page.url else query, credentials=self.credentials,
-                entity=entity, cancel=cancel, observer=observer,
-                parse=lambda answer: self._rows(entity, answer))
-            if not 200 <= answer.status < 300:
-                raise classify_status(
-                    answer.status, answer.body, answer.content_type, url=answer.url,
-                    entity=entity, base_url=self.settings.base_url,
-                    version=self.settings.version, granted=self.granted_scopes(),
-                    after_refresh=answer.refreshed)
+            answer, _ = self.transport.send(
+                "GET", page.url or entity_url(self.settings.base_url, entity),
+                params=None if page.url else query, credentials=self.credentials,
+                entity=entity, cancel=cancel, observer=observer)
+            self._check_status(entity, answer)
+        except OneRosterError as error:
+            raise self._named(error, entity) from None
+        return answer
+
+    def page_of(self, entity: str, page: Slice, query: Mapping[str, Any] | None,
+                answer: Answer, *, cancel: threading.Event | None = None,
+                observer: Observer | None = None) -> tuple[Page, dict[str, str]]:
+        """Read the records of a page's answer; an answer cut short is asked for again."""
+        try:
+            try:
+                rows = self._rows(entity, answer)
+            except RetryableBody as problem:
+                answer, rows = self.transport.send(
+                    "GET", page.url or entity_url(self.settings.base_url, entity),
+                    params=None if page.url else query, credentials=self.credentials,
+                    entity=entity, cancel=cancel, observer=observer,
+                    parse=lambda again: self._rows(entity, again), retry_of=problem)
+                self._check_status(entity, answer)
             records = normalize_page(entity, rows)
         except OneRosterError as error:
-            if error.entity is None and error.category != Category.CANCELLED:
-                error = with_entity(error, entity)
-            raise scrub_error(error, self.transport.secrets) from None
+            raise self._named(error, entity) from None
         links = parse_link(answer.headers.get("Link"), answer.url)
         result = Page(records=records, status=answer.status, total=parse_total(answer.headers),
                       next_url=links.get("next"), has_link="Link" in answer.headers,
                       elapsed_s=answer.elapsed_s, url=safe_url(answer.url) or "")
         return result, links
+
+    def _check_status(self, entity: str, answer: Answer) -> None:
+        if not 200 <= answer.status < 300:
+            raise classify_status(
+                answer.status, answer.body, answer.content_type, url=answer.url,
+                entity=entity, base_url=self.settings.base_url, version=self.settings.version,
+                granted=self.granted_scopes(), after_refresh=answer.refreshed)
+
+    def _named(self, error: OneRosterError, entity: str) -> OneRosterError:
+        """Return the error naming its collection, without secrets."""
+        if error.entity is None and error.category != Category.CANCELLED:
+            error = with_entity(error, entity)
+        return scrub_error(error, self.transport.secrets)
 
     def _rows(self, entity: str, answer: Answer) -> list:
         """Return the records of a 2xx answer, or say why it is not a OneRoster collection."""

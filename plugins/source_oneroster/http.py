@@ -187,13 +187,23 @@ class Transport:
              credentials: Credentials | None = None, entity: str | None = None,
              token_phase: bool = False, cancel: threading.Event | None = None,
              observer: Observer | None = None,
-             parse: Callable[[Answer], Any] | None = None) -> tuple[Answer, Any]:
-        """Send a request with retries; return the answer and what `parse` made of a 2xx body."""
+             parse: Callable[[Answer], Any] | None = None,
+             retry_of: RetryableBody | None = None) -> tuple[Answer, Any]:
+        """Send a request with retries; return the answer and what `parse` made of a 2xx body.
+
+        `retry_of` is a problem with the body of an earlier answer to this same request, read
+        without `parse`: the request is retried as if that answer had come back here.
+        """
         self.check_proxy()
         attempt = 0
         rate_waits = 0
         refreshed = False
         started = time.perf_counter()
+        if retry_of is not None:
+            if self.settings.max_retries < 1:
+                raise scrub_error(retry_of.error, self.secrets)
+            attempt = 1
+            self._backoff(attempt, None, cancel, entity, url, observer)
         while True:
             self._check(cancel, entity, url)
             self._respect_pause(cancel, entity, url, observer)

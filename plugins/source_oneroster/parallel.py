@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import queue
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -115,7 +115,16 @@ class EntityRun:
 
 
 class ParallelFetch:
-    """Fetch several collections on one bounded pool, streaming records to a sink."""
+    """Fetch several collections on one connection, streaming records to a sink.
+
+    There is one fetcher thread per request in flight, and they do nothing but HTTP: as soon
+    as a fetcher has read an answer it hands it over and sends the next request, holding the
+    interpreter lock it already has, so no slot waits for a thread to wake up. The thread
+    that called run() does all the rest, page by page: parse, normalise, plan the next pages,
+    hand records to the sink, report progress. The work that needs the interpreter lock is
+    the same whichever thread does it; done by one thread, it does not preempt the fetchers
+    with more of itself.
+    """
 
     def __init__(self, client: OneRosterClient, entities: tuple[str, ...], sink: Sink,
                  progress: ProgressCallback | None, cancel: threading.Event | None,
@@ -132,14 +141,17 @@ class ParallelFetch:
         query: dict[str, Any] = {"sort": "sourcedId", "orderBy": "asc"}
         if since:
             query["filter"] = f"dateLastModified>'{since}'"
-        window = max(1, self.settings.max_in_flight)
-        self.runs = {entity: EntityRun(entity, self.settings.page_size, window, dict(query), self)
+        self.width = max(1, self.settings.max_in_flight)
+        self.runs = {entity: EntityRun(entity, self.settings.page_size, self.width, dict(query),
+                                       self)
                      for entity in dict.fromkeys(entities)}
-        self.pending = 0
-        self.done = threading.Condition()
+        self.pending = 0  # pages asked for and not yet handled; only run()'s thread counts
+        self.todo: queue.SimpleQueue[tuple[EntityRun, Slice, dict | None] | None] = \
+            queue.SimpleQueue()
+        self.answers: queue.SimpleQueue[tuple[EntityRun, Slice, dict | None, Any]] = \
+            queue.SimpleQueue()
         self.report_lock = threading.Lock()
         self.fatal: BaseException | None = None
-        self.pool: ThreadPoolExecutor | None = None
 
     def run(self) -> FetchResult:
         """Fetch every collection and return how each one ended."""
@@ -157,46 +169,98 @@ class ParallelFetch:
             for run in self.runs.values():
                 self._fail(run, error)
             return self._result()
-        workers = max(1, self.settings.max_in_flight) + 2  # the sink may hold a worker
-        with fewer_collections(), \
-                ThreadPoolExecutor(max_workers=workers, thread_name_prefix="oneroster") as pool:
-            self.pool = pool
-            for run in self.runs.values():
-                self._submit(run, run.planner.first())
-            self._wait()
+        fetchers = [threading.Thread(target=self._fetcher, name=f"oneroster-{i}", daemon=True)
+                    for i in range(self.width)]
+        with fewer_collections():
+            for thread in fetchers:
+                thread.start()
+            try:
+                for run in self.runs.values():
+                    self._submit(run, run.planner.first())
+                self._handle_answers()
+            except BaseException:
+                self.cancel.set()  # the fetchers stop at their next request
+                raise
+            finally:
+                for _ in fetchers:
+                    self.todo.put(None)
+                for thread in fetchers:
+                    thread.join()
         if self.fatal is not None:
             raise self.fatal
         return self._result()
 
-    def _wait(self) -> None:
-        with self.done:
-            while self.pending:
-                self.done.wait(POLL_S)
-                if self.user_cancel is not None and self.user_cancel.is_set():
-                    self.cancel.set()
+    def _fetcher(self) -> None:
+        """Send the requests of pages to fetch, one at a time, and pass their answers on."""
+        while (job := self.todo.get()) is not None:
+            run, page, query = job
+            outcome: Any = None  # nothing asked: the collection failed already
+            try:
+                if run.error is None:
+                    outcome = self.client.request_page(run.entity, page, query,
+                                                       cancel=self.cancel, observer=run)
+            except BaseException as error:  # handled, or raised, by run()'s thread
+                outcome = error
+            self.answers.put((run, page, query, outcome))
+            del job, outcome  # an answer's body is not kept while waiting for the next page
 
     def _submit(self, run: EntityRun, page: Slice) -> None:
-        assert self.pool is not None
+        query = None if page.url else {**run.query, "limit": page.limit, "offset": page.offset}
         with run.lock:
             run.active += 1
-        with self.done:
-            self.pending += 1
-        self.pool.submit(self._page, run, page)
+        self.pending += 1
+        self.todo.put((run, page, query))
 
-    def _page(self, run: EntityRun, page: Slice) -> None:
-        try:
-            if run.error is None:
-                self._read(run, page)
-        except OneRosterError as error:
-            self._fail(run, error)
-        except BaseException as error:  # a failing sink: stop everything and raise it
-            self.fatal = self.fatal or error
-            self.cancel.set()
-        finally:
-            self._settle(run)
-            with self.done:
+    def _handle_answers(self) -> None:
+        """Handle answers as they come, until every page asked for is handled."""
+        while self.pending:
+            try:
+                run, page, query, outcome = self.answers.get(timeout=POLL_S)
+            except queue.Empty:
+                outcome = None
+            else:
                 self.pending -= 1
-                self.done.notify_all()
+                try:
+                    self._handle(run, page, query, outcome)
+                except OneRosterError as error:
+                    self._fail(run, error)
+                except BaseException as error:  # a failing sink: stop everything, raise it
+                    self.fatal = self.fatal or error
+                    self.cancel.set()
+                finally:
+                    self._settle(run)
+                del outcome  # the page's records go now, not when the next page comes
+            if self.user_cancel is not None and self.user_cancel.is_set():
+                self.cancel.set()
+
+    def _handle(self, run: EntityRun, page: Slice, query: dict | None, outcome: Any) -> None:
+        if outcome is None or run.error is not None:
+            return
+        if isinstance(outcome, OneRosterError):
+            if page.offset == 0 and page.url is None and outcome.status == 400 \
+                    and "sort" in run.query:
+                del run.query["sort"], run.query["orderBy"]  # a server that refuses sorting
+                self._submit(run, page)
+                return
+            raise outcome
+        if isinstance(outcome, BaseException):
+            raise outcome
+        result, links = self.client.page_of(run.entity, page, query, outcome,
+                                            cancel=self.cancel, observer=run)
+        fresh = run.keep_new(result.records)
+        with run.lock:
+            todo = run.planner.done(page, len(result.records), result.total, links,
+                                    result.has_link, fresh=len(fresh))
+        for nxt in todo:
+            self._submit(run, nxt)
+        if fresh:
+            self.sink(run.entity, fresh)
+        with run.lock:
+            progress = run.progress
+            progress.pages += 1
+            progress.fetched += len(fresh)
+            progress.total = run.planner.total
+        self.report(run)
 
     def _settle(self, run: EntityRun) -> None:
         """Count one page as handled; the last one of a complete collection marks it done."""
@@ -213,35 +277,6 @@ class ParallelFetch:
                 run.finished_at = time.perf_counter()
         if finished:
             self.report(run)
-
-    def _read(self, run: EntityRun, page: Slice) -> None:
-        query = None if page.url else {**run.query, "limit": page.limit, "offset": page.offset}
-        try:
-            result, links = self.client.read_page(run.entity, page, query, cancel=self.cancel,
-                                                  observer=run)
-        except OneRosterError as error:
-            if page.offset == 0 and page.url is None and error.status == 400 \
-                    and "sort" in run.query:
-                del run.query["sort"], run.query["orderBy"]  # a server that refuses sorting
-                self._submit(run, page)
-                return
-            raise
-        fresh = run.keep_new(result.records)
-        with run.lock:
-            todo = run.planner.done(page, len(result.records), result.total, links,
-                                    result.has_link, fresh=len(fresh))
-        if run.error is not None:
-            return
-        for nxt in todo:
-            self._submit(run, nxt)
-        if fresh:
-            self.sink(run.entity, fresh)
-        with run.lock:
-            progress = run.progress
-            progress.pages += 1
-            progress.fetched += len(fresh)
-            progress.total = run.planner.total
-        self.report(run)
 
     def _fail(self, run: EntityRun, error: OneRosterError) -> None:
         with run.lock:

@@ -122,6 +122,30 @@ def test_a_body_cut_short_is_fetched_again(http):
         assert len(client.get_page("users").records) == 3
 
 
+def test_a_fetch_asks_again_for_a_page_cut_short_and_counts_the_retry(http):
+    token(http)
+    whole = json.dumps({"users": rows("users", 3)})
+    http.add(responses.GET, USERS, body=whole[: len(whole) // 2], status=200,
+             headers={"X-Total-Count": "3"})
+    ok_page(http)
+    sink, progress = Collect(), []
+    with OneRosterClient(settings(max_retries=1)) as client:
+        result = client.fetch(("users",), sink=sink, progress=progress.append)
+    assert result.ok and sink.ids("users") == [r["sourcedId"] for r in rows("users", 3)]
+    assert max(p.retries for p in progress) == 1
+
+
+def test_a_fetch_without_retries_reports_a_page_cut_short_as_invalid(http):
+    token(http)
+    whole = json.dumps({"users": rows("users", 3)})
+    http.add(responses.GET, USERS, body=whole[: len(whole) // 2], status=200)
+    with OneRosterClient(settings(max_retries=0)) as client:
+        result = client.fetch(("users",), sink=Collect())
+    error = result.results["users"].error
+    assert error.category == Category.INVALID_RESPONSE and error.entity == "users"
+    assert len([c for c in http.calls if c.request.method == "GET"]) == 1
+
+
 def test_a_body_that_is_never_json_is_an_invalid_response(http):
     token(http)
     http.add(responses.GET, USERS, body='{"users": [', status=200)
