@@ -37,6 +37,7 @@ from webapp.runs import integrity, output
 from webapp.runs.artifacts import artifacts_dir
 from webapp.runs.progress import LiveProgress, error_dict
 from webapp.runs.store import RecordWriter, StoreFailed
+from webapp.runs.tally import Tally
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class Engine:
         self.stored = 0
         self.user_cancelled = False
         self.timings: dict[str, float] = {}
-        self.tally: dict[tuple[int, str], list[int]] = {}
+        self.tally: Tally | None = None
         self._clock = time.perf_counter()
 
     def _lap(self, name: str) -> None:
@@ -201,7 +202,7 @@ class Engine:
                 if not isinstance(reader.result, BaseException):
                     reader.result = exc
         self.stored = writer.stored
-        self.tally = writer.tally
+        self.tally = None if writer.failed else writer.tally  # it counted what was handed over
         self.timings["store_busy_s"] = round(writer.busy_s, 3)
         self.timings["store_cpu_s"] = round(writer.cpu_s, 3)
         self.timings["readers_waited_s"] = round(writer.waited_s, 3)
@@ -256,12 +257,16 @@ class Engine:
                 self._settle(by_key[(reader.node, entity)], reader, entity)
         cancelled = self.user_cancelled
         open_ = [c for c in run.collections if c.state != CollectionState.COMPLETED]
-        same, across = integrity.duplicates(run.id)
+        tally = self.tally
+        if self.retry or tally is None or tally.repeated:
+            same, across = integrity.duplicates(run.id)
+        else:
+            same, across = {}, {}  # no sourcedId was stored twice: nothing to merge
         merged = bool(same or across)
         integrity.resolve(run.id, needed=merged, again=self.retry)
         entities = sorted({c.entity for c in run.collections}, key=_entity_order)
-        known = not (merged or self.retry)  # then the writer's tally is the whole story
-        found = self._tallied(0) if known else integrity.counts(run.id, merged=merged)
+        known = tally is not None and not (merged or self.retry)  # it is the whole story
+        found = tally.counts() if known else integrity.counts(run.id, merged=merged)
         run.counts = {e: found.get(e, 0) for e in entities}
         self._lap("merge_s")
         run.integrity = run.output = None
@@ -277,8 +282,7 @@ class Engine:
                          f"the others are stored. Retry the failed collections to complete "
                          f"the run.")
         else:
-            self._complete(run, entities, same, across, merged,
-                           self._tallied(1) if known else None)
+            self._complete(run, entities, same, across, merged, tally if known else None)
         run.finished_at = utcnow()
         db.session.commit()
         self._report("done", self.stored)
@@ -319,23 +323,17 @@ class Engine:
                 Category.INVALID_RESPONSE, "The collection could not be read.", entity=entity),
                 entity)
 
-    def _tallied(self, column: int) -> dict[str, int]:
-        """Sum the writer's tally (0: rows, 1: tobedeleted rows) per collection."""
-        sums: dict[str, int] = defaultdict(int)
-        for (_rank, entity), numbers in self.tally.items():
-            sums[entity] += numbers[column]
-        return dict(sums)
-
     def _complete(self, run: Run, entities: list[str], same: dict[str, int],
-                  across: dict[str, int], merged: bool,
-                  deleted: dict[str, int] | None) -> None:
+                  across: dict[str, int], merged: bool, tally: Tally | None) -> None:
+        """Check the stored records; `tally` is the writer's, when it tells the whole story."""
         modes = _modes(run, entities)
         delta = any(m == "delta" for m in modes.values())
         db.session.commit()  # what is settled so far stays, whatever happens to the report
         self._report("checking", self.stored)
         found = integrity.report(run.id, entities, delta=delta, overlaps=across,
                                  same_source=same, merged=merged or self.retry,
-                                 deleted=deleted)
+                                 deleted=tally.counts(tobedeleted=True) if tally else None,
+                                 references=tally if tally and tally.plain else None)
         run.integrity = found.to_dict()
         self._lap("integrity_s")
         run.status = (RunStatus.COMPLETED_WITH_WARNINGS if found.warnings

@@ -17,6 +17,7 @@ from sqlalchemy.orm import aliased
 from plugins.source_oneroster.model import ENTITY_LABELS
 from webapp.extensions import db
 from webapp.models import RunRecord
+from webapp.runs.tally import Tally
 
 EXAMPLES = 5
 
@@ -112,8 +113,13 @@ REFERENCES = {
 
 
 def _missing(run_id: int, entity: str, checks: Sequence[tuple[str, str, str, str]],
-             merged: bool) -> list[tuple[int, tuple[str, ...]]]:
-    """Count the records of a collection whose references point nowhere, in one scan."""
+             merged: bool, references: Tally | None = None,
+             ) -> list[tuple[int, tuple[str, ...]]]:
+    """Count the records of a collection whose references point nowhere, in one scan.
+
+    With the writer's tally of `references` (no record superseded), the counts are known
+    and the database is asked only for examples of a problem found.
+    """
     src = aliased(RunRecord)
     orphans = []
     for column, _field, target, _message in checks:
@@ -123,9 +129,13 @@ def _missing(run_id: int, entity: str, checks: Sequence[tuple[str, str, str, str
             found.append(dst.superseded.is_(False))
         orphans.append(~exists().where(*found))
     mine = _mine(src, run_id, entity) if merged else [src.run_id == run_id, src.entity == entity]
-    totals = db.session.execute(select(*(
-        func.coalesce(func.sum(case((orphan, 1), else_=0)), 0) for orphan in orphans))
-        .select_from(src).where(*mine)).one()
+    if references is not None and not merged:
+        totals = tuple(references.missing(entity, field, target)
+                       for _column, field, target, _message in checks)
+    else:
+        totals = db.session.execute(select(*(
+            func.coalesce(func.sum(case((orphan, 1), else_=0)), 0) for orphan in orphans))
+            .select_from(src).where(*mine)).one()
     result = []
     for orphan, count in zip(orphans, totals, strict=True):
         examples: tuple[str, ...] = ()
@@ -139,10 +149,11 @@ def _missing(run_id: int, entity: str, checks: Sequence[tuple[str, str, str, str
 
 def report(run_id: int, entities: Sequence[str], *, delta: bool, overlaps: dict[str, int],
            same_source: dict[str, int], merged: bool = True,
-           deleted: dict[str, int] | None = None) -> Report:
+           deleted: dict[str, int] | None = None, references: Tally | None = None) -> Report:
     """Check references, duplicates and tobedeleted records of a run's winning records.
 
-    ``deleted`` (tobedeleted records per collection) is counted here unless already known.
+    ``deleted`` (tobedeleted records per collection) is counted here unless already known;
+    so are missing references, unless the writer's tally of ``references`` is given.
     """
     result = Report()
     read = set(entities)
@@ -164,7 +175,7 @@ def report(run_id: int, entities: Sequence[str], *, delta: bool, overlaps: dict[
             if not kept:
                 continue
             for (_column, field_name, _target, message), (count, examples) in zip(
-                    kept, _missing(run_id, entity, kept, merged), strict=True):
+                    kept, _missing(run_id, entity, kept, merged, references), strict=True):
                 if count:
                     result.warnings.append(Finding(f"missing_{field_name}", entity, count,
                                                    f"{count} {message}", examples))

@@ -4,20 +4,23 @@ Readers (the sources' fetch threads) hand over a page of records and go back to 
 the writer stores it, so database writes overlap network waits. The queue's bound is what
 keeps memory flat: when the database falls behind, readers wait instead of piling records up.
 
-Rows go in with multi-row INSERTs of up to ROWS_PER_STATEMENT rows and JSON serialised once
-by orjson. One statement per row would give up the GIL and win it back for every row (up to
-a 5 ms switch interval each time while the fetch threads are busy); letting the database
-unpack a JSON array instead costs more CPU in all, which a small machine has least of.
+Every thread of a run shares one interpreter lock. A reader turns its page into INSERT
+statements itself (webapp/runs/rows.py) as part of the work it does on the page anyway; the
+writer only has the driver bind the values, which is brief, and waits for the database with
+the lock released. A writer that did the Python work would also have to win the lock back
+from the readers every time the database returned, and lose up to a switch interval each
+time. Rows go in with multi-row INSERTs of up to ROWS_PER_STATEMENT rows.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
-import sqlite3
+import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import orjson
@@ -27,37 +30,41 @@ from plugins.source_oneroster.model import Record, Sink
 from webapp.extensions import db
 from webapp.models import RunRecord
 from webapp.plugin_api import RunData, StoredRecord
+from webapp.runs.rows import PreparedPage, prepare
+from webapp.runs.tally import Tally
 
 log = logging.getLogger(__name__)
 
 QUEUE_PAGES = 4  # pages waiting for the writer; readers block beyond this
 FLUSH_ROWS = 3000  # rows per transaction at most
-# 10,000 parameters a statement: within PostgreSQL's 65,535 and SQLite's 32,766 (since 3.32).
-ROWS_PER_STATEMENT = 1000 if sqlite3.sqlite_version_info >= (3, 32) else 90
 SQLITE_CACHE_KIB = 16384  # the writer's page cache: index inserts stay in memory
+# While a writer runs, a thread waiting for the interpreter lock asks for it after this long
+# rather than the default 5 ms. The writer gives the lock up for every statement, while the
+# database works, and must win it back from readers busy parsing pages: at 5 ms a wait it
+# spent more time waiting than storing, and the readers waited for it in turn.
+SWITCH_INTERVAL_S = 0.001
 _STOP = object()
-COLUMNS = ("run_id", "entity", "sourced_id", "source_rank", "status", "date_last_modified",
-           "superseded", "ref_a", "ref_b", "data")
-# The references the integrity report follows, per collection: (ref_a, ref_b).
-REFERENCES: dict[str, tuple[str, str]] = {
-    "enrollments": ("user", "class"),
-    "classes": ("course", "school"),
-}
+_switching = threading.Lock()
+_writers = 0
+_saved_interval = 0.0
 
 
-def _ref(value: Any) -> str | None:
-    if isinstance(value, Mapping):
-        found = value.get("sourcedId")
-        return None if found is None else str(found)
-    return None
-
-
-def insert_statement(paramstyle: str, rows: int) -> str:
-    """Return an INSERT of several rows at once, in the driver's parameter style."""
-    mark = "?" if paramstyle == "qmark" else "%s"
-    values = "(" + ", ".join([mark] * len(COLUMNS)) + ")"
-    return (f"INSERT INTO {RunRecord.__tablename__} ({', '.join(COLUMNS)}) "
-            f"VALUES {', '.join([values] * rows)}")
+@contextmanager
+def prompt_switching() -> Iterator[None]:
+    """Shorten the interpreter's switch interval for as long as any writer runs."""
+    global _writers, _saved_interval
+    with _switching:
+        if _writers == 0:
+            _saved_interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(SWITCH_INTERVAL_S, _saved_interval))
+        _writers += 1
+    try:
+        yield
+    finally:
+        with _switching:
+            _writers -= 1
+            if _writers == 0:
+                sys.setswitchinterval(_saved_interval)
 
 
 class StoreFailed(Exception):
@@ -73,8 +80,7 @@ class RecordWriter:
         self.engine = engine
         self.run_id = run_id
         self.stored = 0
-        # Rows and tobedeleted rows stored, per (source rank, collection).
-        self.tally: dict[tuple[int, str], list[int]] = {}
+        self.tally = Tally()  # what was stored: counts, sourcedIds, references
         self.busy_s = 0.0  # time the writer spent storing
         self.cpu_s = 0.0  # processor time of the writer thread
         self.waited_s = 0.0  # time readers spent waiting for room in the queue
@@ -95,12 +101,23 @@ class RecordWriter:
     def sink(self, rank: int) -> Sink:
         """Return the sink for one source: its records carry the source's precedence rank."""
 
+        dialect = self.engine.dialect
+
         def put(entity: str, records: list[Record]) -> None:
             if self.error is not None:
                 raise StoreFailed()
             if records:
+                try:
+                    page = prepare(dialect.name, dialect.paramstyle, self.run_id, rank, entity,
+                                   records)
+                except Exception as exc:  # records no statement can hold: as if refused
+                    log.exception("storing records of run %s failed", self.run_id)
+                    self.error = exc
+                    raise StoreFailed() from exc
+                with self._lock:  # counted now; a writer that fails makes the tally moot
+                    self.tally.add(rank, entity, page.ids, page.tobedeleted, page.references)
                 started = time.perf_counter()
-                self._queue.put((rank, entity, records))
+                self._queue.put(page)
                 waited = time.perf_counter() - started
                 if waited > 0.001:
                     with self._lock:
@@ -122,7 +139,7 @@ class RecordWriter:
 
     def _loop(self) -> None:
         started = time.thread_time()
-        with self.engine.connect() as conn:
+        with prompt_switching(), self.engine.connect() as conn:
             try:
                 self._drain(conn)
             finally:
@@ -141,15 +158,17 @@ class RecordWriter:
         # Copying the log back into the database is left to the other connections (once
         # the run's records are in), not done every few pages on this thread.
         conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+        conn.commit()
+        conn.connection.driver_connection.isolation_level = None  # autocommit, see _insert
 
-    def _take(self) -> tuple[list[tuple[int, str, list[Record]]], bool]:
+    def _take(self) -> tuple[list[PreparedPage], bool]:
         """Wait for a page, then take what else is queued, up to FLUSH_ROWS rows."""
         pages = []
         size = 0
         item = self._queue.get()
         while item is not _STOP:
             pages.append(item)
-            size += len(item[2])
+            size += len(item.ids)
             if size >= FLUSH_ROWS:
                 return pages, False
             try:
@@ -161,7 +180,6 @@ class RecordWriter:
     def _drain(self, conn) -> None:
         """Store pages from the queue until told to stop."""
         self._tune(conn)
-        statements: dict[int, str] = {}
         done = False
         while not done:
             pages, done = self._take()
@@ -169,39 +187,29 @@ class RecordWriter:
                 continue  # after a failure, keep draining so no reader stays blocked
             started = time.perf_counter()
             try:
-                self._insert(conn, statements, pages)
+                self._insert(conn, pages)
             except Exception as exc:  # readers see it at their next page
                 log.exception("storing records of run %s failed", self.run_id)
                 self.error = exc
                 conn.rollback()
             self.busy_s += time.perf_counter() - started
 
-    def _insert(self, conn, statements: dict[int, str],
-                pages: list[tuple[int, str, list[Record]]]) -> None:
-        run_id = self.run_id
-        dumps = orjson.dumps
-        values: list[Any] = []
-        for rank, entity, records in pages:
-            a, b = REFERENCES.get(entity, ("", ""))
-            tally = self.tally.setdefault((rank, entity), [0, 0])
-            tally[0] += len(records)
-            tally[1] += sum(1 for r in records if r.status == "tobedeleted")
-            for r in records:
-                data = r.data
-                values += (run_id, entity, r.sourced_id, rank, r.status or "active",
-                           r.date_last_modified, False, _ref(data.get(a)) if a else None,
-                           _ref(data.get(b)) if b else None, dumps(data).decode())
-        width = len(COLUMNS)
-        step = width * ROWS_PER_STATEMENT
-        for start in range(0, len(values), step):
-            chunk = values[start:start + step]
-            rows = len(chunk) // width
-            statement = statements.get(rows)
-            if statement is None:
-                statement = statements[rows] = insert_statement(conn.dialect.paramstyle, rows)
-            conn.exec_driver_sql(statement, tuple(chunk))
+    def _insert(self, conn, pages: list[PreparedPage]) -> None:
+        if conn.dialect.name == "sqlite":
+            # Each statement commits itself (the connection is in autocommit mode, see
+            # _tune): one call into the driver a page, so the interpreter lock is given up
+            # and won back once a page rather than twice.
+            driver = conn.connection.driver_connection
+            for page in pages:
+                for statement, values in page.statements:
+                    driver.execute(statement, values)
+                self.stored += len(page.ids)
+            return
+        for page in pages:
+            for statement, values in page.statements:
+                conn.exec_driver_sql(statement, values)
         conn.commit()
-        self.stored += len(values) // width
+        self.stored += sum(len(page.ids) for page in pages)
 
 
 class StoredRunData(RunData):

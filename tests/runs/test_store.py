@@ -1,0 +1,112 @@
+"""Storing records: exact rows, and a run's end settled from the writer's tally or the database."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from sqlalchemy import select
+
+from plugins.source_oneroster.model import Record
+from tests.runs.conftest import graph, ref, source
+from tests.runs.test_engine import ROSTER
+from tests.runs.test_run_test_data import run_id_of
+from webapp.extensions import db
+from webapp.models import RunRecord
+from webapp.runs import integrity
+from webapp.runs.store import RecordWriter, StoreFailed
+from webapp.runs.tally import Tally, pointed
+
+
+def rows(app, run_id: int, entity: str) -> list[tuple]:
+    with app.app_context():
+        return db.session.execute(
+            select(RunRecord.sourced_id, RunRecord.status, RunRecord.date_last_modified,
+                   RunRecord.ref_a, RunRecord.ref_b, RunRecord.superseded, RunRecord.data)
+            .where(RunRecord.run_id == run_id, RunRecord.entity == entity)
+            .order_by(RunRecord.id)).all()
+
+
+def test_each_row_holds_the_records_fields_and_its_json_as_orjson_writes_it(
+        app, ada, flows, scripted):
+    odd = {"sourcedId": "enr-9", "status": "", "user": ref("user-1", "user"),
+           "class": {"sourcedId": None}, "school": "school-1", "role": "student",
+           "note": "quote \" backslash \\ tab \t é ☃ \U0001f600 </script>",
+           "numbers": [1, -2.5, 1e300, 0.1, True, None], "nested": {"a": {"b": []}}}
+    roster = {**ROSTER, "enrollments": [*ROSTER["enrollments"], odd]}
+    flow_id = flows.create(graph(source(plugin="source-scripted", records=roster)))
+    run = flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
+    stored = rows(app, run.id, "enrollments")
+    assert [r[0] for r in stored] == [e["sourcedId"] for e in roster["enrollments"]]
+    first = stored[0]
+    assert first[:6] == ("enr-0", "active", None, "user-0", "class-1", False)
+    assert stored[-1][:6] == ("enr-9", "active", None, "user-1", None, False)
+    for row, record in zip(stored, roster["enrollments"], strict=True):
+        assert row[6] == orjson.dumps(record).decode()
+    assert run.integrity["warnings"][0]["code"] == "missing_class"
+    assert run.integrity["warnings"][0]["examples"] == ["enr-9"]
+
+
+def test_a_sourced_id_sent_twice_is_settled_by_the_database(app, ada, flows, scripted):
+    again = {**ROSTER["users"][0], "givenName": "Second"}
+    roster = {**ROSTER, "users": [*ROSTER["users"], again]}
+    flow_id = flows.create(graph(source(plugin="source-scripted", records=roster)))
+    run = flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
+    assert run.counts["users"] == 4
+    codes = {w["code"]: w for w in run.integrity["warnings"]}
+    assert codes["duplicate_sourced_id"]["count"] == 1
+    kept = [r for r in rows(app, run.id, "users") if not r[5]]
+    assert len(kept) == 4 and orjson.loads(kept[-1][6])["givenName"] == "Second"
+
+
+def test_references_that_are_not_strings_are_checked_by_the_database(
+        app, ada, flows, scripted):
+    numbered = {"sourcedId": "enr-n", "user": {"sourcedId": 7}, "class": ref("class-1", "class"),
+                "role": "student"}
+    roster = {**ROSTER, "enrollments": [*ROSTER["enrollments"], numbered]}
+    flow_id = flows.create(graph(source(plugin="source-scripted", records=roster)))
+    run = flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
+    found = {w["code"]: w for w in run.integrity["warnings"]}
+    assert found["missing_user"]["count"] == 1 and found["missing_user"]["examples"] == ["enr-n"]
+    assert rows(app, run.id, "enrollments")[-1][3] == "7"
+
+
+def test_the_tally_reports_what_the_database_would(app, ada, flows, scripted):
+    broken = {**ROSTER, "enrollments": [
+        *ROSTER["enrollments"],
+        {"sourcedId": "enr-x", "user": ref("ghost", "user"), "class": None, "role": "student"},
+        {"sourcedId": "enr-y", "class": ref("class-1", "class"), "role": "student"}]}
+    flow_id = flows.create(graph(source(plugin="source-scripted", records=broken)))
+    run = flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
+    tally = Tally()
+    for entity, records in broken.items():
+        tally.add(0, entity, [r["sourcedId"] for r in records],
+                  sum(r.get("status") == "tobedeleted" for r in records),
+                  pointed(entity, records))
+    assert tally.complete
+    entities = ["orgs", "courses", "classes", "users", "enrollments"]
+    with app.app_context():
+        from_database = integrity.report(run.id, entities, delta=False, overlaps={},
+                                         same_source={}, merged=False).to_dict()
+        from_tally = integrity.report(run.id, entities, delta=False, overlaps={},
+                                      same_source={}, merged=False,
+                                      deleted=tally.counts(tobedeleted=True),
+                                      references=tally).to_dict()
+    assert from_tally == from_database
+    assert orjson.loads(orjson.dumps(from_tally)) == run.integrity
+    assert {w["code"]: w["count"] for w in from_tally["warnings"]} == {
+        "missing_user": 2, "missing_class": 1}
+
+
+def test_records_no_statement_can_hold_fail_the_store_not_the_reader(app, ada, flows,
+                                                                    scripted):
+    flow_id = flows.create(graph(source(plugin="source-scripted", records=ROSTER)))
+    run = flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
+    with app.app_context():
+        writer = RecordWriter(db.engine, run.id).start()
+        put = writer.sink(0)
+        odd = {"sourcedId": "u-set", "tags": {"a", "b"}}  # a set has no JSON form
+        with pytest.raises(StoreFailed):
+            put("users", [Record("users", "u-set", "active", None, odd, odd)])
+        assert writer.failed
+        with pytest.raises(StoreFailed):
+            writer.close()

@@ -1,0 +1,88 @@
+"""What the writer learns about a run's records as it stores them, so the end of a run scans none.
+
+Per source and collection, how many rows and how many tobedeleted; per collection, every
+sourcedId stored; per reference the integrity report follows, the sourcedIds it points to.
+As long as no sourcedId comes twice, every stored record wins the merge, and the counts, the
+duplicate findings and the missing references all follow from these figures alone. When one
+does come twice, or a reference is not a plain sourcedId, the engine asks the database.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from itertools import repeat
+
+# The references the integrity report follows, per collection: (ref_a, ref_b) of run_records.
+REFERENCES: dict[str, tuple[str, str]] = {
+    "enrollments": ("user", "class"),
+    "classes": ("course", "school"),
+}
+
+_GET = dict.get
+_PLAIN = frozenset((str, type(None)))
+
+
+def pointed(entity: str, datas: list[dict]) -> dict[str, list[str | None]] | None:
+    """Return, per reference the report follows, the sourcedId each record points to.
+
+    None when some reference is not a plain sourcedId string: the database's text of it is
+    what counts then.
+    """
+    found = {}
+    for field in REFERENCES.get(entity, ()):
+        refs = list(map(_GET, datas, repeat(field)))
+        try:
+            targets = list(map(_GET, refs, repeat("sourcedId")))
+        except TypeError:  # some record has no such reference, or not an object
+            targets = [ref.get("sourcedId") if isinstance(ref, dict) else None for ref in refs]
+        if not _PLAIN.issuperset(map(type, targets)):
+            return None
+        found[field] = targets
+    return found
+
+
+class Tally:
+    """Counts, sourcedIds and references of the records one writer stored."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[int, str], list[int]] = {}  # (rank, entity): [rows, tobedeleted]
+        self.ids: dict[str, set[str]] = {}
+        self.pointed: dict[tuple[str, str], Counter[str | None]] = {}  # (entity, field)
+        self.repeated = False  # a sourcedId came twice: the stored rows need a merge
+        self.plain = True  # every reference was a sourcedId string, or absent
+
+    def add(self, rank: int, entity: str, ids: list[str], tobedeleted: int,
+            references: dict[str, list[str | None]] | None) -> None:
+        """Count one stored page of one source: its sourcedIds, how many are tobedeleted, and
+        what pointed() found in it."""
+        numbers = self.rows.setdefault((rank, entity), [0, 0])
+        numbers[0] += len(ids)
+        numbers[1] += tobedeleted
+        seen = self.ids.setdefault(entity, set())
+        before = len(seen)
+        seen.update(ids)
+        if len(seen) - before != len(ids):
+            self.repeated = True
+        if references is None:
+            self.plain = False
+        elif self.plain:
+            for field, targets in references.items():
+                self.pointed.setdefault((entity, field), Counter()).update(targets)
+
+    def counts(self, tobedeleted: bool = False) -> dict[str, int]:
+        """Return rows (or tobedeleted rows) per collection, all sources together."""
+        sums: dict[str, int] = {}
+        for (_rank, entity), numbers in self.rows.items():
+            sums[entity] = sums.get(entity, 0) + numbers[1 if tobedeleted else 0]
+        return sums
+
+    @property
+    def complete(self) -> bool:
+        """Whether the figures settle merge and references without asking the database."""
+        return not self.repeated and self.plain
+
+    def missing(self, entity: str, field: str, target: str) -> int:
+        """Return how many records of a collection point to no stored record of `target`."""
+        present = self.ids.get(target, set())
+        counted = self.pointed.get((entity, field), Counter())
+        return sum(n for sourced_id, n in counted.items() if sourced_id not in present)
