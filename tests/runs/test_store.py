@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from plugins.source_oneroster.model import Record
 from tests.runs.conftest import graph, ref, source
@@ -95,6 +95,18 @@ def test_the_tally_reports_what_the_database_would(app, ada, flows, scripted):
     assert orjson.loads(orjson.dumps(from_tally)) == run.integrity
     assert {w["code"]: w["count"] for w in from_tally["warnings"]} == {
         "missing_user": 2, "missing_class": 1}
+    assert tally.missing("enrollments", "user", "users") is None  # the database counts
+    assert tally.missing("classes", "course", "courses") == 0
+
+
+def test_a_clean_run_asks_the_database_nothing_about_references(
+        app, ada, flows, scripted, monkeypatch):
+    asked = []
+    monkeypatch.setattr(integrity, "exists", lambda *a, **k: asked.append(1) or exists(*a, **k))
+    flow_id = flows.create(graph(source(plugin="source-scripted", records=ROSTER)))
+    run = flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
+    assert run.status == "completed" and run.integrity["warnings"] == []
+    assert asked == []
 
 
 def test_records_no_statement_can_hold_fail_the_store_not_the_reader(app, ada, flows,

@@ -283,6 +283,7 @@ class Engine:
                          f"the run.")
         else:
             self._complete(run, entities, same, across, merged, tally if known else None)
+        self.tally = tally = None  # its sourcedIds are not kept while the bundle is written
         run.finished_at = utcnow()
         db.session.commit()
         self._report("done", self.stored)

@@ -1,16 +1,16 @@
 """What the writer learns about a run's records as it stores them, so the end of a run scans none.
 
 Per source and collection, how many rows and how many tobedeleted; per collection, every
-sourcedId stored; per reference the integrity report follows, the sourcedIds it points to.
-As long as no sourcedId comes twice, every stored record wins the merge, and the counts, the
-duplicate findings and the missing references all follow from these figures alone. When one
-does come twice, or a reference is not a plain sourcedId, the engine asks the database.
+sourcedId stored; per reference the integrity report follows, every sourcedId it points to.
+As long as no sourcedId comes twice, every stored record wins the merge, so the counts and
+the duplicate findings follow from these figures, and so does a reference check that finds
+nothing missing (the usual case). When a sourcedId does come twice, a reference is missing
+or is not a plain sourcedId, the engine asks the database.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from itertools import repeat
+from operator import itemgetter
 
 # The references the integrity report follows, per collection: (ref_a, ref_b) of run_records.
 REFERENCES: dict[str, tuple[str, str]] = {
@@ -18,7 +18,7 @@ REFERENCES: dict[str, tuple[str, str]] = {
     "classes": ("course", "school"),
 }
 
-_GET = dict.get
+_SOURCED_ID = itemgetter("sourcedId")
 _PLAIN = frozenset((str, type(None)))
 
 
@@ -30,11 +30,11 @@ def pointed(entity: str, datas: list[dict]) -> dict[str, list[str | None]] | Non
     """
     found = {}
     for field in REFERENCES.get(entity, ()):
-        refs = list(map(_GET, datas, repeat(field)))
         try:
-            targets = list(map(_GET, refs, repeat("sourcedId")))
-        except TypeError:  # some record has no such reference, or not an object
-            targets = [ref.get("sourcedId") if isinstance(ref, dict) else None for ref in refs]
+            targets = list(map(_SOURCED_ID, map(itemgetter(field), datas)))
+        except (KeyError, TypeError):  # a record without the reference, or not an object
+            targets = [ref.get("sourcedId") if isinstance(ref, dict) else None
+                       for ref in (data.get(field) for data in datas)]
         if not _PLAIN.issuperset(map(type, targets)):
             return None
         found[field] = targets
@@ -47,7 +47,7 @@ class Tally:
     def __init__(self) -> None:
         self.rows: dict[tuple[int, str], list[int]] = {}  # (rank, entity): [rows, tobedeleted]
         self.ids: dict[str, set[str]] = {}
-        self.pointed: dict[tuple[str, str], Counter[str | None]] = {}  # (entity, field)
+        self.pointed: dict[tuple[str, str], set[str | None]] = {}  # (entity, field)
         self.repeated = False  # a sourcedId came twice: the stored rows need a merge
         self.plain = True  # every reference was a sourcedId string, or absent
 
@@ -67,7 +67,7 @@ class Tally:
             self.plain = False
         elif self.plain:
             for field, targets in references.items():
-                self.pointed.setdefault((entity, field), Counter()).update(targets)
+                self.pointed.setdefault((entity, field), set()).update(targets)
 
     def counts(self, tobedeleted: bool = False) -> dict[str, int]:
         """Return rows (or tobedeleted rows) per collection, all sources together."""
@@ -81,8 +81,10 @@ class Tally:
         """Whether the figures settle merge and references without asking the database."""
         return not self.repeated and self.plain
 
-    def missing(self, entity: str, field: str, target: str) -> int:
-        """Return how many records of a collection point to no stored record of `target`."""
-        present = self.ids.get(target, set())
-        counted = self.pointed.get((entity, field), Counter())
-        return sum(n for sourced_id, n in counted.items() if sourced_id not in present)
+    def missing(self, entity: str, field: str, target: str) -> int | None:
+        """Return 0 when every record of a collection points to a stored `target` record.
+
+        None when some do not: how many, and which, is for the database to say.
+        """
+        pointed = self.pointed.get((entity, field), set())
+        return 0 if pointed.issubset(self.ids.get(target, ())) else None
