@@ -148,8 +148,10 @@ class ParallelFetch:
         self.pending = 0  # pages asked for and not yet handled; only run()'s thread counts
         self.todo: queue.SimpleQueue[tuple[EntityRun, Slice, dict | None] | None] = \
             queue.SimpleQueue()
-        self.answers: queue.SimpleQueue[tuple[EntityRun, Slice, dict | None, Any]] = \
-            queue.SimpleQueue()
+        # Bounded: while the sink holds run()'s thread up, the fetchers stop at one answer
+        # each instead of reading on into memory.
+        self.answers: queue.Queue[tuple[EntityRun, Slice, dict | None, Any]] = \
+            queue.Queue(maxsize=self.width)
         self.report_lock = threading.Lock()
         self.fatal: BaseException | None = None
 
@@ -185,7 +187,9 @@ class ParallelFetch:
                 for _ in fetchers:
                     self.todo.put(None)
                 for thread in fetchers:
-                    thread.join()
+                    while thread.is_alive():  # it may be waiting for room for an answer
+                        self._discard_answers()
+                        thread.join(POLL_S)
         if self.fatal is not None:
             raise self.fatal
         return self._result()
@@ -203,6 +207,13 @@ class ParallelFetch:
                 outcome = error
             self.answers.put((run, page, query, outcome))
             del job, outcome  # an answer's body is not kept while waiting for the next page
+
+    def _discard_answers(self) -> None:
+        while True:
+            try:
+                self.answers.get_nowait()
+            except queue.Empty:
+                return
 
     def _submit(self, run: EntityRun, page: Slice) -> None:
         query = None if page.url else {**run.query, "limit": page.limit, "offset": page.offset}

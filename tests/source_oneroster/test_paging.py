@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 
 import pytest
 
@@ -250,3 +251,19 @@ def test_a_failing_sink_stops_the_fetch_and_is_raised(http):
 
     with OneRosterClient(settings()) as client, pytest.raises(OSError, match="disk full"):
         client.fetch(("users",), sink=broken)
+
+
+def test_a_slow_sink_holds_the_fetchers_back_instead_of_piling_pages_up(http):
+    token(http)
+    users = serve(http, "users", Collection(rows("users", 5000)))
+    seen = []
+
+    def slow(entity, records):
+        if not seen:
+            time.sleep(0.3)  # meanwhile the fetchers may read ahead, but not without bound
+            seen.append(len(users.requests))
+
+    with OneRosterClient(settings(max_in_flight=4)) as client:
+        result = client.fetch(("users",), sink=slow)
+    assert result.ok and len(users.requests) == 50
+    assert seen[0] <= 1 + 2 * 4  # the first page, then one answer per fetcher and queue place
