@@ -99,13 +99,18 @@ def _sql(style: str, rows: int, references: bool) -> str:
 
 
 def sqlite_insert(rows: int, references: bool) -> str:
-    """Return the SQLite INSERT of `rows` rows, with numbered parameters."""
+    """Return the SQLite INSERT of `rows` rows: run, collection and rank once, then the rows.
+
+    The rows are anonymous parameters of a VALUES list, numbered on after ?1 ?2 ?3: SQLite
+    prepares a statement of numbered ones in time that grows with the square of their count.
+    """
     width = 6 if references else 4
-    values = ", ".join(
-        f"(?1, ?2, ?{n}, ?3, coalesce(nullif(?{n + 1}, ''), 'active'), ?{n + 2}, 0, "
-        + (f"?{n + 3}, ?{n + 4}, ?{n + 5})" if references else f"NULL, NULL, ?{n + 3})")
-        for n in range(4, 4 + width * rows, width))
-    return f"INSERT INTO {RunRecord.__tablename__} ({', '.join(COLUMNS)}) VALUES {values}"
+    refs = "column4, column5" if references else "NULL, NULL"
+    row = "(" + ", ".join(["?"] * width) + ")"
+    return (f"INSERT INTO {RunRecord.__tablename__} (run_id, entity, source_rank, superseded, "
+            "sourced_id, status, date_last_modified, ref_a, ref_b, data) "
+            "SELECT ?1, ?2, ?3, 0, column1, coalesce(nullif(column2, ''), 'active'), column3, "
+            f"{refs}, column{width} FROM (VALUES {', '.join([row] * rows)})")
 
 
 def insert_statement(paramstyle: str, rows: int) -> str:
