@@ -222,8 +222,8 @@ class Engine:
     def _watch(self, threads: list[threading.Thread], writer: RecordWriter) -> None:
         reported = checked = 0.0
         version = -1
-        while any(t.is_alive() for t in threads):
-            next(t for t in threads if t.is_alive()).join(0.1)
+        while alive := [t for t in threads if t.is_alive()]:
+            alive[0].join(0.1)  # it may have ended since: join returns at once then
             now = time.monotonic()
             if writer.failed:
                 self.cancel.set()
