@@ -35,7 +35,7 @@ from webapp.runs.tally import Tally
 
 log = logging.getLogger(__name__)
 
-QUEUE_PAGES = 4  # pages waiting for the writer; readers block beyond this
+QUEUE_PAGES = 8  # pages waiting for the writer (about 1 MB each); readers block beyond this
 FLUSH_ROWS = 3000  # rows per transaction at most
 SQLITE_CACHE_KIB = 16384  # the writer's page cache: index inserts stay in memory
 # While a writer runs, a thread waiting for the interpreter lock asks for it after this long
