@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from plugins.source_oneroster.errors import with_entity
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from plugins.source_oneroster.client import OneRosterClient
 
 POLL_S = 0.05  # how often the coordinator looks at the caller's cancel event
+_SOURCED_ID = itemgetter(1)  # of a Record, a named tuple
 # While pages are parsed, the garbage collector runs after this many new containers rather
 # than 700: a page is some 15,000 short-lived dicts and lists, and at the default the
 # collector runs dozens of times a page, with full collections over the whole heap taking
@@ -90,11 +92,14 @@ class EntityRun:
     def keep_new(self, records: list[Record]) -> list[Record]:
         """Return the records not seen before (offsets shift while data changes)."""
         seen = self.seen
-        ids = [record.sourced_id for record in records]
+        ids = list(map(_SOURCED_ID, records))
         with self.lock:
-            if seen.isdisjoint(ids) and len(set(ids)) == len(ids):  # the usual case, in C
+            if seen.isdisjoint(ids):  # the usual case, in C: one look-up and one insert each
+                before = len(seen)
                 seen.update(ids)
-                return records
+                if len(seen) - before == len(ids):
+                    return records
+                seen.difference_update(ids)  # a page repeating itself: sort it out below
             fresh = []
             for record in records:
                 if record.sourced_id not in seen:

@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+import responses
 
 from plugins.source_oneroster.client import OneRosterClient
 from plugins.source_oneroster.model import ENTITIES, Category
@@ -130,6 +131,16 @@ def test_rows_seen_twice_are_handed_over_once(http):
     assert result.ok
     assert sink.ids("users") == sorted(r["sourcedId"] for r in data)
     assert result.results["users"].duplicates == 10
+
+
+def test_a_sourced_id_twice_on_one_page_is_kept_once(http):
+    token(http)
+    data = rows("users", 5)
+    http.add(responses.GET, f"{BASE}/users", json={"users": [*data, data[2], data[4]]},
+             headers={"X-Total-Count": "7"})
+    result, sink = fetch(settings(page_size=100))
+    assert result.ok and result.results["users"].duplicates == 2
+    assert sink.ids("users") == sorted(r["sourcedId"] for r in data)
 
 
 def test_a_server_that_ignores_offset_does_not_loop_forever(http):
