@@ -37,6 +37,17 @@ def create_sandbox_connection(page, name: str, client_id: str = "demo") -> int:
     return int(page.url.rsplit("/", 1)[1])
 
 
+def swapped_in(page, selector: str, timeout: float = 30_000) -> None:
+    """Wait for `selector`, then for htmx to bind what it swapped in.
+
+    htmx processes new content when it settles, a moment after inserting it: an event fired
+    in between (a select changed at machine speed) would find nothing listening.
+    """
+    page.wait_for_selector(selector, timeout=timeout)
+    page.wait_for_function("!document.querySelector('.htmx-added, .htmx-settling')",
+                           timeout=timeout)
+
+
 def mark(page) -> None:
     page.evaluate("window.__marker = 'still-here'")
 
@@ -48,10 +59,10 @@ def assert_not_reloaded(page) -> None:
 def start_wizard(page) -> None:
     page.goto("/flows/")
     page.click("button:has-text('New flow (wizard)')")
-    page.wait_for_selector("#wizard[data-step=source]")
+    swapped_in(page, "#wizard[data-step=source]")
     mark(page)
     page.click("[data-plugin=source-oneroster]")
-    page.wait_for_selector("#wizard[data-step=configure]")
+    swapped_in(page, "#wizard[data-step=configure]")
     assert re.search(r"/flows/wizard/\d+/configure$", page.url)
 
 
@@ -65,15 +76,15 @@ def wait_for_preflight(page) -> None:
 def finish_wizard(page, name: str, sandbox_counts: dict[str, int]) -> None:
     """Options, Preview (checking the counts), then Save and run now."""
     page.click("#preflight-source-1 button.next")
-    page.wait_for_selector("#wizard[data-step=options]")
+    swapped_in(page, "#wizard[data-step=options]")
     assert page.locator("input[name=entities]:checked").count() == 5
     page.click("#wizard button.next")
-    page.wait_for_selector("#wizard[data-step=preview]", timeout=15_000)
+    swapped_in(page, "#wizard[data-step=preview]", timeout=15_000)
     for entity in ENTITIES:
         shown = page.inner_text(f".preview-counts tr[data-entity={entity}] td.nowrap")
         assert shown.replace(",", "") == str(sandbox_counts[entity])
     page.click("#wizard button.next")
-    page.wait_for_selector("#wizard[data-step=save]")
+    swapped_in(page, "#wizard[data-step=save]")
     assert_not_reloaded(page)
     page.fill("#wizard-save-form-name", name)
     page.click("button:has-text('Save and run now')")
@@ -114,9 +125,9 @@ def test_wizard_with_an_existing_connection_runs_to_the_sandbox_counts(signed_in
     page.screenshot(path=str(screenshots / "flow-wizard-preflight.png"), full_page=True)
     # The browser's Back button returns to the previous step, as a whole page.
     page.click("#preflight-source-1 button.next")
-    page.wait_for_selector("#wizard[data-step=options]")
+    swapped_in(page, "#wizard[data-step=options]")
     page.go_back()
-    page.wait_for_selector("#wizard[data-step=configure]")
+    swapped_in(page, "#wizard[data-step=configure]")
     assert page.locator("header.topbar").count() == 1
     assert page.input_value("#source-1-connection-select") == str(connection)
     wait_for_preflight(page)
@@ -136,7 +147,7 @@ def test_wizard_creates_a_new_connection_inline(signed_in, live_server):
     assert page.is_disabled("#preflight-source-1 button.next")
     page.click("#source-1-connection .create-connection")
     form = "#source-1-connection-form"
-    page.wait_for_selector(f"#source-1-connection-new {form}")
+    swapped_in(page, f"#source-1-connection-new {form}")
     if page.input_value(f"{form}-provider") != "sandbox":
         with page.expect_response(lambda r: "/connections/new?" in r.url):
             page.select_option(f"{form}-provider", "sandbox")
@@ -173,18 +184,18 @@ def test_editor_merges_two_sources_with_the_chosen_precedence(signed_in, live_se
     south = create_sandbox_connection(page, "South sandbox", client_id="no-demographics")
     page.goto("/flows/")
     page.click("button:has-text('New flow (advanced editor)')")
-    page.wait_for_selector("#editor")
+    swapped_in(page, "#editor")
     mark(page)
     for node, connection, label in (("source-1", north, "North"), ("source-2", south, "South")):
         page.select_option(".add-source select", "source-oneroster")
         page.click(".add-source button")
-        page.wait_for_selector(f"#panel-{node}")
+        swapped_in(page, f"#panel-{node}")
         page.fill(f"#panel-{node}-label", label)
         page.select_option(f"#{node}-connection-select", str(connection))
         page.click(f"#panel-{node} button:has-text('Apply')")
         page.wait_for_selector(f".graph-node[data-node={node}] .graph-title:has-text('{label}')")
     page.click("button:has-text('Add merge')")
-    page.wait_for_selector("[data-testid=precedence]")
+    swapped_in(page, "[data-testid=precedence]")
     page.click("[data-testid=precedence] li[data-node=source-2] button[value=up]")
     page.wait_for_selector("[data-testid=precedence] li:first-child[data-node=source-2]")
     page.click(".validate button")
@@ -192,7 +203,7 @@ def test_editor_merges_two_sources_with_the_chosen_precedence(signed_in, live_se
     page.wait_for_selector(".graph-node.preflight-passed[data-node=source-1]", timeout=15_000)
     page.wait_for_selector(".graph-node.preflight-passed[data-node=source-2]", timeout=15_000)
     page.click(".graph-node[data-node=merge]")
-    page.wait_for_selector("[data-testid=precedence]")
+    swapped_in(page, "[data-testid=precedence]")
     page.screenshot(path=str(screenshots / "flow-editor-merge.png"), full_page=True)
     assert_not_reloaded(page)
     page.fill("#editor-name", "North and South")
