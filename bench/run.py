@@ -8,22 +8,30 @@ job on the synchronous runner, the writer thread, SQLite in a temporary director
 integrity report. ``run_s`` ends when the run is Completed (what the run page shows); the
 CSV bundle is then written by the "run.output" job, and ``with_bundle_s`` includes it.
 ``identical`` compares the stored records with the sandbox's. Prints one JSON line.
+
+With SDM_BENCH_DATABASE_URL set to a PostgreSQL server (for example
+``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``) the run stores its records in a
+throwaway database created there, the production set-up, instead of SQLite.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import resource
 import tempfile
 import threading
 import time
+import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
 from cryptography.fernet import Fernet
-from sqlalchemy import select
+from sqlalchemy import create_engine, make_url, select, text
 
 from bench._sandbox import sandbox
 from plugins.source_oneroster.client import OneRosterClient
@@ -64,13 +72,33 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def make_app(folder: Path):
+@contextmanager
+def database(folder: Path) -> Iterator[str]:
+    """Yield the database URL: SQLite in the folder, or a throwaway PostgreSQL database."""
+    server = os.environ.get("SDM_BENCH_DATABASE_URL")
+    if not server:
+        yield f"sqlite:///{folder / 'sdm.db'}"
+        return
+    admin = make_url(server)
+    name = f"sdm_bench_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+def make_app(folder: Path, database_url: str):
     from webapp import create_app
     from webapp.extensions import db
 
     app = create_app({
         "TESTING": True, "SECRET_KEY": "bench", "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'sdm.db'}", "JOBS": "sync",
+        "SQLALCHEMY_DATABASE_URI": database_url, "JOBS": "sync",
         "SANDBOX": False, "PLUGIN_ENTRY_POINTS": False, "ARTIFACTS_DIR": str(folder / "out"),
         "LOG_LEVEL": "WARNING",
     })
@@ -180,9 +208,9 @@ def stored_tally(app, run_id: int) -> Tally:
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sdm-bench-run-") as tmp, \
-            sandbox(USERS, LATENCY_MS) as urls:
+            database(Path(tmp)) as database_url, sandbox(USERS, LATENCY_MS) as urls:
         folder = Path(tmp)
-        app = make_app(folder)
+        app = make_app(folder, database_url)
         flow_id, user_id = make_flow(app, urls)
         cpu = time.process_time()
         fetch_s, fetched = bare_fetch(app, flow_id)
@@ -193,11 +221,15 @@ def main() -> None:
         run_cpu = time.process_time() - cpu  # bundle included
         peak = peak_rss_mb()
         stored = stored_tally(app, facts["id"])
+        with app.app_context():
+            from webapp.extensions import db
+            db.engine.dispose()  # before the throwaway database is dropped
     records = sum(facts["counts"].values())
     identical = stored.key() == fetched.key() and all(
         stored.counts[e] == urls["records"].get(e, stored.counts[e]) for e in ENTITIES)
     print(json.dumps({
         "bench": "run",
+        "database": make_url(database_url).get_backend_name(),
         "run_s": round(run_s, 2),
         "fetch_s": round(fetch_s, 2),
         "ratio": round(run_s / fetch_s, 2),

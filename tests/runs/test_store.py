@@ -46,6 +46,29 @@ def test_each_row_holds_the_records_fields_and_its_json_as_orjson_writes_it(
     assert run.integrity["warnings"][0]["examples"] == ["enr-9"]
 
 
+def test_separators_and_escapes_in_any_column_are_stored_as_sent(app, ada, flows, scripted):
+    # On PostgreSQL records go in through COPY's text format, where a tab, a line break, a
+    # backslash or a literal \\N would otherwise split a row or become a NULL.
+    odd_ids = ["tab\there", "line\nbreak", "carriage\rreturn", "back\\slash", "\\N", "é ☃"]
+    users = [{"sourcedId": i, "status": "active", "dateLastModified": f"2026-01-0{n + 1}",
+              "givenName": i, "roles": []} for n, i in enumerate(odd_ids)]
+    enrollments = [{"sourcedId": f"enr\t{n}", "status": "tobedeleted", "user": ref(i, "user"),
+                    "class": ref("class\\1", "class"), "role": "student"}
+                   for n, i in enumerate(odd_ids)]
+    roster = {**ROSTER, "users": users, "enrollments": enrollments}
+    flow_id = flows.create(graph(source(plugin="source-scripted", records=roster)))
+    run = flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
+    stored = rows(app, run.id, "users")
+    assert [r[:3] for r in stored] == [
+        (i, "active", f"2026-01-0{n + 1}") for n, i in enumerate(odd_ids)]
+    assert [orjson.loads(r[6]) for r in stored] == users
+    stored = rows(app, run.id, "enrollments")
+    assert [r[:5] for r in stored] == [
+        (f"enr\t{n}", "tobedeleted", None, i, "class\\1") for n, i in enumerate(odd_ids)]
+    assert [r[6] for r in stored] == [orjson.dumps(e).decode() for e in enrollments]
+    assert run.counts["users"] == len(odd_ids)
+
+
 def test_a_sourced_id_sent_twice_is_settled_by_the_database(app, ada, flows, scripted):
     again = {**ROSTER["users"][0], "givenName": "Second"}
     roster = {**ROSTER, "users": [*ROSTER["users"], again]}

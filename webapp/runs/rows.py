@@ -1,13 +1,16 @@
-"""A page of records made ready to store: its INSERT statements, and what it adds to the tally.
+"""A page of records made ready to store, and what it adds to the tally.
 
-A page is prepared in the thread of the reader that hands it over, so the writer thread needs
-the interpreter lock only for the moment the driver binds the values; its database work runs
+On SQLite a page becomes multi-row INSERT statements; on PostgreSQL (psycopg 3) it becomes the
+rows of a COPY in its text format, one bytes object the writer streams as it is. A page is
+prepared in the thread of the reader that hands it over, so the writer thread needs the
+interpreter lock only for the moment the driver takes the values; its database work runs
 without the lock. Values are gathered column by column over the page, in C, and the JSON of a
 record is serialised once, by orjson.
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,6 +31,11 @@ ROWS_PER_STATEMENT = 1000 if sqlite3.sqlite_version_info >= (3, 32) else 90
 SQLITE_MAX_PARAMETERS = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 _SOURCED_ID, _STATUS, _MODIFIED, _DATA = (itemgetter(i) for i in (1, 2, 3, 4))
 _statements: dict[tuple[str, int, bool], str] = {}  # SQL text, made once per shape
+COPY_SQL = (f"COPY {RunRecord.__tablename__} (run_id, entity, source_rank, superseded, "
+            "sourced_id, status, date_last_modified, ref_a, ref_b, data) FROM STDIN")
+# What COPY's text format cannot take as it is: its separators and its escape character.
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 @dataclass
@@ -36,15 +44,23 @@ class PreparedPage:
 
     rank: int
     entity: str
-    statements: list[tuple[str, tuple[Any, ...]]]
+    statements: list[tuple[str, tuple[Any, ...]]]  # for method "sqlite" or "insert"
+    copy: bytes | None  # for method "copy": the rows of COPY_SQL
     ids: list[str]
     tobedeleted: int
     references: dict[str, list[str | None]] | None  # see tally.pointed()
 
 
-def prepare(dialect: str, paramstyle: str, run_id: int, rank: int, entity: str,
+def method(dialect: Any) -> str:
+    """Return how pages are stored on a dialect: "sqlite", "copy" or "insert"."""
+    if dialect.name == "sqlite":
+        return "sqlite"
+    return "copy" if (dialect.name, dialect.driver) == ("postgresql", "psycopg") else "insert"
+
+
+def prepare(how: str, paramstyle: str, run_id: int, rank: int, entity: str,
             records: list[Record]) -> PreparedPage:
-    """Return the statements that store a page of records, and its tally figures."""
+    """Return what stores a page of records the way `how` says, and its tally figures."""
     datas = list(map(_DATA, records))
     references = pointed(entity, datas)
     columns: list[Any] = [map(_SOURCED_ID, records), map(_STATUS, records),
@@ -53,11 +69,15 @@ def prepare(dialect: str, paramstyle: str, run_id: int, rank: int, entity: str,
         columns.append(references[field] if references is not None
                        else [_ref(data.get(field)) for data in datas])
     columns.append(map(bytes.decode, map(orjson.dumps, datas)))
-    if dialect == "sqlite":
+    statements: list[tuple[str, tuple[Any, ...]]] = []
+    copy = None
+    if how == "sqlite":
         statements = _sqlite(run_id, rank, entity, zip(*columns, strict=True), len(columns))
+    elif how == "copy":
+        copy = _copy(run_id, rank, entity, [list(column) for column in columns])
     else:
         statements = _generic(paramstyle, run_id, rank, entity, zip(*columns, strict=True))
-    return PreparedPage(rank, entity, statements, list(map(_SOURCED_ID, records)),
+    return PreparedPage(rank, entity, statements, copy, list(map(_SOURCED_ID, records)),
                         list(map(_STATUS, records)).count("tobedeleted"), references)
 
 
@@ -87,6 +107,37 @@ def _generic(paramstyle: str, run_id: int, rank: int, entity: str,
                        ref_a, ref_b, data)
         statements.append((_sql(paramstyle, len(chunk), True), tuple(values)))
     return statements
+
+
+def _copy(run_id: int, rank: int, entity: str, columns: list[list[Any]]) -> bytes:
+    # A line a record: run, collection, rank and superseded, the same on every line, then
+    # sourcedId, status, dateLastModified, the two references and the JSON, tab-separated.
+    # Each column is escaped in one pass over the page when it needs it at all.
+    sourced_ids, statuses, modified, *refs, datas = columns
+    statuses = [status or "active" for status in statuses]
+    if len(refs) != 2:
+        refs = [[None] * len(sourced_ids)] * 2
+    text = map(_copy_column, (sourced_ids, statuses, modified, *refs, datas))
+    head = f"{run_id}\t{_copy_value(entity)}\t{rank}\tf\t"
+    lines = map("\t".join, zip(*text, strict=True))
+    return (head + ("\n" + head).join(lines) + "\n").encode()
+
+
+def _copy_column(values: list[Any]) -> list[str]:
+    try:
+        joined = "".join(filter(None, values))
+    except TypeError:  # a value that is not a string: its text, as a driver would bind it
+        values = [v if v is None or isinstance(v, str) else str(v) for v in values]
+        joined = "".join(filter(None, values))
+    if _COPY_SPECIAL.search(joined):
+        values = [None if v is None else v.translate(_COPY_ESCAPES) for v in values]
+    if None in values:
+        values = ["\\N" if v is None else v for v in values]
+    return values  # type: ignore[return-value]
+
+
+def _copy_value(value: str) -> str:
+    return value.translate(_COPY_ESCAPES)
 
 
 def _sql(style: str, rows: int, references: bool) -> str:
