@@ -20,6 +20,7 @@ from plugins.source_oneroster.checklist import (
     FAILED,
     OK,
     SKIPPED,
+    STOP_CHECK_S,
     WARNING,
     Budget,
     Checklist,
@@ -121,9 +122,11 @@ def check_proxy(sheet: Checklist, settings: ClientSettings, clock: Budget,
     started = time.monotonic()
     try:
         call_within(pool, clock, _tcp_connect, host, port,
-                    min(settings.connect_timeout, max(clock.remaining(), 0.1)))
+                    min(settings.connect_timeout, max(clock.remaining(), 0.1)),
+                    stopped=sheet.stopped)
     except OneRosterError as error:
-        sheet.fail("proxy", error, elapsed_s=time.monotonic() - started)
+        if error.category != Category.CANCELLED:  # a cancelled step is skipped, not failed
+            sheet.fail("proxy", error, elapsed_s=time.monotonic() - started)
         return False
     except OSError as exc:
         error = OneRosterError(
@@ -168,9 +171,10 @@ def check_token(sheet: Checklist, settings: ClientSettings, client: Any, clock: 
         return {"kind": "oauth1"}
     started = time.monotonic()
     try:
-        info = call_within(pool, clock, client.token)
+        info = call_within(pool, clock, client.token, stopped=sheet.stopped)
     except OneRosterError as error:
-        sheet.fail("token", error, elapsed_s=time.monotonic() - started)
+        if error.category != Category.CANCELLED:
+            sheet.fail("token", error, elapsed_s=time.monotonic() - started)
         return None
     elapsed = time.monotonic() - started
     expires_in = info.expires_at - time.time()
@@ -225,9 +229,12 @@ def probe_collections(sheet: Checklist, clock: Budget, pool: ThreadPoolExecutor,
     probes: list[Probe] = []
     pending = set(futures)
     while pending and not sheet.stopped():
-        done, pending = wait(pending, timeout=clock.remaining(), return_when=FIRST_COMPLETED)
+        done, pending = wait(pending, timeout=min(clock.remaining(), STOP_CHECK_S),
+                             return_when=FIRST_COMPLETED)
         if not done:
-            break
+            if clock.remaining() <= 0:
+                break
+            continue
         for future in done:
             entity = futures[future]
             try:
@@ -302,6 +309,8 @@ def _learn(sheet: Checklist, settings: ClientSettings, client: Any, clock: Budge
         try:
             page_size, note = _probe_page_size(sheet, client, clock, pool, probes, limit)
         except OneRosterError as error:
+            if error.category == Category.CANCELLED:
+                return  # the step is skipped with the rest
             state = WARNING
             note = f"Could not tell: the second page failed ({error.title})."
     details = [
@@ -340,7 +349,7 @@ def _probe_page_size(sheet: Checklist, client: Any, clock: Budget, pool: ThreadP
         return None, f"every collection fits in one page of {limit}"
     largest = max(candidates, key=lambda p: p.count)
     page = call_within(pool, clock, client.get_page, largest.entity,
-                       offset=largest.count, limit=limit)
+                       offset=largest.count, limit=limit, stopped=sheet.stopped)
     if not page.records:
         return None, f"every collection fits in one page of {limit}"
     honoured = largest.count

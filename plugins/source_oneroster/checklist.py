@@ -27,6 +27,7 @@ WARNING = "warning"
 FAILED = "failed"
 SKIPPED = "skipped"
 DONE = (OK, WARNING, FAILED, SKIPPED)
+STOP_CHECK_S = 0.25  # how often a wait looks whether the test was cancelled
 
 PATHS = {"1.2": "/ims/oneroster/rostering/v1p2", "1.1": "/ims/oneroster/v1p1"}
 MARKER = "/ims/oneroster"
@@ -184,14 +185,24 @@ class Budget:
 
 
 def call_within(pool: ThreadPoolExecutor, clock: Budget, fn: Callable[..., Any],
-                *args: Any, **kwargs: Any) -> Any:
-    """Run a call on the pool and wait for it no longer than the budget allows."""
+                *args: Any, stopped: Callable[[], bool] | None = None, **kwargs: Any) -> Any:
+    """Run a call on the pool and wait for it no longer than the budget allows.
+
+    With `stopped`, the wait also ends as soon as it answers True: the test was cancelled.
+    """
     future = pool.submit(fn, *args, **kwargs)
-    try:
-        return future.result(timeout=clock.remaining())
-    except FutureTimeout:
-        future.cancel()
-        raise clock.exceeded() from None
+    while True:
+        remaining = clock.remaining()
+        try:
+            return future.result(timeout=remaining if stopped is None
+                                 else min(remaining, STOP_CHECK_S))
+        except FutureTimeout:
+            if clock.remaining() <= 0:
+                future.cancel()
+                raise clock.exceeded() from None
+            if stopped is not None and stopped():
+                future.cancel()
+                raise OneRosterError(Category.CANCELLED, "The test was cancelled.") from None
 
 
 def open_client(settings: ClientSettings, clock: Budget,

@@ -291,6 +291,107 @@ def test_a_killed_test_of_unsaved_values_is_recovered(app, client, people, login
     assert ">Error</span>" in response.text and "Test interrupted" in response.text
 
 
+# --- Cancelling -------------------------------------------------------------------------
+
+def test_a_cancelled_test_puts_back_the_verdict_it_would_have_replaced(
+        app, client, people, sis, deferred, connection_id):
+    client.post(f"/connections/{connection_id}/test", headers=HX)
+    deferred.run_pending(app)
+    before = _connection(app, connection_id)
+    assert before.status == Status.SUCCESS
+
+    running = client.post(f"/connections/{connection_id}/test", headers=HX).text
+    assert f'hx-post="/connections/{connection_id}/test/cancel"' in running
+    assert ">Cancel test</button>" in running
+    cancelling = client.post(f"/connections/{connection_id}/test/cancel", headers=HX)
+    assert cancelling.status_code == 200
+    assert ">Testing</span>" in cancelling.text and "Cancelling…" in cancelling.text
+    assert "Cancel test" not in cancelling.text  # pressed once is enough
+    assert 'hx-trigger="every 1s"' in _root(cancelling.text)  # it keeps watching
+
+    deferred.run_pending(app)
+    after = _connection(app, connection_id)
+    assert after.status == Status.SUCCESS
+    assert after.last_tested_at == before.last_tested_at
+    assert after.last_tested_by_id == before.last_tested_by_id
+    assert after.last_test["steps"] == before.last_test["steps"]
+    assert after.last_test["cancelled"]["by"] == "Ada Admin"
+    final = client.get(f"/connections/{connection_id}/test", headers=HX)
+    assert final.status_code == 286 and ">Success</span>" in final.text
+    assert "A later test was cancelled by Ada Admin" in final.text
+    assert "the status and result shown are from the test before it" in final.text
+    assert [e.details["outcome"] for e in _audit(app, "connection.tested")] == ["success"]
+    cancelled = _audit(app, "connection.test_cancelled")
+    assert len(cancelled) == 1 and cancelled[0].actor_id == people.admin_id
+
+
+def test_a_connection_never_tested_stays_configured_when_its_test_is_cancelled(
+        app, client, sis, deferred, connection_id):
+    client.post(f"/connections/{connection_id}/test", headers=HX)
+    client.post(f"/connections/{connection_id}/test/cancel", headers=HX)
+    deferred.run_pending(app)
+    assert _connection(app, connection_id).status == Status.CONFIGURED
+    html = client.get(f"/connections/{connection_id}").text
+    assert ">Configured</span>" in html
+    assert "the connection has still not been tested" in html
+
+
+def test_cancel_stops_a_test_waiting_on_a_silent_server(app, client, sis, deferred,
+                                                        connection_id):
+    client.post(f"/connections/{connection_id}/test", headers=HX)
+    sis.hang.clear()  # the collections do not answer
+    worker = threading.Thread(target=deferred.run_pending, args=(app,))
+    try:
+        worker.start()
+        for _ in range(200):  # until the test waits on the collections
+            steps = _connection(app, connection_id).last_test["steps"]
+            if any(s["id"] == "users" and s["state"] == "running" for s in steps):
+                break
+            worker.join(0.05)
+        assert client.post(f"/connections/{connection_id}/test/cancel",
+                           headers=HX).status_code == 200
+        # The server holds each request 10 s and the budget is 30 s: only the cancel
+        # ends the test sooner.
+        worker.join(5)
+        assert not worker.is_alive()
+    finally:
+        sis.hang.set()
+        worker.join()
+    connection = _connection(app, connection_id)
+    assert connection.status == Status.CONFIGURED
+    assert connection.last_test["cancelled"]["by"] == "Ada Admin"
+
+
+def test_cancelling_when_no_test_runs_changes_nothing(app, client, sis, connection_id):
+    client.post(f"/connections/{connection_id}/test", headers=HX)  # runs to Success at once
+    response = client.post(f"/connections/{connection_id}/test/cancel")
+    assert response.status_code == 303
+    assert "No test of this connection is running." in client.get(
+        response.headers["Location"]).text
+    assert _connection(app, connection_id).status == Status.SUCCESS
+    assert _audit(app, "connection.test_cancelled") == []
+
+
+def test_a_test_of_unsaved_values_can_be_cancelled(app, client, people, login, sis, deferred):
+    login(people.admin_id)
+    html = client.post("/connections/test", data=FORM, headers=HX).text
+    with app.app_context():
+        job_id = db.session.scalars(select(Job.id)).one()
+    assert f'hx-post="/connections/tests/{job_id}/cancel"' in html
+    assert 'type="button"' in html[html.index("Cancel test") - 300:html.index("Cancel test")]
+    assert "Cancelling…" in client.post(f"/connections/tests/{job_id}/cancel",
+                                        headers=HX).text
+    deferred.run_pending(app)
+    final = client.get(f"/connections/tests/{job_id}", headers=HX)
+    assert final.status_code == 286
+    assert ">Cancelled</span>" in final.text and "nothing was concluded" in final.text
+    assert "Authentication" not in final.text and ">Test again</button>" in final.text
+    assert _audit(app, "connection.tested") == []
+    assert len(_audit(app, "connection.test_cancelled")) == 1
+    with app.app_context():
+        assert "secret_encrypted" not in db.session.get(Job, job_id).params
+
+
 # --- Badges ---------------------------------------------------------------------------
 
 def test_badges_poll_while_testing_and_stop_at_the_verdict(app, client, sis, deferred,
@@ -466,6 +567,8 @@ def test_other_organizations_get_404_on_every_test_route(app, client, people, lo
     for method, url in (("post", f"/connections/{connection_id}/test"),
                         ("get", f"/connections/{connection_id}/test"),
                         ("get", f"/connections/{connection_id}/badge"),
+                        ("post", f"/connections/{connection_id}/test/cancel"),
+                        ("post", f"/connections/tests/{values_job}/cancel"),
                         ("post", f"/connections/{connection_id}/test-values"),
                         ("get", f"/connections/tests/{values_job}"),
                         ("get", f"/connections/preflight/{values_job}")):

@@ -227,3 +227,28 @@ def test_a_connection_selector_follows_a_test_of_the_chosen_connection(signed_in
                            ".textContent.endsWith('Success')", timeout=5000)
     assert select.evaluate("s => s.value") == str(connection)
     assert_not_reloaded(page)
+
+
+def test_a_running_test_can_be_cancelled(signed_in, live_server, screenshots):
+    page = signed_in
+    connection = create_sandbox_connection(page, "Cancelled sandbox", client_id="latency")
+    watch(page)
+    live_server.sandbox.latency_s = 1.5  # every answer takes longer than the cancel
+    try:
+        page.click(f"{region(page, connection)} button:has-text('Test Connection')")
+        page.wait_for_selector(f"{region(page, connection)}[data-state=testing] "
+                               "button:has-text('Cancel test')")
+        page.screenshot(path=screenshots / "connection-testing-cancel.png", full_page=True)
+        page.click(f"{region(page, connection)} button:has-text('Cancel test')")
+        page.wait_for_selector(f"{region(page, connection)}[data-state=configured]",
+                               timeout=BUDGET_S * 1000)
+    finally:
+        live_server.sandbox.latency_s = 0.0
+    text = page.inner_text(region(page, connection))
+    assert "A test was cancelled by" in text
+    assert "before it finished: the connection has still not been tested" in text
+    assert "Test Connection" in text
+    assert page.get_attribute(region(page, connection), "hx-trigger") is None  # polling stopped
+    assert page.evaluate("window.__states")[-2:] == ["testing", "configured"]
+    assert_not_reloaded(page)
+    page.screenshot(path=screenshots / "connection-cancelled.png", full_page=True)

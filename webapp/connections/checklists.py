@@ -37,6 +37,9 @@ class TestView:
     at: datetime | None = None  # when the verdict was reached
     elapsed_ms: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # errors/warnings/totals of a pre-flight
+    cancel_url: str | None = None  # where Cancel test posts while testing; None: no button
+    cancelling: bool = False  # someone asked the running test to stop
+    cancelled: dict[str, Any] | None = None  # a later test that was cancelled: by, at
 
     @property
     def running(self) -> bool:
@@ -45,6 +48,11 @@ class TestView:
     @property
     def label(self) -> str:
         return self.state.capitalize()
+
+    @property
+    def cancelled_at(self) -> datetime | None:
+        at = (self.cancelled or {}).get("at")
+        return datetime.fromisoformat(at.removesuffix("Z")) if at else None
 
     @property
     def dom_id(self) -> str:
@@ -62,7 +70,8 @@ class TestView:
     @property
     def signature(self) -> str:
         """Return a short fingerprint of what the fragment shows, to skip unchanged polls."""
-        parts = [self.state] + [f"{s.get('id')}:{s.get('state')}:{s.get('summary')}"
+        parts = [self.state, str(self.cancelling)] + [
+            f"{s.get('id')}:{s.get('state')}:{s.get('summary')}"
                                 for s in self.steps]
         return hashlib.sha1("|".join(parts).encode()).hexdigest()[:12]
 
@@ -84,14 +93,19 @@ def connection_view(connection: Connection) -> TestView:
         "connection_id": connection.id,
     }
     if status == Status.CONFIGURED:
-        return TestView(state="configured", **common)
+        return TestView(state="configured", cancelled=last.get("cancelled"), **common)
     if status == Status.TESTING:
+        job = db.session.get(Job, connection.test_job_id) if connection.test_job_id else None
         return TestView(state="testing", steps=tuple(last.get("steps") or ()),
-                        by=last.get("started_by"), elapsed_ms=last.get("elapsed_ms"), **common)
+                        by=last.get("started_by"), elapsed_ms=last.get("elapsed_ms"),
+                        cancel_url=url_for("connections.cancel_test",
+                                           connection_id=connection.id),
+                        cancelling=bool(job and job.cancel_requested), **common)
     return TestView(state=status.value, steps=tuple(last.get("steps") or ()),
                     error=last.get("error"), learned=last.get("learned") or {},
                     by=connection.last_tested_by.name if connection.last_tested_by else None,
-                    at=connection.last_tested_at, elapsed_ms=last.get("elapsed_ms"), **common)
+                    at=connection.last_tested_at, elapsed_ms=last.get("elapsed_ms"),
+                    cancelled=last.get("cancelled"), **common)
 
 
 def safe_region(value: str | None) -> str:
@@ -125,8 +139,13 @@ def job_view(job: Job, *, with_button: bool = True) -> TestView:
     if not status.terminal:
         data = job.progress or {}
         return TestView(state="testing", steps=tuple(data.get("steps") or ()),
-                        elapsed_ms=data.get("elapsed_ms"), **common)
-    return _verdict(job, common)
+                        elapsed_ms=data.get("elapsed_ms"), cancelling=job.cancel_requested,
+                        cancel_url=url_for("connections.cancel_values_test", job_id=job.id),
+                        **common)
+    view = _verdict(job, common)
+    if (view.error or {}).get("category") == "cancelled":
+        return TestView(**{**view.__dict__, "state": "cancelled", "error": None})
+    return view
 
 
 def invalid_view(errors: dict[str, str], connection_id: int | None,

@@ -177,6 +177,18 @@ def test_status(connection_id: int):
     return _poll_answer("connections/_test_status.html", checklists.connection_view(connection))
 
 
+@bp.post("/<int:connection_id>/test/cancel")
+def cancel_test(connection_id: int):
+    connection = get_or_404(Connection, connection_id)
+    cancelled = testing.cancel_test(connection, user_id=current_user.id, name=current_user.name)
+    if not request.htmx:
+        if not cancelled:
+            flash("No test of this connection is running.", "info")
+        return redirect(url_for(".show", connection_id=connection.id), 303)
+    return render_template("connections/_test_status.html",
+                           view=checklists.connection_view(connection))
+
+
 @bp.get("/<int:connection_id>/badge")
 def test_badge(connection_id: int):
     connection = get_or_404(Connection, connection_id)
@@ -245,6 +257,15 @@ def values_test_status(job_id: str):
         view = checklists.job_view(job, with_button=False)
         return render_template("connections/test_result.html", view=view)
     return _poll_answer("connections/_test_status.html", checklists.job_view(job))
+
+
+@bp.post("/tests/<job_id>/cancel")
+def cancel_values_test(job_id: str):
+    job = _job(job_id, testing.KIND)
+    testing.cancel_values_test(job, user_id=current_user.id)
+    if not request.htmx:
+        return redirect(url_for(".values_test_status", job_id=job.id), 303)
+    return render_template("connections/_test_status.html", view=checklists.job_view(job))
 
 
 @bp.get("/preflight/<job_id>")

@@ -10,8 +10,9 @@ travels encrypted in the job's parameters and is removed from them when the test
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,12 +33,15 @@ log = logging.getLogger(__name__)
 
 KIND = "connection.test"
 GRACE_S = 15.0  # beyond the budget, a test still running is considered lost
+CANCEL_CHECK_S = 0.5  # how often a running test looks whether someone cancelled it
 SECRET_PARAM = "secret_encrypted"
 INTERRUPTED_TITLE = "Test interrupted"
 
 __all__ = [
     "KIND",
     "TestView",
+    "cancel_test",
+    "cancel_values_test",
     "connection_view",
     "job_view",
     "refresh",
@@ -51,10 +55,20 @@ def _budget() -> float:
     return float(current_app.config["TEST_BUDGET_S"])
 
 
-def _pending(started_by: str | None) -> dict[str, Any]:
+def _pending(started_by: str | None, previous: dict[str, Any]) -> dict[str, Any]:
     return {"state": "testing", "steps": [_step_dict(s) for s in initial_steps()],
             "learned": {}, "error": None, "elapsed_ms": 0, "started_at": _iso(utcnow()),
-            "started_by": started_by}
+            "started_by": started_by, "previous": previous}
+
+
+def _verdict_of(connection: Connection) -> dict[str, Any]:
+    """Return the connection's standing verdict: what a cancelled test puts back."""
+    last = {k: v for k, v in (connection.last_test or {}).items()
+            if k not in ("previous", "cancelled")}
+    return {"status": str(connection.status), "last_test": last or None,
+            "last_tested_at": connection.last_tested_at.isoformat()
+            if connection.last_tested_at else None,
+            "last_tested_by_id": connection.last_tested_by_id}
 
 
 def _step_dict(step: Any) -> dict[str, Any]:
@@ -72,13 +86,15 @@ def start_test(connection: Connection, *, user_id: int | None,
                started_by: str | None = None) -> Job:
     """Start a test of a saved connection, or join the one already running."""
     refresh(connection)
+    previous = _verdict_of(connection)
     runner = jobs.runner()
     job = runner.create(KIND, organization_id=connection.organization_id, subject=connection,
                         created_by_id=user_id, budget_s=_budget())
     claimed = db.session.execute(
         update(Connection)
         .where(Connection.id == connection.id, Connection.status != Status.TESTING)
-        .values(status=Status.TESTING, test_job_id=job.id, last_test=_pending(started_by))
+        .values(status=Status.TESTING, test_job_id=job.id,
+                last_test=_pending(started_by, previous))
         .execution_options(synchronize_session=False)
     ).rowcount
     if not claimed:
@@ -115,6 +131,62 @@ def start_values_test(values: Mapping[str, str], *, secret: str, organization_id
                                 **params)
 
 
+def cancel_test(connection: Connection, *, user_id: int | None, name: str | None) -> bool:
+    """Ask the running test of a saved connection to stop; False when none is running.
+
+    The test stops within a moment and puts back the verdict the connection had before it.
+    """
+    refresh(connection)
+    if connection.status != Status.TESTING or not connection.test_job_id:
+        return False
+    job = db.session.get(Job, connection.test_job_id)
+    if job is None or JobStatus(job.status).terminal:
+        return False
+    # Who cancelled, for the note the connection keeps (a saved connection's test carries
+    # no secret in its parameters, so nothing the job removes is written back here).
+    job.params = {**(job.params or {}), "cancelled_by": name}
+    jobs.runner().cancel(job.id)
+    audit.record("connection.test_cancelled", f"Cancelled the test of connection "
+                 f"“{connection.name}”", organization_id=connection.organization_id,
+                 target=connection, actor_id=user_id)
+    db.session.commit()
+    return True
+
+
+def cancel_values_test(job: Job, *, user_id: int | None) -> bool:
+    """Ask a running test of unsaved form values to stop; False when it has ended."""
+    refresh_job(job)
+    if JobStatus(job.status).terminal:
+        return False
+    jobs.runner().cancel(job.id)
+    audit.record("connection.test_cancelled", "Cancelled a test of unsaved connection values",
+                 organization_id=job.organization_id, actor_id=user_id)
+    db.session.commit()
+    return True
+
+
+def cancelling(job: Job | None) -> bool:
+    """Tell whether someone asked this running test to stop."""
+    return bool(job is not None and job.cancel_requested
+                and not JobStatus(job.status).terminal)
+
+
+class _CancelFlag:
+    """The job's cancel request, as run_check asks for it: read at most every CANCEL_CHECK_S."""
+
+    def __init__(self, ctx: jobs.JobContext) -> None:
+        self._ctx = ctx
+        self._checked = 0.0
+        self._set = False
+
+    def is_set(self) -> bool:
+        now = time.monotonic()
+        if not self._set and now - self._checked >= CANCEL_CHECK_S:
+            self._checked = now
+            self._set = self._ctx.cancelled()
+        return self._set
+
+
 # --- Running ----------------------------------------------------------------------------
 
 @jobs.handler(KIND)
@@ -132,7 +204,7 @@ def run_connection_test(ctx: jobs.JobContext) -> dict[str, Any]:
                 _write_progress(connection_id, ctx.job_id, {**snapshot, **started})
             ctx.report(snapshot)
 
-        result = run_check(settings, budget=budget, report=report)
+        result = run_check(settings, budget=budget, report=report, cancel=_CancelFlag(ctx))
     except OneRosterError as error:
         result = _failure(error.to_dict())
     except SecretUnreadable as error:
@@ -179,10 +251,11 @@ def _write_progress(connection_id: int, job_id: str, snapshot: dict[str, Any]) -
 
 
 def _started_fields(connection_id: int | None) -> dict[str, Any]:
-    """Return who started a saved connection's test and when, as start_test wrote it."""
+    """Return who started a saved connection's test and when, and the verdict it replaces."""
     row = db.session.get(Connection, connection_id) if connection_id is not None else None
     last = (row.last_test if row is not None else None) or {}
-    return {"started_at": last.get("started_at"), "started_by": last.get("started_by")}
+    return {"started_at": last.get("started_at"), "started_by": last.get("started_by"),
+            "previous": last.get("previous")}
 
 
 def _failure(error: dict[str, Any]) -> dict[str, Any]:
@@ -204,6 +277,9 @@ def _finish(ctx: jobs.JobContext, connection_id: int | None, result: dict[str, A
     state = Status.SUCCESS if result.get("state") == "success" else Status.ERROR
     error = result.get("error") or {}
     if connection_id is None:
+        if error.get("category") == Category.CANCELLED:  # audited by whoever cancelled
+            db.session.commit()
+            return
         host = urlsplit(ctx.params.get("values", {}).get("base_url", "")).hostname or "?"
         audit.record("connection.tested",
                      f"Tested unsaved connection values ({host}): {state.label}",
@@ -213,21 +289,40 @@ def _finish(ctx: jobs.JobContext, connection_id: int | None, result: dict[str, A
         db.session.commit()
         return
     connection = db.session.get(Connection, connection_id)
+    previous = result.pop("previous", None) or {}
+    if error.get("category") == Category.CANCELLED:
+        values = _restored(previous, cancelled={"by": (job.params or {}).get("cancelled_by"),
+                                                "at": _iso(utcnow())})
+    else:
+        values = {"status": state, "last_tested_at": utcnow(),
+                  "last_tested_by_id": ctx.created_by_id,
+                  "last_test": {**result, "finished_at": _iso(utcnow())}}
     owned = db.session.execute(
         update(Connection)
         .where(Connection.id == connection_id, Connection.test_job_id == ctx.job_id,
                Connection.status == Status.TESTING)
-        .values(status=state, last_tested_at=utcnow(), last_tested_by_id=ctx.created_by_id,
-                last_test={**result, "finished_at": _iso(utcnow())})
+        .values(**values)
         .execution_options(synchronize_session=False)
     ).rowcount
-    if owned and connection is not None:
+    if owned and connection is not None and error.get("category") != Category.CANCELLED:
         audit.record("connection.tested",
                      f"Tested connection “{connection.name}”: {state.label}",
                      organization_id=connection.organization_id, target=connection,
                      actor_id=ctx.created_by_id, outcome=state.value, saved=True,
                      error=error.get("title"), step=error.get("step"))
     db.session.commit()
+
+
+def _restored(previous: dict[str, Any], *, cancelled: dict[str, Any]) -> dict[str, Any]:
+    """Return the connection columns of the verdict a cancelled test leaves standing."""
+    status = previous.get("status")
+    if status not in (Status.CONFIGURED, Status.SUCCESS, Status.ERROR):
+        status = Status.CONFIGURED
+    tested_at = previous.get("last_tested_at")
+    return {"status": status,
+            "last_tested_at": datetime.fromisoformat(tested_at) if tested_at else None,
+            "last_tested_by_id": previous.get("last_tested_by_id"),
+            "last_test": {**(previous.get("last_test") or {}), "cancelled": cancelled}}
 
 
 # --- Recovering -------------------------------------------------------------------------
@@ -278,7 +373,7 @@ def _tidy_interrupted(job: Job) -> None:
 
 
 def _mark_interrupted(connection: Connection, job: Job | None) -> None:
-    last = dict(connection.last_test or {})
+    last = {k: v for k, v in (connection.last_test or {}).items() if k != "previous"}
     steps = []
     for step in last.get("steps") or []:
         if step.get("state") in ("pending", "running"):
