@@ -229,7 +229,7 @@ def test_a_connection_selector_follows_a_test_of_the_chosen_connection(signed_in
     assert_not_reloaded(page)
 
 
-def test_a_running_test_can_be_cancelled(signed_in, live_server, screenshots):
+def test_a_running_test_can_be_cancelled(signed_in, live_server, tmp_path):
     page = signed_in
     connection = create_sandbox_connection(page, "Cancelled sandbox", client_id="latency")
     watch(page)
@@ -238,7 +238,7 @@ def test_a_running_test_can_be_cancelled(signed_in, live_server, screenshots):
         page.click(f"{region(page, connection)} button:has-text('Test Connection')")
         page.wait_for_selector(f"{region(page, connection)}[data-state=testing] "
                                "button:has-text('Cancel test')")
-        page.screenshot(path=screenshots / "connection-testing-cancel.png", full_page=True)
+        page.screenshot(path=tmp_path / "connection-testing-cancel.png", full_page=True)
         page.click(f"{region(page, connection)} button:has-text('Cancel test')")
         page.wait_for_selector(f"{region(page, connection)}[data-state=configured]",
                                timeout=BUDGET_S * 1000)
@@ -251,4 +251,4 @@ def test_a_running_test_can_be_cancelled(signed_in, live_server, screenshots):
     assert page.get_attribute(region(page, connection), "hx-trigger") is None  # polling stopped
     assert page.evaluate("window.__states")[-2:] == ["testing", "configured"]
     assert_not_reloaded(page)
-    page.screenshot(path=screenshots / "connection-cancelled.png", full_page=True)
+    page.screenshot(path=tmp_path / "connection-cancelled.png", full_page=True)
