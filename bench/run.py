@@ -23,7 +23,6 @@ import resource
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,11 +30,12 @@ from pathlib import Path
 
 import orjson
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, make_url, select, text
+from sqlalchemy import make_url, select
 
 from bench._sandbox import sandbox
 from plugins.source_oneroster.client import OneRosterClient
 from plugins.source_oneroster.model import ENTITIES, Record
+from tests.fixtures.databases import throwaway_database
 
 USERS = 50_000
 LATENCY_MS = 50
@@ -79,17 +79,8 @@ def database(folder: Path) -> Iterator[str]:
     if not server:
         yield f"sqlite:///{folder / 'sdm.db'}"
         return
-    admin = make_url(server)
-    name = f"sdm_bench_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+    with throwaway_database(server, "sdm_bench") as url:
+        yield url
 
 
 def make_app(folder: Path, database_url: str):

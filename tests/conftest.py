@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
+from tests.fixtures.databases import throwaway_database
 from webapp import create_app
 from webapp.extensions import db
 
@@ -23,21 +21,12 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> Iterator[str | None]:
     """A PostgreSQL database of the suite's own when SDM_TEST_DATABASE_URL is set."""
-    admin_url = os.environ.get("SDM_TEST_DATABASE_URL")
-    if not admin_url:
+    server = os.environ.get("SDM_TEST_DATABASE_URL")
+    if not server:
         yield None
         return
-    admin = make_url(admin_url)
-    name = f"sdm_test_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+    with throwaway_database(server, "sdm_test") as url:
+        yield url
 
 
 @pytest.fixture
