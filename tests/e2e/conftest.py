@@ -17,6 +17,7 @@ import pytest
 from cryptography.fernet import Fernet
 from werkzeug.serving import make_server
 
+from tests.fixtures.databases import throwaway_database
 from webapp import create_app
 from webapp.extensions import db
 
@@ -61,13 +62,24 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory, chromium_path) -> Iterator[LiveServer]:
-    """Start the real app: thread jobs, the sandbox SIS, CSRF on, a SQLite file of its own."""
-    folder = tmp_path_factory.mktemp("e2e")
+def live_database(tmp_path_factory) -> Iterator[str]:
+    """The live app's own database: a SQLite file, or with SDM_TEST_DATABASE_URL a PostgreSQL
+    database of its own (the other tests create and drop their tables in theirs)."""
+    server = os.environ.get("SDM_TEST_DATABASE_URL")
+    if not server:
+        yield f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'sdm.db'}"
+        return
+    with throwaway_database(server, "sdm_e2e") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def live_server(live_database, chromium_path) -> Iterator[LiveServer]:
+    """Start the real app: thread jobs, the sandbox SIS, CSRF on, a database of its own."""
     app = create_app({
         "SECRET_KEY": "e2e-secret-key",
         "ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'sdm.db'}",
+        "SQLALCHEMY_DATABASE_URI": live_database,
         "JOBS": "thread",
         "JOB_WORKERS": 4,
         "SANDBOX": True,
