@@ -118,7 +118,7 @@ def _copy(run_id: int, rank: int, entity: str, columns: list[list[Any]]) -> byte
     if len(refs) != 2:
         refs = [[None] * len(sourced_ids)] * 2
     text = map(_copy_column, (sourced_ids, statuses, modified, *refs, datas))
-    head = f"{run_id}\t{_copy_value(entity)}\t{rank}\tf\t"
+    head = f"{run_id}\t{entity.translate(_COPY_ESCAPES)}\t{rank}\tf\t"
     lines = map("\t".join, zip(*text, strict=True))
     return (head + ("\n" + head).join(lines) + "\n").encode()
 
@@ -134,10 +134,6 @@ def _copy_column(values: list[Any]) -> list[str]:
     if None in values:
         values = ["\\N" if v is None else v for v in values]
     return values  # type: ignore[return-value]
-
-
-def _copy_value(value: str) -> str:
-    return value.translate(_COPY_ESCAPES)
 
 
 def _sql(style: str, rows: int, references: bool) -> str:
