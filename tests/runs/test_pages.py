@@ -71,6 +71,14 @@ def test_data_browser_pages_and_searches(ada, ada_run):
     none = ada.get(f"/runs/{run_id}/data?entity=users&q=%25").get_data(as_text=True)
     assert "0 users matching" in none  # % is searched literally, not as a wildcard
 
+    students = sum(1 for r in SampleSchool(3, 60, 2).records("users")
+                   if r.sourced_id.startswith("td-student"))
+    many = ada.get(f"/runs/{run_id}/data?entity=users&q=td-student").get_data(as_text=True)
+    assert f"{students} users matching" in many and "page 1 of 2" in many
+
+    past = ada.get(f"/runs/{run_id}/data?entity=users&page=99").get_data(as_text=True)
+    assert "page 2 of 2" in past and "td-student" in past  # an old link shows the last page
+
 
 def test_data_browser_refuses_unknown_collections(ada, ada_run):
     _, run_id = ada_run

@@ -332,13 +332,19 @@ def browse(run: Run, entity: str, q: str = "", page: int = 1,
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         where.append(or_(RunRecord.sourced_id == q,
                          RunRecord.data.ilike(f"%{escaped}%", escape="\\")))
-    total = db.session.scalar(select(func.count()).select_from(RunRecord).where(*where)) or 0
+    query = (select(RunRecord.sourced_id, RunRecord.status, RunRecord.source_rank,
+                    RunRecord.data).where(*where).order_by(RunRecord.sourced_id))
+    page = max(1, page)
+    rows = db.session.execute(query.offset((page - 1) * per_page).limit(per_page)).all()
+    if page == 1 and len(rows) < per_page:
+        total = len(rows)  # all there is: a search that finds little needs no second scan
+    else:
+        total = db.session.scalar(
+            select(func.count()).select_from(RunRecord).where(*where)) or 0
     pages = max(1, math.ceil(total / per_page))
-    page = min(max(1, page), pages)
-    rows = db.session.execute(
-        select(RunRecord.sourced_id, RunRecord.status, RunRecord.source_rank, RunRecord.data)
-        .where(*where).order_by(RunRecord.sourced_id)
-        .offset((page - 1) * per_page).limit(per_page)).all()
+    if page > pages:  # past the end (an old link, a shorter result): show the last page
+        page = pages
+        rows = db.session.execute(query.offset((page - 1) * per_page).limit(per_page)).all()
     labels = {s["rank"]: s["label"] for s in run.sources}
     shown = []
     for sourced_id, status, rank, raw in rows:
