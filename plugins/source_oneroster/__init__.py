@@ -27,7 +27,6 @@ def sdm_provider_templates() -> list[Any]:
     from webapp.connections.providers import ProviderTemplate
     from webapp.models.connections import AuthMethod
 
-    profiles = "; ".join(f"{p.name}: {p.description}" for p in PROFILES.values())
     return [ProviderTemplate(
         id="sandbox",
         name="Sandbox (demo SIS)",
@@ -38,12 +37,12 @@ def sdm_provider_templates() -> list[Any]:
             "feature with it before connecting a real SIS.",
             "Leave the Client Secret blank: the sandbox's own secret is filled in. The Client "
             "ID chooses how the sandbox behaves, so you can see how SDM copes with the quirks "
-            f"of real servers. Client IDs: {profiles}.",
+            "of real servers.",
             "The oauth1 profile serves OneRoster 1.1 with OAuth 1.0a signing: use the Base "
             "URL ending in /ims/oneroster/v1p1, version 1.1 and OAuth 1.0a under Advanced.",
         ),
+        client_ids=tuple((p.name, p.description) for p in PROFILES.values()),
         base_url="{app_url}sandbox/ims/oneroster/rostering/v1p2",
-        base_url_example="{app_url}sandbox/ims/oneroster/rostering/v1p2",
         auth_url="{app_url}sandbox/oauth/token",
         auth_url_hint="The sandbox's token endpoint, already filled in.",
         client_id="demo",

@@ -385,6 +385,7 @@ def test_a_test_of_unsaved_values_can_be_cancelled(app, client, people, login, s
     final = client.get(f"/connections/tests/{job_id}", headers=HX)
     assert final.status_code == 286
     assert ">Cancelled</span>" in final.text and "nothing was concluded" in final.text
+    assert "· stopped" in final.text and "tested" not in final.text
     assert "Authentication" not in final.text and ">Test again</button>" in final.text
     assert _audit(app, "connection.tested") == []
     assert len(_audit(app, "connection.test_cancelled")) == 1

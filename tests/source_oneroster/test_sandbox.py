@@ -12,7 +12,7 @@ import requests
 from requests_oauthlib import OAuth1
 from werkzeug.test import Client
 
-from plugins.source_oneroster.sandbox import SECRET, SandboxApp, security
+from plugins.source_oneroster.sandbox import PROFILES, SECRET, SandboxApp, security
 from plugins.source_oneroster.sandbox.district import District
 
 V12 = "/ims/oneroster/rostering/v1p2"
@@ -288,8 +288,17 @@ def test_the_in_app_sandbox_is_served_under_sandbox(sandbox_on, app):
     assert template.prefill("http://localhost/")["base_url"] == \
         f"http://localhost/sandbox{V12}"
     assert (template.client_id, template.demo_secret) == ("demo", SECRET)
-    help_text = " ".join(template.help)
-    assert "no-enrollments" in help_text and SECRET not in help_text
+    assert SECRET not in " ".join(template.help)
+    assert [name for name, _ in template.client_ids] == list(PROFILES)
+
+
+def test_the_sandbox_template_lists_its_client_ids_in_the_form(sandbox_on, people):
+    ada = people.signup("ada@example.com", "Springfield District")
+    body = ada.get("/connections/new?provider=sandbox").get_data(as_text=True)
+    listed = body.split('<dl class="client-ids">', 1)[1].split("</dl>", 1)[0]
+    for profile in PROFILES.values():
+        assert f"<dt><code>{profile.name}</code></dt>" in listed
+    assert "{app_url}" not in body and SECRET not in body
 
 
 def test_without_the_sandbox_there_is_no_route_and_no_template(app, client):

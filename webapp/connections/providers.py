@@ -21,6 +21,7 @@ class ProviderTemplate:
     name: str
     description: str
     help: tuple[str, ...] = ()  # paragraphs: where the school finds its values
+    client_ids: tuple[tuple[str, str], ...] = ()  # Client IDs it knows, each with its meaning
     base_url: str = ""  # pre-filled; "{app_url}" becomes the app's own root URL
     base_url_example: str = ""
     auth_url: str = ""  # pre-filled; same placeholder
