@@ -282,7 +282,7 @@ def _merge_problems(node_: Mapping[str, Any], source_ids: list[str]) -> list[str
 
 # Layout of the picture.
 
-NODE_W = 220
+NODE_W = 240  # room for a 24-character title in bold
 NODE_H = 72
 GAP_Y = 22
 COLUMN_GAP = 56
