@@ -165,12 +165,6 @@ def cancel_values_test(job: Job, *, user_id: int | None) -> bool:
     return True
 
 
-def cancelling(job: Job | None) -> bool:
-    """Tell whether someone asked this running test to stop."""
-    return bool(job is not None and job.cancel_requested
-                and not JobStatus(job.status).terminal)
-
-
 class _CancelFlag:
     """The job's cancel request, as run_check asks for it: read at most every CANCEL_CHECK_S."""
 
