@@ -70,9 +70,8 @@ class TestView:
     @property
     def signature(self) -> str:
         """Return a short fingerprint of what the fragment shows, to skip unchanged polls."""
-        parts = [self.state, str(self.cancelling)] + [
-            f"{s.get('id')}:{s.get('state')}:{s.get('summary')}"
-                                for s in self.steps]
+        parts = [self.state, str(self.cancelling)]
+        parts += [f"{s.get('id')}:{s.get('state')}:{s.get('summary')}" for s in self.steps]
         return hashlib.sha1("|".join(parts).encode()).hexdigest()[:12]
 
 
