@@ -100,8 +100,10 @@ POWERSCHOOL = ProviderTemplate(
     description="PowerSchool SIS with its OneRoster plugin (credentials sent in the body).",
     help=(
         "A PowerSchool district administrator installs and enables the OneRoster plugin "
-        "(System › System Settings › Plugin Management Configuration). The plugin's data "
-        "configuration page shows its Client ID and Client Secret.",
+        "(System › System Settings › Plugin Management Configuration). The plugin's Data "
+        "Provider Configuration page shows its Client ID and Client Secret.",
+        "The same page sets the plugin's Maximum Page Size. SDM asks for 1000 records a page "
+        "and adapts to less, but a small maximum means many more requests: set it to 1000.",
         "The Base URL is your PowerSchool server's address followed by the OneRoster path. "
         "PowerSchool expects the credentials in the token request body, which is already set "
         "under Advanced. Leave the Auth URL blank to use <server>/oauth/access_token.",
@@ -121,11 +123,13 @@ INFINITE_CAMPUS = ProviderTemplate(
     name="Infinite Campus",
     description="Infinite Campus OneRoster 1.2 (OAuth 2).",
     help=(
-        "The district's Campus administrator creates a OneRoster connection for SDM in Campus "
-        "and hands over its Client Key (the Client ID here), Client Secret, Base URL and "
-        "token URL. The Campus application name (appName) appears in both URLs.",
-        "The token URL carries the application name as a query string "
-        "(…/campus/oauth2/token?appName=<app>); enter it exactly as given.",
+        "The district's Campus administrator creates a OneRoster 1.2 (OAuth 2) connection for "
+        "SDM under Digital Learning Applications Configuration and hands over its Client ID "
+        "(called Client Key on older versions), Client Secret, Base URL and token URL.",
+        "Enter both URLs exactly as Campus shows them: the Base URL's form depends on the "
+        "Campus version (some include the application name, …/campus/api/oneroster/v1p2/"
+        "<appName>/ims/oneroster/rostering/v1p2), and the token URL carries the application "
+        "name as a query string (…/campus/oauth2/token?appName=<appName>).",
         "Campus dropped OAuth 1 in 2023. Moving a district from OneRoster 1.1 to 1.2 gives "
         "every person a new sourcedId, so downstream systems see new records.",
         "Some Campus set-ups expect the credentials in the token request body: choose that "
@@ -148,8 +152,12 @@ CLASSLINK = ProviderTemplate(
     help=(
         "ClassLink's OneRoster proxy uses a long-lived bearer token instead of a token "
         "endpoint: paste the token as the Client Secret and leave the Auth URL blank.",
-        "In ClassLink Roster Server, the application's settings show its application ID and "
-        "the bearer token. Use the application ID as the Client ID and in the Base URL.",
+        "The OneRoster module of the ClassLink developer console shows the application ID and "
+        "its access token (the bearer token) once the district has granted access. Use the "
+        "application ID as the Client ID and in the Base URL.",
+        "To read the district's Roster Server directly instead of through the proxy, use the "
+        "server URL, client ID and secret the console shows behind the key next to the "
+        "district, and choose OAuth 1.0a under Advanced.",
     ),
     base_url_example="https://oneroster-proxy.classlink.io/<appId>/ims/oneroster/v1p1",
     auth_url_hint="Not used with a bearer token.",
