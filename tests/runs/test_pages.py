@@ -24,7 +24,7 @@ def test_another_organization_gets_404_everywhere(ada_run, people):
         ("get", f"/runs/{run_id}"), ("get", f"/runs/{run_id}/progress"),
         ("post", f"/runs/{run_id}/cancel"), ("post", f"/runs/{run_id}/retry"),
         ("get", f"/runs/{run_id}/data"), ("get", f"/runs/{run_id}/data?entity=users"),
-        ("get", f"/runs/{run_id}/download"),
+        ("get", f"/runs/{run_id}/download"), ("post", f"/runs/{run_id}/delete"),
     ]:
         response = getattr(bob, method)(url)
         assert response.status_code == 404, (method, url, response.status_code)

@@ -1,4 +1,4 @@
-"""Where run artifacts (such as CSV bundles) live, and their removal with their flow."""
+"""Where run artifacts (such as CSV bundles) live, and their removal with their run or flow."""
 
 from __future__ import annotations
 
@@ -30,6 +30,14 @@ def _remember_artifacts(_mapper, connection, flow: Flow) -> None:
     if names and session is not None:
         folder = artifacts_dir()
         session.info.setdefault(PENDING, []).extend(folder / name for name in names)
+
+
+@event.listens_for(Run, "before_delete")
+def _remember_artifact(_mapper, _connection, run: Run) -> None:
+    """Note the file of a deleted run; it goes once the deletion is committed."""
+    session = Session.object_session(run)
+    if run.artifact and session is not None and has_app_context():
+        session.info.setdefault(PENDING, []).append(artifacts_dir() / run.artifact)
 
 
 @event.listens_for(Session, "after_commit")

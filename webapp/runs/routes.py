@@ -7,6 +7,7 @@ GET  /runs/<run_id>/progress       runs.progress   the live fragment (286 once a
 POST /runs/<run_id>/cancel         runs.cancel
 POST /runs/<run_id>/retry          runs.retry      "Retry failed collections"
 POST /runs/<run_id>/output         runs.write_output  write the output (the bundle) again
+POST /runs/<run_id>/delete         runs.delete     delete an ended run, its records and its file
 GET  /runs/<run_id>/data           runs.data       data browser (?entity=&q=&page=)
 GET  /runs/<run_id>/download       runs.download   the output artifact (the CSV bundle)
 """
@@ -79,6 +80,7 @@ def _context(run: Run) -> dict:
     return {"run": run, "collections": services.collection_views(run),
             "stage": services.stage(run), "retryable": services.retryable(run),
             "settled": services.settled(run),
+            "can_delete": services.can_delete(run, current_user),
             "artifact": services.artifact_path(run) is not None}
 
 
@@ -127,6 +129,20 @@ def write_output(run_id: int):
     except services.RunRefused as exc:
         return _refused(exc.public_message, url_for("runs.show", run_id=run.id))
     return _updated(run)
+
+
+@bp.post("/<int:run_id>/delete")
+def delete(run_id: int):
+    run = get_or_404(Run, run_id)
+    if not services.can_delete(run, current_user):
+        abort(403)
+    flow_id, name = run.flow_id, f"Run {run.id} of {run.flow_name}"
+    try:
+        services.delete_run(run, current_user)
+    except services.RunRefused as exc:
+        return _refused(exc.public_message, url_for("runs.show", run_id=run_id))
+    flash(f"{name} deleted, with its records and its file.", "success")
+    return _go(flow_url(flow_id))
 
 
 @bp.get("/<int:run_id>/data")

@@ -124,6 +124,30 @@ def cancel_run(run: Run, user: User | None) -> Run:
     return run
 
 
+def can_delete(run: Run, user: User | None) -> bool:
+    """Admins, the flow's creator and the person who started the run may delete it."""
+    if tenancy.is_admin():
+        return True
+    return user is not None and user.id in (run.started_by_id, run.flow.created_by_id)
+
+
+def delete_run(run: Run, user: User | None) -> None:
+    """Delete a run that has ended: its records, its collections and its output file.
+
+    The flow and its other runs stay. A delta run of the flow then reads the changes since
+    the last successful run that remains.
+    """
+    refresh(run)
+    if not settled(run):
+        raise RunRefused("This run is still going: cancel it, or wait for it to end, "
+                         "before deleting it.")
+    audit.record("run.deleted", f"Deleted run {run.id} of flow {run.flow_name} "
+                 f"({run.total:,} records)", organization_id=run.organization_id,
+                 target=run, actor_id=user.id if user else None)
+    db.session.delete(run)  # the database deletes its records and collections with it
+    db.session.commit()
+
+
 def write_output_again(run: Run, user: User | None) -> Run:
     """Write a completed run's output again (after a failure, or a lost file)."""
     refresh(run)
