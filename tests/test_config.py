@@ -33,6 +33,14 @@ def test_refuses_to_start_without_encryption_keys(tmp_path):
         create_app(_production(tmp_path, SECRET_KEY="s" * 40))
 
 
+def test_run_retention_is_a_whole_number_not_below_zero(tmp_path):
+    with pytest.raises(ConfigError, match="SDM_RUN_RETENTION must be a whole number"):
+        load(environ={"SDM_RUN_RETENTION": "ten"}, dotenv_path=None)
+    config = load(environ={"SDM_RUN_RETENTION": "-1", "SDM_DEMO": "1"}, dotenv_path=None)
+    with pytest.raises(ConfigError, match="SDM_RUN_RETENTION must be 0 .keep every run. or"):
+        finalize(config, str(tmp_path))
+
+
 def test_environment_variables_configure_the_app(tmp_path):
     key = Fernet.generate_key().decode()
     config = load(environ={"SDM_SECRET_KEY": "s" * 40, "SDM_ENCRYPTION_KEYS": key,

@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "APP_URL": "http://127.0.0.1:8000/",  # where people reach SDM; the demo seed points at it
     "PASSWORD_HASH_METHOD": "scrypt",  # werkzeug hash method for passwords
     "ARTIFACTS_DIR": None,  # None: instance/artifacts (run downloads, e.g. CSV bundles)
+    "RUN_RETENTION": 0,  # runs kept per flow, records included, after a success; 0: all
 }
 
 _BOOL = {"1": True, "true": True, "yes": True, "on": True,
@@ -117,3 +118,6 @@ def finalize(config: dict, instance_path: str) -> None:
         config["SQLALCHEMY_DATABASE_URI"] = url
     if config.get("SANDBOX") is None:
         config["SANDBOX"] = bool(config["DEMO"])
+    if int(config.get("RUN_RETENTION") or 0) < 0:
+        raise ConfigError("SDM_RUN_RETENTION must be 0 (keep every run) or the number of runs "
+                          f"to keep per flow, not {config['RUN_RETENTION']}.")

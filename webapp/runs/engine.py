@@ -33,7 +33,7 @@ from webapp.models import CollectionState, Job, Run, RunCollection, RunRecord, R
 from webapp.models.common import utcnow
 from webapp.plugin_api import ConfigInvalid, SourcePlugin, SourceUnavailable
 from webapp.plugins import registry
-from webapp.runs import integrity, output
+from webapp.runs import integrity, output, retention
 from webapp.runs.artifacts import artifacts_dir
 from webapp.runs.progress import LiveProgress, error_dict
 from webapp.runs.store import RecordWriter, StoreFailed
@@ -291,6 +291,16 @@ class Engine:
             raise jobs.JobCancelled()
         if output.pending(run):
             output.start(run, self.ctx.created_by_id)
+        if RunStatus(run.status).succeeded:
+            self._prune(run)
+
+    def _prune(self, run: Run) -> None:
+        """Apply run retention; a failure to delete old runs leaves this run as it is."""
+        try:
+            retention.prune(run)
+        except Exception:
+            log.exception("removing earlier runs of flow %s failed", run.flow_id)
+            db.session.rollback()
 
     def _settle(self, collection: RunCollection, reader: Reader, entity: str) -> None:
         outcome = reader.result
