@@ -36,7 +36,9 @@ def test_deleting_a_run_removes_its_records_collections_and_file(app, ada, flows
     response = ada.post(f"/runs/{doomed}/delete")
     assert response.status_code == 303 and response.headers["Location"].endswith(
         f"/flows/{flow_id}")
-    assert f"Run {doomed} of Nightly deleted" in ada.get(response.headers["Location"]).text
+    flow_page = ada.get(response.headers["Location"]).text
+    assert f"Run {doomed} of Nightly deleted" in flow_page
+    assert 'data-testid="retention"' not in flow_page  # every run is kept by default
 
     with app.app_context():
         assert db.session.get(Run, doomed) is None

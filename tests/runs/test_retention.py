@@ -36,6 +36,9 @@ def test_a_success_removes_the_runs_beyond_the_newest_two(app, ada, flows):
     second = run_id_of(ada.post(f"/runs/flows/{flow_id}/start"))
     assert runs_of(app, flow_id) == [first, second] and first_file.exists()
 
+    page = ada.get(f"/flows/{flow_id}").get_data(as_text=True)
+    assert "This server keeps the newest 2 runs of each flow" in page
+
     third = run_id_of(ada.post(f"/runs/flows/{flow_id}/start"))
     assert runs_of(app, flow_id) == [second, third]
     assert not first_file.exists()
