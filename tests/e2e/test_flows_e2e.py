@@ -133,6 +133,13 @@ def test_wizard_with_an_existing_connection_runs_to_the_sandbox_counts(signed_in
     wait_for_preflight(page)
     finish_wizard(page, "Springfield nightly", counts)
     check_run(page, live_server, counts)
+    page.wait_for_selector("[data-testid=delete-run]")  # the bundle is written: all settled
+    page.screenshot(path=str(screenshots / "run-completed.png"), full_page=True)
+    run_url = page.url
+    page.goto(f"{run_url}/data?entity=users")
+    page.wait_for_selector("#run-data-table table")
+    page.screenshot(path=str(screenshots / "run-data.png"), full_page=True)
+    page.goto(run_url)
     page.click("a:has-text('Springfield nightly')")
     page.wait_for_selector("[data-testid=flow-graph]")
     page.screenshot(path=str(screenshots / "flow-page.png"), full_page=True)
