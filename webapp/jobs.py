@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -63,10 +64,15 @@ def on_interrupted(kind: str) -> Callable[[InterruptedHandler], InterruptedHandl
     return register
 
 
+CANCEL_CHECK_S = 0.5  # a job reads its cancel request at most this often
+
+
 class JobContext:
     """What a handler sees of its job: parameters, progress reports and cancellation."""
 
     def __init__(self, job: Job) -> None:
+        self._cancel_read_at = 0.0
+        self._cancel_asked = False
         self.job_id = job.id
         self.kind = job.kind
         self.params = dict(job.params or {})
@@ -86,10 +92,20 @@ class JobContext:
         db.session.commit()
 
     def cancelled(self) -> bool:
-        """Tell whether someone asked the job to stop."""
-        db.session.expire_all()
-        job = self.job
-        return bool(job and job.cancel_requested)
+        """Tell whether someone asked the job to stop.
+
+        Cheap to ask often: the job row is read at most every CANCEL_CHECK_S, and once asked
+        to stop the answer stays yes.
+        """
+        now = time.monotonic()
+        if not self._cancel_asked and now - self._cancel_read_at >= CANCEL_CHECK_S:
+            self._cancel_read_at = now
+            db.session.expire_all()
+            job = self.job
+            self._cancel_asked = bool(job and job.cancel_requested)
+        return self._cancel_asked
+
+    is_set = cancelled  # a job's context serves where a threading.Event is asked is_set()
 
 
 class Runner(ABC):

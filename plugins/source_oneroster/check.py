@@ -27,7 +27,6 @@ from plugins.source_oneroster.checklist import (
     Probe,
     Step,
     analyse_base_url,
-    call_within,
     collection_failure,
     count_text,
     display_url,
@@ -121,12 +120,10 @@ def check_proxy(sheet: Checklist, settings: ClientSettings, clock: Budget,
     host, port = _proxy_address(proxy_url)
     started = time.monotonic()
     try:
-        call_within(pool, clock, _tcp_connect, host, port,
-                    min(settings.connect_timeout, max(clock.remaining(), 0.1)),
-                    stopped=sheet.stopped)
+        sheet.call_within(pool, clock, _tcp_connect, host, port,
+                          min(settings.connect_timeout, max(clock.remaining(), 0.1)))
     except OneRosterError as error:
-        if error.category != Category.CANCELLED:  # a cancelled step is skipped, not failed
-            sheet.fail("proxy", error, elapsed_s=time.monotonic() - started)
+        sheet.fail("proxy", error, elapsed_s=time.monotonic() - started)
         return False
     except OSError as exc:
         error = OneRosterError(
@@ -171,10 +168,9 @@ def check_token(sheet: Checklist, settings: ClientSettings, client: Any, clock: 
         return {"kind": "oauth1"}
     started = time.monotonic()
     try:
-        info = call_within(pool, clock, client.token, stopped=sheet.stopped)
+        info = sheet.call_within(pool, clock, client.token)
     except OneRosterError as error:
-        if error.category != Category.CANCELLED:
-            sheet.fail("token", error, elapsed_s=time.monotonic() - started)
+        sheet.fail("token", error, elapsed_s=time.monotonic() - started)
         return None
     elapsed = time.monotonic() - started
     expires_in = info.expires_at - time.time()
@@ -348,8 +344,8 @@ def _probe_page_size(sheet: Checklist, client: Any, clock: Budget, pool: ThreadP
     if not candidates:
         return None, f"every collection fits in one page of {limit}"
     largest = max(candidates, key=lambda p: p.count)
-    page = call_within(pool, clock, client.get_page, largest.entity,
-                       offset=largest.count, limit=limit, stopped=sheet.stopped)
+    page = sheet.call_within(pool, clock, client.get_page, largest.entity,
+                             offset=largest.count, limit=limit)
     if not page.records:
         return None, f"every collection fits in one page of {limit}"
     honoured = largest.count

@@ -85,7 +85,12 @@ class Checklist:
 
     def fail(self, step_id: str, error: OneRosterError, *, elapsed_s: float | None = None,
              emit: bool = True) -> None:
-        """Record a failed step with the error's category, advice and specifics."""
+        """Record a failed step with the error's category, advice and specifics.
+
+        A step stopped by a cancel has not failed: finish() skips it with the steps not tried.
+        """
+        if error.category == Category.CANCELLED:
+            return
         step = self.step(step_id)
         summary = error.title + (f" · HTTP {error.status}" if error.status else "")
         details = [error.message]
@@ -108,6 +113,23 @@ class Checklist:
         if not self.cancelled and self._cancel is not None and self._cancel.is_set():
             self.cancelled = True
         return self.cancelled
+
+    def call_within(self, pool: ThreadPoolExecutor, clock: Budget, fn: Callable[..., Any],
+                    *args: Any, **kwargs: Any) -> Any:
+        """Run a call on the pool; wait for it no longer than the budget allows, and no
+        longer than until someone cancels the test (OneRosterError CANCELLED then)."""
+        future = pool.submit(fn, *args, **kwargs)
+        while True:
+            try:
+                return future.result(timeout=min(clock.remaining(), STOP_CHECK_S))
+            except FutureTimeout:
+                if clock.remaining() <= 0:
+                    future.cancel()
+                    raise clock.exceeded() from None
+                if self.stopped():
+                    future.cancel()
+                    raise OneRosterError(Category.CANCELLED,
+                                         "The test was cancelled.") from None
 
     def snapshot(self, state: str = "testing") -> dict[str, Any]:
         """Return the checklist as JSON-ready data, the secret scrubbed."""
@@ -182,27 +204,6 @@ class Budget:
             Category.BUDGET_EXCEEDED,
             f"No answer within the test's time budget of {self.seconds:g} s.",
             entity=entity)
-
-
-def call_within(pool: ThreadPoolExecutor, clock: Budget, fn: Callable[..., Any],
-                *args: Any, stopped: Callable[[], bool] | None = None, **kwargs: Any) -> Any:
-    """Run a call on the pool and wait for it no longer than the budget allows.
-
-    With `stopped`, the wait also ends as soon as it answers True: the test was cancelled.
-    """
-    future = pool.submit(fn, *args, **kwargs)
-    while True:
-        remaining = clock.remaining()
-        try:
-            return future.result(timeout=remaining if stopped is None
-                                 else min(remaining, STOP_CHECK_S))
-        except FutureTimeout:
-            if clock.remaining() <= 0:
-                future.cancel()
-                raise clock.exceeded() from None
-            if stopped is not None and stopped():
-                future.cancel()
-                raise OneRosterError(Category.CANCELLED, "The test was cancelled.") from None
 
 
 def open_client(settings: ClientSettings, clock: Budget,

@@ -10,7 +10,6 @@ travels encrypted in the job's parameters and is removed from them when the test
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,7 +32,6 @@ log = logging.getLogger(__name__)
 
 KIND = "connection.test"
 GRACE_S = 15.0  # beyond the budget, a test still running is considered lost
-CANCEL_CHECK_S = 0.5  # how often a running test looks whether someone cancelled it
 SECRET_PARAM = "secret_encrypted"
 INTERRUPTED_TITLE = "Test interrupted"
 
@@ -165,22 +163,6 @@ def cancel_values_test(job: Job, *, user_id: int | None) -> bool:
     return True
 
 
-class _CancelFlag:
-    """The job's cancel request, as run_check asks for it: read at most every CANCEL_CHECK_S."""
-
-    def __init__(self, ctx: jobs.JobContext) -> None:
-        self._ctx = ctx
-        self._checked = 0.0
-        self._set = False
-
-    def is_set(self) -> bool:
-        now = time.monotonic()
-        if not self._set and now - self._checked >= CANCEL_CHECK_S:
-            self._checked = now
-            self._set = self._ctx.cancelled()
-        return self._set
-
-
 # --- Running ----------------------------------------------------------------------------
 
 @jobs.handler(KIND)
@@ -198,7 +180,7 @@ def run_connection_test(ctx: jobs.JobContext) -> dict[str, Any]:
                 _write_progress(connection_id, ctx.job_id, {**snapshot, **started})
             ctx.report(snapshot)
 
-        result = run_check(settings, budget=budget, report=report, cancel=_CancelFlag(ctx))
+        result = run_check(settings, budget=budget, report=report, cancel=ctx)
     except OneRosterError as error:
         result = _failure(error.to_dict())
     except SecretUnreadable as error:

@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 
 KIND = "flow.run"
 REPORT_EVERY_S = 0.5  # progress written at most twice a second
-CANCEL_CHECK_S = 0.5
 INTERNAL = "The run stopped because of an internal error; it has been logged."
 
 
@@ -220,18 +219,16 @@ class Engine:
                 reader.result = exc
 
     def _watch(self, threads: list[threading.Thread], writer: RecordWriter) -> None:
-        reported = checked = 0.0
+        reported = 0.0
         version = -1
         while alive := [t for t in threads if t.is_alive()]:
             alive[0].join(0.1)  # it may have ended since: join returns at once then
             now = time.monotonic()
             if writer.failed:
                 self.cancel.set()
-            if now - checked >= CANCEL_CHECK_S:
-                checked = now
-                if not self.user_cancelled and self.ctx.cancelled():
-                    self.user_cancelled = True
-                    self.cancel.set()
+            if not self.user_cancelled and self.ctx.cancelled():
+                self.user_cancelled = True
+                self.cancel.set()
             if self.progress.version != version and now - reported >= REPORT_EVERY_S:
                 reported, version = now, self.progress.version
                 self._report("reading", writer.stored)
