@@ -53,16 +53,15 @@ def _budget() -> float:
     return float(current_app.config["TEST_BUDGET_S"])
 
 
-def _pending(started_by: str | None, previous: dict[str, Any]) -> dict[str, Any]:
+def _pending(started_by: str | None) -> dict[str, Any]:
     return {"state": "testing", "steps": [_step_dict(s) for s in initial_steps()],
             "learned": {}, "error": None, "elapsed_ms": 0, "started_at": _iso(utcnow()),
-            "started_by": started_by, "previous": previous}
+            "started_by": started_by}
 
 
 def _verdict_of(connection: Connection) -> dict[str, Any]:
     """Return the connection's standing verdict: what a cancelled test puts back."""
-    last = {k: v for k, v in (connection.last_test or {}).items()
-            if k not in ("previous", "cancelled")}
+    last = {k: v for k, v in (connection.last_test or {}).items() if k != "cancelled"}
     return {"status": str(connection.status), "last_test": last or None,
             "last_tested_at": connection.last_tested_at.isoformat()
             if connection.last_tested_at else None,
@@ -84,15 +83,15 @@ def start_test(connection: Connection, *, user_id: int | None,
                started_by: str | None = None) -> Job:
     """Start a test of a saved connection, or join the one already running."""
     refresh(connection)
-    previous = _verdict_of(connection)
     runner = jobs.runner()
+    # The verdict the test replaces travels with its job, for a cancel to put back.
     job = runner.create(KIND, organization_id=connection.organization_id, subject=connection,
-                        created_by_id=user_id, budget_s=_budget())
+                        created_by_id=user_id, budget_s=_budget(),
+                        previous=_verdict_of(connection))
     claimed = db.session.execute(
         update(Connection)
         .where(Connection.id == connection.id, Connection.status != Status.TESTING)
-        .values(status=Status.TESTING, test_job_id=job.id,
-                last_test=_pending(started_by, previous))
+        .values(status=Status.TESTING, test_job_id=job.id, last_test=_pending(started_by))
         .execution_options(synchronize_session=False)
     ).rowcount
     if not claimed:
@@ -227,11 +226,10 @@ def _write_progress(connection_id: int, job_id: str, snapshot: dict[str, Any]) -
 
 
 def _started_fields(connection_id: int | None) -> dict[str, Any]:
-    """Return who started a saved connection's test and when, and the verdict it replaces."""
+    """Return who started a saved connection's test and when, as start_test wrote it."""
     row = db.session.get(Connection, connection_id) if connection_id is not None else None
     last = (row.last_test if row is not None else None) or {}
-    return {"started_at": last.get("started_at"), "started_by": last.get("started_by"),
-            "previous": last.get("previous")}
+    return {"started_at": last.get("started_at"), "started_by": last.get("started_by")}
 
 
 def _failure(error: dict[str, Any]) -> dict[str, Any]:
@@ -252,8 +250,9 @@ def _finish(ctx: jobs.JobContext, connection_id: int | None, result: dict[str, A
         job.params = {k: v for k, v in job.params.items() if k != SECRET_PARAM}
     state = Status.SUCCESS if result.get("state") == "success" else Status.ERROR
     error = result.get("error") or {}
+    cancelled = error.get("category") == Category.CANCELLED  # audited by whoever cancelled
     if connection_id is None:
-        if error.get("category") == Category.CANCELLED:  # audited by whoever cancelled
+        if cancelled:
             db.session.commit()
             return
         host = urlsplit(ctx.params.get("values", {}).get("base_url", "")).hostname or "?"
@@ -265,10 +264,10 @@ def _finish(ctx: jobs.JobContext, connection_id: int | None, result: dict[str, A
         db.session.commit()
         return
     connection = db.session.get(Connection, connection_id)
-    previous = result.pop("previous", None) or {}
-    if error.get("category") == Category.CANCELLED:
-        values = _restored(previous, cancelled={"by": (job.params or {}).get("cancelled_by"),
-                                                "at": _iso(utcnow())})
+    params = job.params or {}
+    if cancelled:
+        values = _restored(params.get("previous") or {},
+                           cancelled={"by": params.get("cancelled_by"), "at": _iso(utcnow())})
     else:
         values = {"status": state, "last_tested_at": utcnow(),
                   "last_tested_by_id": ctx.created_by_id,
@@ -280,7 +279,7 @@ def _finish(ctx: jobs.JobContext, connection_id: int | None, result: dict[str, A
         .values(**values)
         .execution_options(synchronize_session=False)
     ).rowcount
-    if owned and connection is not None and error.get("category") != Category.CANCELLED:
+    if owned and connection is not None and not cancelled:
         audit.record("connection.tested",
                      f"Tested connection “{connection.name}”: {state.label}",
                      organization_id=connection.organization_id, target=connection,
@@ -349,7 +348,7 @@ def _tidy_interrupted(job: Job) -> None:
 
 
 def _mark_interrupted(connection: Connection, job: Job | None) -> None:
-    last = {k: v for k, v in (connection.last_test or {}).items() if k != "previous"}
+    last = dict(connection.last_test or {})
     steps = []
     for step in last.get("steps") or []:
         if step.get("state") in ("pending", "running"):
