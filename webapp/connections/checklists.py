@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -143,7 +144,7 @@ def job_view(job: Job, *, with_button: bool = True) -> TestView:
                         **common)
     view = _verdict(job, common)
     if (view.error or {}).get("category") == "cancelled":
-        return TestView(**{**view.__dict__, "state": "cancelled", "error": None})
+        return dataclasses.replace(view, state="cancelled", error=None)
     return view
 
 
@@ -171,7 +172,7 @@ def preflight_view(job: Job) -> TestView:
     result = job.result or {}
     extra = {"errors": result.get("errors") or ([view.error["message"]] if view.error else []),
              "warnings": result.get("warnings") or [], "totals": result.get("totals") or {}}
-    return TestView(**{**view.__dict__, "extra": extra})
+    return dataclasses.replace(view, extra=extra)
 
 
 def _verdict(job: Job, common: dict[str, Any]) -> TestView:
