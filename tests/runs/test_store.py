@@ -110,7 +110,7 @@ def test_the_tally_reports_what_the_database_would(app, ada, flows, scripted):
         tally.add(0, entity, [r["sourcedId"] for r in records],
                   sum(r.get("status") == "tobedeleted" for r in records),
                   pointed(entity, records))
-    assert tally.complete
+    assert not tally.repeated and tally.plain  # the tally settles it all alone
     entities = ["orgs", "courses", "classes", "users", "enrollments"]
     with app.app_context():
         from_database = integrity.report(run.id, entities, delta=False, overlaps={},

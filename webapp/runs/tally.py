@@ -76,11 +76,6 @@ class Tally:
             sums[entity] = sums.get(entity, 0) + numbers[1 if tobedeleted else 0]
         return sums
 
-    @property
-    def complete(self) -> bool:
-        """Whether the figures settle merge and references without asking the database."""
-        return not self.repeated and self.plain
-
     def missing(self, entity: str, field: str, target: str) -> int | None:
         """Return 0 when every record of a collection points to a stored `target` record.
 
