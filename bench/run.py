@@ -24,8 +24,6 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import orjson
@@ -35,7 +33,7 @@ from sqlalchemy import make_url, select
 from bench._sandbox import sandbox
 from plugins.source_oneroster.client import OneRosterClient
 from plugins.source_oneroster.model import ENTITIES, Record
-from tests.fixtures.databases import throwaway_database
+from tests.fixtures.databases import own_database
 
 USERS = 50_000
 LATENCY_MS = 50
@@ -70,17 +68,6 @@ class Tally:
 def peak_rss_mb() -> float:
     """Return the process's peak resident memory so far."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-
-
-@contextmanager
-def database(folder: Path) -> Iterator[str]:
-    """Yield the database URL: SQLite in the folder, or a throwaway PostgreSQL database."""
-    server = os.environ.get("SDM_BENCH_DATABASE_URL")
-    if not server:
-        yield f"sqlite:///{folder / 'sdm.db'}"
-        return
-    with throwaway_database(server, "sdm_bench") as url:
-        yield url
 
 
 def make_app(folder: Path, database_url: str):
@@ -199,7 +186,9 @@ def stored_tally(app, run_id: int) -> Tally:
 
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="sdm-bench-run-") as tmp, \
-            database(Path(tmp)) as database_url, sandbox(USERS, LATENCY_MS) as urls:
+            own_database(os.environ.get("SDM_BENCH_DATABASE_URL"), "sdm_bench",
+                         Path(tmp) / "sdm.db") as database_url, \
+            sandbox(USERS, LATENCY_MS) as urls:
         folder = Path(tmp)
         app = make_app(folder, database_url)
         flow_id, user_id = make_flow(app, urls)

@@ -17,7 +17,7 @@ import pytest
 from cryptography.fernet import Fernet
 from werkzeug.serving import make_server
 
-from tests.fixtures.databases import throwaway_database
+from tests.fixtures.databases import own_database
 from webapp import create_app
 from webapp.extensions import db
 
@@ -65,11 +65,8 @@ class LiveServer:
 def live_database(tmp_path_factory) -> Iterator[str]:
     """The live app's own database: a SQLite file, or with SDM_TEST_DATABASE_URL a PostgreSQL
     database of its own (the other tests create and drop their tables in theirs)."""
-    server = os.environ.get("SDM_TEST_DATABASE_URL")
-    if not server:
-        yield f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'sdm.db'}"
-        return
-    with throwaway_database(server, "sdm_e2e") as url:
+    with own_database(os.environ.get("SDM_TEST_DATABASE_URL"), "sdm_e2e",
+                      tmp_path_factory.mktemp("e2e") / "sdm.db") as url:
         yield url
 
 
