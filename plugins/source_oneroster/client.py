@@ -104,10 +104,7 @@ class OneRosterClient:
         if entity not in DATA_TYPE:
             raise ValueError(f"Unknown OneRoster collection {entity!r}")
         try:
-            answer, _ = self.transport.send(
-                "GET", page.url or entity_url(self.settings.base_url, entity),
-                params=None if page.url else query, credentials=self.credentials,
-                entity=entity, cancel=cancel, observer=observer)
+            answer, _ = self._get(entity, page, query, cancel=cancel, observer=observer)
             self._check_status(entity, answer)
         except OneRosterError as error:
             raise self._named(error, entity) from None
@@ -121,11 +118,9 @@ class OneRosterClient:
             try:
                 rows = self._rows(entity, answer)
             except RetryableBody as problem:
-                answer, rows = self.transport.send(
-                    "GET", page.url or entity_url(self.settings.base_url, entity),
-                    params=None if page.url else query, credentials=self.credentials,
-                    entity=entity, cancel=cancel, observer=observer,
-                    parse=lambda again: self._rows(entity, again), retry_of=problem)
+                answer, rows = self._get(entity, page, query, cancel=cancel, observer=observer,
+                                         parse=lambda again: self._rows(entity, again),
+                                         retry_of=problem)
                 self._check_status(entity, answer)
             records = normalize_page(entity, rows)
         except OneRosterError as error:
@@ -135,6 +130,15 @@ class OneRosterClient:
                       next_url=links.get("next"), has_link="Link" in answer.headers,
                       elapsed_s=answer.elapsed_s, url=safe_url(answer.url) or "")
         return result, links
+
+    def _get(self, entity: str, page: Slice, query: Mapping[str, Any] | None, *,
+             cancel: threading.Event | None, observer: Observer | None,
+             **options: Any) -> tuple[Answer, Any]:
+        """Send the GET of one page: its next URL as given, or the collection with `query`."""
+        return self.transport.send(
+            "GET", page.url or entity_url(self.settings.base_url, entity),
+            params=None if page.url else query, credentials=self.credentials, entity=entity,
+            cancel=cancel, observer=observer, **options)
 
     def _check_status(self, entity: str, answer: Answer) -> None:
         if not 200 <= answer.status < 300:
