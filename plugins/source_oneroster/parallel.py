@@ -7,8 +7,6 @@ import gc
 import queue
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +23,7 @@ from plugins.source_oneroster.model import (
 )
 from plugins.source_oneroster.normalize import DATA_TYPE
 from plugins.source_oneroster.paging import Planner, Slice
+from plugins.source_oneroster.settings_held import HeldSetting
 
 if TYPE_CHECKING:
     from plugins.source_oneroster.client import OneRosterClient
@@ -37,27 +36,10 @@ _SOURCED_ID = itemgetter(1)  # of a Record, a named tuple
 # more time than the parsing. Records hold no reference cycles, so this costs no memory.
 GC_THRESHOLD_0 = 100_000
 
-_gc_lock = threading.Lock()
-_gc_fetches = 0
-_gc_saved: tuple[int, int, int] | None = None
-
-
-@contextmanager
-def fewer_collections() -> Iterator[None]:
-    """Raise the collector's first threshold for as long as any fetch runs."""
-    global _gc_fetches, _gc_saved
-    with _gc_lock:
-        if _gc_fetches == 0:
-            _gc_saved = gc.get_threshold()
-            gc.set_threshold(max(GC_THRESHOLD_0, _gc_saved[0]), *_gc_saved[1:])
-        _gc_fetches += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_fetches -= 1
-            if _gc_fetches == 0 and _gc_saved is not None:
-                gc.set_threshold(*_gc_saved)
+# Raised for as long as any fetch runs.
+fewer_collections = HeldSetting(
+    gc.get_threshold, lambda saved: gc.set_threshold(*saved),
+    lambda saved: (max(GC_THRESHOLD_0, saved[0]), *saved[1:])).held
 
 
 class EntityRun:

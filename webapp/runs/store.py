@@ -27,13 +27,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 import orjson
 from sqlalchemy import Engine, func, select
 
 from plugins.source_oneroster.model import Record, Sink
+from plugins.source_oneroster.settings_held import HeldSetting
 from webapp.extensions import db
 from webapp.models import RunRecord
 from webapp.plugin_api import RunData, StoredRecord
@@ -52,27 +52,10 @@ SQLITE_CACHE_KIB = 16384  # the writer's page cache: index inserts stay in memor
 # spent more time waiting than storing, and the readers waited for it in turn.
 SWITCH_INTERVAL_S = 0.001
 _STOP = object()
-_switching = threading.Lock()
-_writers = 0
-_saved_interval = 0.0
-
-
-@contextmanager
-def prompt_switching() -> Iterator[None]:
-    """Shorten the interpreter's switch interval for as long as any writer runs."""
-    global _writers, _saved_interval
-    with _switching:
-        if _writers == 0:
-            _saved_interval = sys.getswitchinterval()
-            sys.setswitchinterval(min(SWITCH_INTERVAL_S, _saved_interval))
-        _writers += 1
-    try:
-        yield
-    finally:
-        with _switching:
-            _writers -= 1
-            if _writers == 0:
-                sys.setswitchinterval(_saved_interval)
+# Shortened for as long as any writer runs.
+prompt_switching = HeldSetting(
+    sys.getswitchinterval, sys.setswitchinterval,
+    lambda saved: min(SWITCH_INTERVAL_S, saved)).held
 
 
 class StoreFailed(Exception):
