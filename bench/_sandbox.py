@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def sandbox(users: int, latency_ms: float = 0.0) -> Iterator[dict]:
     """Run the sandbox on a free port; yield what it printed (URLs, record counts)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "plugins.source_oneroster.sandbox", "--host", "127.0.0.1",
+        [sys.executable, "-m", "oneroster.sandbox", "--host", "127.0.0.1",
          "--port", "0", "--users", str(users), "--latency-ms", str(latency_ms)],
         cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:

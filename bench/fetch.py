@@ -23,8 +23,8 @@ import orjson
 import requests
 
 from bench._sandbox import sandbox
-from plugins.source_oneroster.client import OneRosterClient
-from plugins.source_oneroster.model import ENTITIES, ClientSettings, Record
+from oneroster.client import OneRosterClient
+from oneroster.model import ENTITIES, ClientSettings, Record
 
 USERS = 50_000
 LATENCY_MS = 50

@@ -31,8 +31,8 @@ from cryptography.fernet import Fernet
 from sqlalchemy import make_url, select
 
 from bench._sandbox import sandbox
-from plugins.source_oneroster.client import OneRosterClient
-from plugins.source_oneroster.model import ENTITIES, Record
+from oneroster.client import OneRosterClient
+from oneroster.model import ENTITIES, Record
 from tests.fixtures.databases import own_database
 
 USERS = 50_000

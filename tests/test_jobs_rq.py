@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import uuid
 from datetime import timedelta
@@ -33,8 +34,10 @@ pytestmark = [
 
 @pytest.fixture
 def app_config(app_config):
-    # A database number of the suite's own, emptied before and after.
-    return {**app_config, "JOBS": "rq", "REDIS_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/13"}
+    # A database number of the suite's own, emptied before and after (SDM_TEST_REDIS_DB lets
+    # suites of several checkouts share one Redis).
+    db = os.environ.get("SDM_TEST_REDIS_DB", "13")
+    return {**app_config, "JOBS": "rq", "REDIS_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{db}"}
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from plugins.source_oneroster.model import (
+from oneroster.model import (
     ENTITIES,
     ENTITY_LABELS,
     FetchResult,

@@ -11,9 +11,9 @@ from flask import Flask, current_app
 PROJECT = "sdm"
 ENTRY_POINT_GROUP = "sdm.plugins"
 BUILTIN_PLUGINS = (
-    "plugins.source_oneroster",
-    "plugins.source_test_data",
-    "plugins.output_oneroster_csv",
+    "sdm_plugins.source_oneroster",
+    "sdm_plugins.source_test_data",
+    "sdm_plugins.output_oneroster_csv",
     "webapp.connections.providers",
 )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from plugins.source_oneroster.model import (
+from oneroster.model import (
     ENTITIES,
     ClientSettings,
     Page,

@@ -8,7 +8,7 @@ import threading
 
 import responses
 
-from plugins.source_oneroster.model import ENTITIES
+from oneroster.model import ENTITIES
 from tests.connections.scripted_client import GOOD
 
 BASE = "https://sis.example.org/ims/oneroster/rostering/v1p2"

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from plugins.source_oneroster.check import initial_steps, run_check
-from plugins.source_oneroster.checklist import analyse_base_url
-from plugins.source_oneroster.model import ENTITIES, Category, OneRosterError
+from oneroster.check import initial_steps, run_check
+from oneroster.checklist import analyse_base_url
+from oneroster.model import ENTITIES, Category, OneRosterError
 from tests.connections.scripted_client import BASE, SECRET, ScriptedClient, page, settings
 
 

@@ -7,8 +7,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from plugins.source_oneroster.model import ENTITIES, Category, OneRosterError
-from plugins.source_oneroster.preflight import run_preflight, to_plugin_result
+from oneroster.model import ENTITIES, Category, OneRosterError
+from oneroster.preflight import run_preflight
+from sdm_plugins.source_oneroster.source import to_plugin_result
 from tests.connections.scripted_client import DeferredRunner, ScriptedClient, page, settings
 from webapp.connections.preflight import preflight_result, start_preflight
 from webapp.extensions import db

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from plugins.source_oneroster.sandbox.server import serve_in_thread
+from oneroster.sandbox.server import serve_in_thread
 from tests.flows.flowkit import draft_id
 from webapp.extensions import db
 from webapp.flows.services import list_schools

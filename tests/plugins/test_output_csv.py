@@ -7,8 +7,8 @@ import io
 import zipfile
 from collections.abc import Iterator
 
-from plugins.output_oneroster_csv.output import OneRosterCsvOutput
-from plugins.source_test_data.school import SampleSchool
+from sdm_plugins.output_oneroster_csv.output import OneRosterCsvOutput
+from sdm_plugins.source_test_data.school import SampleSchool
 from webapp.plugin_api import RunData, StoredRecord
 
 HEADERS = {

@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from plugins.source_oneroster.model import ENTITIES
-from plugins.source_test_data.school import SampleSchool
-from plugins.source_test_data.source import SampleSchoolSource
+from oneroster.model import ENTITIES
+from sdm_plugins.source_test_data.school import SampleSchool
+from sdm_plugins.source_test_data.source import SampleSchoolSource
 from webapp.plugin_api import ConfigInvalid
 
 

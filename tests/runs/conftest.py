@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import pytest
 from sqlalchemy import select
 
-from plugins.source_oneroster.model import (
+from oneroster.model import (
     Category,
     EntityProgress,
     EntityResult,

@@ -6,7 +6,7 @@ import json
 
 from sqlalchemy import select
 
-from plugins.source_test_data.school import SampleSchool
+from sdm_plugins.source_test_data.school import SampleSchool
 from tests.runs.conftest import graph, org, ref, source
 from tests.runs.test_run_test_data import run_id_of
 from webapp.extensions import db

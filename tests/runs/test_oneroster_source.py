@@ -10,7 +10,7 @@ import pytest
 import responses
 from sqlalchemy import select
 
-from plugins.source_test_data.school import SampleSchool
+from sdm_plugins.source_test_data.school import SampleSchool
 from tests.runs.conftest import graph, source
 from tests.runs.test_run_test_data import run_id_of
 from webapp import crypto

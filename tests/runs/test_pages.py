@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from plugins.source_test_data.school import SampleSchool
+from sdm_plugins.source_test_data.school import SampleSchool
 from tests.runs.conftest import graph, source
 from tests.runs.test_run_test_data import run_id_of
 from webapp.runs import services

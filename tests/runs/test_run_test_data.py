@@ -6,7 +6,7 @@ import io
 import re
 import zipfile
 
-from plugins.source_test_data.school import SampleSchool
+from sdm_plugins.source_test_data.school import SampleSchool
 from tests.runs.conftest import graph, source
 
 

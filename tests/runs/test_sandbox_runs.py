@@ -9,7 +9,7 @@ import zipfile
 import pytest
 from sqlalchemy import select
 
-from plugins.source_oneroster.model import ENTITIES
+from oneroster.model import ENTITIES
 from tests.runs.conftest import graph, source
 from tests.runs.test_engine import stored
 from tests.runs.test_run_test_data import run_id_of

@@ -6,7 +6,7 @@ import orjson
 import pytest
 from sqlalchemy import exists, select
 
-from plugins.source_oneroster.model import Record
+from oneroster.model import Record
 from tests.runs.conftest import graph, ref, source
 from tests.runs.test_engine import ROSTER
 from tests.runs.test_run_test_data import run_id_of

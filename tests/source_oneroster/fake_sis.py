@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import responses
 
-from plugins.source_oneroster.model import ClientSettings
+from oneroster.model import ClientSettings
 
 BASE = "https://sis.example.org/ims/oneroster/rostering/v1p2"
 TOKEN_URL = "https://sis.example.org/oauth/token"

@@ -12,9 +12,9 @@ from urllib.parse import parse_qs
 import pytest
 import responses
 
-from plugins.source_oneroster.auth import default_token_url
-from plugins.source_oneroster.client import OneRosterClient
-from plugins.source_oneroster.model import ENTITIES, Category, OneRosterError
+from oneroster.auth import default_token_url
+from oneroster.client import OneRosterClient
+from oneroster.model import ENTITIES, Category, OneRosterError
 from tests.source_oneroster.fake_sis import (
     BASE,
     SECRET,

@@ -11,9 +11,9 @@ import requests
 import responses
 import urllib3
 
-from plugins.source_oneroster.client import OneRosterClient
-from plugins.source_oneroster.errors import classify_exception, suggest_base_url
-from plugins.source_oneroster.model import Category, OneRosterError
+from oneroster.client import OneRosterClient
+from oneroster.errors import classify_exception, suggest_base_url
+from oneroster.model import Category, OneRosterError
 from tests.source_oneroster.fake_sis import (
     BASE,
     SECRET,

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from plugins.source_oneroster.client import OneRosterClient
-from plugins.source_oneroster.model import ENTITIES, Category, OneRosterError
+from oneroster.client import OneRosterClient
+from oneroster.model import ENTITIES, Category, OneRosterError
 from tests.source_oneroster.fake_sis import Collect
 
 ALL = (*ENTITIES, "academicSessions", "demographics")

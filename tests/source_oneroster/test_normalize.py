@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
-from plugins.source_oneroster.model import Category, OneRosterError, Record
-from plugins.source_oneroster.normalize import new_record, normalize_page, normalizer
+from oneroster.model import Category, OneRosterError, Record
+from oneroster.normalize import new_record, normalize_page, normalizer
 
 ORG1 = {"href": "https://h/orgs/o1", "sourcedId": "o1", "type": "org"}
 ORG2 = {"href": "https://h/orgs/o2", "sourcedId": "o2", "type": "org"}

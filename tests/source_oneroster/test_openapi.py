@@ -10,7 +10,7 @@ import pytest
 from jsonschema import Draft7Validator
 from werkzeug.test import Client
 
-from plugins.source_oneroster.sandbox import SandboxApp
+from oneroster.sandbox import SandboxApp
 from tests.source_oneroster.test_sandbox import V12, access, get
 
 # The definition lives beside the repository (shared/oneroster/), not in it.

@@ -9,9 +9,9 @@ import time
 import pytest
 import responses
 
-from plugins.source_oneroster.client import OneRosterClient
-from plugins.source_oneroster.model import ENTITIES, Category
-from plugins.source_oneroster.paging import parse_link, parse_total
+from oneroster.client import OneRosterClient
+from oneroster.model import ENTITIES, Category
+from oneroster.paging import parse_link, parse_total
 from tests.source_oneroster.fake_sis import (
     BASE,
     Collect,

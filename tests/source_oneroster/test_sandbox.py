@@ -12,8 +12,8 @@ import requests
 from requests_oauthlib import OAuth1
 from werkzeug.test import Client
 
-from plugins.source_oneroster.sandbox import PROFILES, SECRET, SandboxApp, security
-from plugins.source_oneroster.sandbox.district import District
+from oneroster.sandbox import PROFILES, SECRET, SandboxApp, security
+from oneroster.sandbox.district import District
 
 V12 = "/ims/oneroster/rostering/v1p2"
 V11 = "/ims/oneroster/v1p1"

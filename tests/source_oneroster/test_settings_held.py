@@ -5,8 +5,8 @@ from __future__ import annotations
 import gc
 import sys
 
-from plugins.source_oneroster.parallel import GC_THRESHOLD_0, fewer_collections
-from plugins.source_oneroster.settings_held import HeldSetting
+from oneroster.parallel import GC_THRESHOLD_0, fewer_collections
+from oneroster.settings_held import HeldSetting
 from webapp.runs.store import SWITCH_INTERVAL_S, prompt_switching
 
 

@@ -15,8 +15,8 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from plugins.source_oneroster.model import ENTITIES, Category, OneRosterError
-from plugins.source_oneroster.preflight import run_preflight
+from oneroster.model import ENTITIES, Category, OneRosterError
+from oneroster.preflight import run_preflight
 from webapp import jobs
 from webapp.connections import services
 from webapp.extensions import db

@@ -8,7 +8,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func
 
-from plugins.source_oneroster.model import ClientSettings
+from oneroster.model import ClientSettings
 from webapp import audit, crypto
 from webapp.connections.forms import (
     AUTH_METHODS,

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import update
 
-from plugins.source_oneroster.check import initial_steps, run_check
-from plugins.source_oneroster.model import Category, OneRosterError
+from oneroster.check import initial_steps, run_check
+from oneroster.model import Category, OneRosterError
 from webapp import audit, crypto, jobs
 from webapp.connections import services
 from webapp.connections.checklists import FORM_KEY, TestView, connection_view, job_view

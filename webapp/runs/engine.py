@@ -21,7 +21,7 @@ from flask import current_app
 from sqlalchemy import delete, tuple_
 from sqlalchemy.exc import OperationalError
 
-from plugins.source_oneroster.model import (
+from oneroster.model import (
     Category,
     EntityResult,
     FetchResult,

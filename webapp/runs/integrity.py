@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
-from plugins.source_oneroster.model import ENTITY_LABELS
+from oneroster.model import ENTITY_LABELS
 from webapp.extensions import db
 from webapp.models import RunRecord
 from webapp.runs.tally import Tally

@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from plugins.source_oneroster.model import ENTITY_LABELS, OneRosterError
-from plugins.source_oneroster.required_fields import missing_in_sample, required_fields
+from oneroster.model import ENTITY_LABELS, OneRosterError
+from oneroster.required_fields import missing_in_sample, required_fields
 from webapp import tenancy
 from webapp.plugin_api import ConfigInvalid, Sample, SourceUnavailable
 from webapp.plugins import registry

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from plugins.source_oneroster.model import EntityProgress, OneRosterError
+from oneroster.model import EntityProgress, OneRosterError
 from webapp.plugin_api import ConfigInvalid, SourceUnavailable
 from webapp.runs.store import StoreFailed
 

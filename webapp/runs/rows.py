@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from plugins.source_oneroster.model import Record
+from oneroster.model import Record
 from webapp.models import RunRecord
 from webapp.runs.tally import REFERENCES, pointed
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from plugins.source_oneroster.model import ENTITY_LABELS
+from oneroster.model import ENTITY_LABELS
 from webapp import audit, jobs, tenancy
 from webapp.extensions import db
 from webapp.models import (

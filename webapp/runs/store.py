@@ -32,8 +32,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, func, select
 
-from plugins.source_oneroster.model import Record, Sink
-from plugins.source_oneroster.settings_held import HeldSetting
+from oneroster.model import Record, Sink
+from oneroster.settings_held import HeldSetting
 from webapp.extensions import db
 from webapp.models import RunRecord
 from webapp.plugin_api import RunData, StoredRecord

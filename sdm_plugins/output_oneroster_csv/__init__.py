@@ -7,6 +7,6 @@ from webapp.plugins import hookimpl
 
 @hookimpl
 def sdm_output_plugins() -> list[type]:
-    from plugins.output_oneroster_csv.output import OneRosterCsvOutput
+    from sdm_plugins.output_oneroster_csv.output import OneRosterCsvOutput
 
     return [OneRosterCsvOutput]

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from plugins.source_oneroster.model import Record
+from oneroster.model import Record
 
 MODIFIED = "2025-08-01T00:00:00.000Z"
 YEAR = "td-year-2025"

@@ -7,6 +7,6 @@ from webapp.plugins import hookimpl
 
 @hookimpl
 def sdm_source_plugins() -> list[type]:
-    from plugins.source_test_data.source import SampleSchoolSource
+    from sdm_plugins.source_test_data.source import SampleSchoolSource
 
     return [SampleSchoolSource]

@@ -10,7 +10,7 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from plugins.output_oneroster_csv import binding
+from sdm_plugins.output_oneroster_csv import binding
 from webapp.plugin_api import OutputPlugin, OutputResult, RunData
 
 # The order files are written in: referenced entities before the ones that point to them.

@@ -15,7 +15,7 @@ SANDBOX_PREFIX = "/sandbox"
 
 @hookimpl
 def sdm_source_plugins() -> list[type]:
-    from plugins.source_oneroster.source import OneRosterSource
+    from sdm_plugins.source_oneroster.source import OneRosterSource
 
     return [OneRosterSource]
 
@@ -23,7 +23,7 @@ def sdm_source_plugins() -> list[type]:
 @hookimpl
 def sdm_provider_templates() -> list[Any]:
     """Return the "Sandbox (demo SIS)" template: the built-in SIS, pre-filled."""
-    from plugins.source_oneroster.sandbox import PROFILES, SECRET
+    from oneroster.sandbox import PROFILES, SECRET
     from webapp.connections.providers import ProviderTemplate
     from webapp.models.connections import AuthMethod
 
@@ -61,7 +61,7 @@ def sdm_init_app(app: Any) -> None:
         return
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-    from plugins.source_oneroster.sandbox import SandboxApp
+    from oneroster.sandbox import SandboxApp
 
     sandbox = SandboxApp(users=int(app.config.get("SANDBOX_USERS") or 600),
                          secret_key=app.config["SECRET_KEY"])  # shared by every worker

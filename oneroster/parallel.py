@@ -10,8 +10,8 @@ import time
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from plugins.source_oneroster.errors import with_entity
-from plugins.source_oneroster.model import (
+from oneroster.errors import with_entity
+from oneroster.model import (
     Category,
     EntityProgress,
     EntityResult,
@@ -21,12 +21,12 @@ from plugins.source_oneroster.model import (
     Record,
     Sink,
 )
-from plugins.source_oneroster.normalize import DATA_TYPE
-from plugins.source_oneroster.paging import Planner, Slice
-from plugins.source_oneroster.settings_held import HeldSetting
+from oneroster.normalize import DATA_TYPE
+from oneroster.paging import Planner, Slice
+from oneroster.settings_held import HeldSetting
 
 if TYPE_CHECKING:
-    from plugins.source_oneroster.client import OneRosterClient
+    from oneroster.client import OneRosterClient
 
 POLL_S = 0.05  # how often the coordinator looks at the caller's cancel event
 _SOURCED_ID = itemgetter(1)  # of a Record, a named tuple

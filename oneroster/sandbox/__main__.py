@@ -1,4 +1,4 @@
-"""Run the sandbox SIS on its own: python -m plugins.source_oneroster.sandbox --port 8100."""
+"""Run the sandbox SIS on its own: python -m oneroster.sandbox --port 8100."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import json
 import signal
 import sys
 
-from plugins.source_oneroster.sandbox.app import PATHS, TOKEN_PATH, SandboxApp
-from plugins.source_oneroster.sandbox.profiles import PROFILES, SECRET
-from plugins.source_oneroster.sandbox.server import make
+from oneroster.sandbox.app import PATHS, TOKEN_PATH, SandboxApp
+from oneroster.sandbox.profiles import PROFILES, SECRET
+from oneroster.sandbox.server import make
 
 
 def main(argv: list[str] | None = None) -> None:
     """Build the district, print one JSON line with the URLs, then serve until stopped."""
-    parser = argparse.ArgumentParser(prog="python -m plugins.source_oneroster.sandbox",
+    parser = argparse.ArgumentParser(prog="python -m oneroster.sandbox",
                                      description="A OneRoster sandbox SIS over generated data.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8100, help="0 picks a free port")

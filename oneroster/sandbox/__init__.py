@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from plugins.source_oneroster.sandbox.app import PATHS, TOKEN_PATH, SandboxApp
-from plugins.source_oneroster.sandbox.profiles import PROFILES, SECRET, Profile
+from oneroster.sandbox.app import PATHS, TOKEN_PATH, SandboxApp
+from oneroster.sandbox.profiles import PROFILES, SECRET, Profile
 
 __all__ = ["PATHS", "PROFILES", "SECRET", "TOKEN_PATH", "Profile", "SandboxApp"]

@@ -13,14 +13,14 @@ from oauthlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_HMAC_SHA256, SIGNATUR
 from requests.auth import AuthBase, HTTPBasicAuth
 from requests_oauthlib import OAuth1
 
-from plugins.source_oneroster.errors import (
+from oneroster.errors import (
     classify_token_status,
     looks_like_html,
     safe_url,
     scrub_error,
 )
-from plugins.source_oneroster.http import Transport
-from plugins.source_oneroster.model import Category, ClientSettings, OneRosterError, TokenInfo
+from oneroster.http import Transport
+from oneroster.model import Category, ClientSettings, OneRosterError, TokenInfo
 
 DEFAULT_LIFETIME = 3600.0  # when the token endpoint does not say
 SIGNATURE_METHODS = {"HMAC-SHA256": SIGNATURE_HMAC_SHA256, "HMAC-SHA1": SIGNATURE_HMAC_SHA1}

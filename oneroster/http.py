@@ -15,14 +15,14 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from plugins.source_oneroster.errors import (
+from oneroster.errors import (
     classify_exception,
     is_dns,
     label,
     safe_url,
     scrub_error,
 )
-from plugins.source_oneroster.model import Category, ClientSettings, OneRosterError
+from oneroster.model import Category, ClientSettings, OneRosterError
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_RATE_LIMIT_WAITS = 50  # 429s with Retry-After are bounded by this and the time budget

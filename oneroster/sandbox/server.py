@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
-from plugins.source_oneroster.model import ClientSettings
-from plugins.source_oneroster.sandbox.app import PATHS, TOKEN_PATH, SandboxApp
-from plugins.source_oneroster.sandbox.profiles import PROFILES, SECRET
+from oneroster.model import ClientSettings
+from oneroster.sandbox.app import PATHS, TOKEN_PATH, SandboxApp
+from oneroster.sandbox.profiles import PROFILES, SECRET
 
 log = logging.getLogger(__name__)
 

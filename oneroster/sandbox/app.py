@@ -14,16 +14,16 @@ from urllib.parse import quote
 
 from werkzeug.wrappers import Request, Response
 
-from plugins.source_oneroster.normalize import DATA_TYPE, SINGULAR
-from plugins.source_oneroster.sandbox.district import District
-from plugins.source_oneroster.sandbox.profiles import PROFILES, SECRET, Profile
-from plugins.source_oneroster.sandbox.query import (
+from oneroster.normalize import DATA_TYPE, SINGULAR
+from oneroster.sandbox.district import District
+from oneroster.sandbox.profiles import PROFILES, SECRET, Profile
+from oneroster.sandbox.query import (
     QueryError,
     parse_fields,
     parse_filter,
     sort_key,
 )
-from plugins.source_oneroster.sandbox.security import (
+from oneroster.sandbox.security import (
     AuthFailure,
     Grant,
     Nonces,

@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from plugins.source_oneroster.check import check_proxy, check_token, probe_collections
-from plugins.source_oneroster.checklist import (
+from oneroster.check import check_proxy, check_token, probe_collections
+from oneroster.checklist import (
     FAILED,
     OK,
     WARNING,
@@ -26,8 +26,8 @@ from plugins.source_oneroster.checklist import (
     open_client,
     probe_collection,
 )
-from plugins.source_oneroster.model import ENTITIES, ENTITY_LABELS, ClientSettings
-from plugins.source_oneroster.required_fields import ESSENTIAL, missing_in_sample, required_fields
+from oneroster.model import ENTITIES, ENTITY_LABELS, ClientSettings
+from oneroster.required_fields import ESSENTIAL, missing_in_sample, required_fields
 
 SAMPLE_SIZE = 100
 
@@ -146,12 +146,4 @@ def _verdict(sheet: Checklist, chosen: tuple[str, ...]) -> dict[str, Any]:
     return result
 
 
-def to_plugin_result(result: dict[str, Any]) -> Any:
-    """Return a pre-flight result in the shape of the source plugin contract."""
-    from webapp.plugin_api import PreflightResult
-
-    return PreflightResult(ok=result["ok"], errors=tuple(result["errors"]),
-                           totals=dict(result["totals"]), details=result)
-
-
-__all__ = ["OK", "SAMPLE_SIZE", "WARNING", "initial_steps", "run_preflight", "to_plugin_result"]
+__all__ = ["OK", "SAMPLE_SIZE", "WARNING", "initial_steps", "run_preflight"]

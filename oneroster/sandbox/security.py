@@ -17,7 +17,7 @@ from urllib.parse import unquote
 from oauthlib.oauth1.rfc5849 import signature as oauth1
 from oauthlib.oauth1.rfc5849.utils import parse_authorization_header, unescape
 
-from plugins.source_oneroster.sandbox.profiles import PROFILES, SECRET, Profile
+from oneroster.sandbox.profiles import PROFILES, SECRET, Profile
 
 SCOPE_NAMES = ("roster-core.readonly", "roster.readonly", "roster-demographics.readonly")
 SCOPE_PREFIXES = ("https://purl.imsglobal.org/spec/or/v1p2/scope/",

@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from plugins.source_oneroster.sandbox import names
+from oneroster.sandbox import names
 
 # Records are stored once as JSON bytes; hrefs carry this marker, replaced by the base URL
 # of the request, so a page is a join of bytes and one replace.

@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 
-from plugins.source_oneroster.auth import OAuth2Credentials, make_credentials
-from plugins.source_oneroster.errors import (
+from oneroster.auth import OAuth2Credentials, make_credentials
+from oneroster.errors import (
     classify_status,
     label,
     looks_like_html,
@@ -18,8 +18,8 @@ from plugins.source_oneroster.errors import (
     scrub_error,
     with_entity,
 )
-from plugins.source_oneroster.http import Answer, Observer, RetryableBody, Transport
-from plugins.source_oneroster.model import (
+from oneroster.http import Answer, Observer, RetryableBody, Transport
+from oneroster.model import (
     ENTITIES,
     Category,
     ClientSettings,
@@ -30,9 +30,9 @@ from plugins.source_oneroster.model import (
     Sink,
     TokenInfo,
 )
-from plugins.source_oneroster.normalize import DATA_TYPE, normalize_page
-from plugins.source_oneroster.paging import Slice, parse_link, parse_total
-from plugins.source_oneroster.parallel import ParallelFetch
+from oneroster.normalize import DATA_TYPE, normalize_page
+from oneroster.paging import Slice, parse_link, parse_total
+from oneroster.parallel import ParallelFetch
 
 __all__ = ["OneRosterClient", "Page", "TokenInfo", "OneRosterError", "entity_url"]
 

@@ -8,7 +8,7 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
-from plugins.source_oneroster.model import Category, OneRosterError, Record
+from oneroster.model import Category, OneRosterError, Record
 
 # The data type a path serves: /schools answers "orgs", /students answers "users", and so on.
 DATA_TYPE = {

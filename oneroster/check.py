@@ -15,8 +15,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 from urllib.parse import urlsplit
 
-from plugins.source_oneroster.auth import default_token_url
-from plugins.source_oneroster.checklist import (
+from oneroster.auth import default_token_url
+from oneroster.checklist import (
     FAILED,
     OK,
     SKIPPED,
@@ -34,7 +34,7 @@ from plugins.source_oneroster.checklist import (
     probe_collection,
     short_scope,
 )
-from plugins.source_oneroster.model import (
+from oneroster.model import (
     ENTITIES,
     ENTITY_LABELS,
     SCOPE_DEMOGRAPHICS,
@@ -42,7 +42,7 @@ from plugins.source_oneroster.model import (
     ClientSettings,
     OneRosterError,
 )
-from plugins.source_oneroster.required_fields import required_fields
+from oneroster.required_fields import required_fields
 
 Report = Callable[[dict[str, Any]], None]
 ClientFactory = Callable[[ClientSettings], Any]

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
-from plugins.source_oneroster.model import (
+from oneroster.model import (
     ENTITY_LABELS,
     SCOPE_CORE,
     SCOPE_DEMOGRAPHICS,

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from plugins.source_oneroster.model import (
+from oneroster.model import (
     ENTITY_LABELS,
     Category,
     ClientSettings,
     OneRosterError,
 )
-from plugins.source_oneroster.required_fields import missing_fields, required_fields
+from oneroster.required_fields import missing_fields, required_fields
 
 PENDING = "pending"
 RUNNING = "running"
@@ -218,7 +218,7 @@ def open_client(settings: ClientSettings, clock: Budget,
         max_retries=min(settings.max_retries, 2),
     )
     if factory is None:
-        from plugins.source_oneroster.client import OneRosterClient
+        from oneroster.client import OneRosterClient
 
         factory = OneRosterClient
     return factory(bounded)

@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from itertools import islice
 
-from plugins.source_oneroster.model import (
+from oneroster.model import (
     Category,
     EntityProgress,
     EntityResult,
@@ -16,7 +16,7 @@ from plugins.source_oneroster.model import (
     ProgressCallback,
     Sink,
 )
-from plugins.source_test_data.school import SampleSchool
+from sdm_plugins.source_test_data.school import SampleSchool
 from webapp.plugin_api import (
     CheckResult,
     Field,

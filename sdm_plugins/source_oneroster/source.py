@@ -16,8 +16,8 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from plugins.source_oneroster.client import OneRosterClient
-from plugins.source_oneroster.model import (
+from oneroster.client import OneRosterClient
+from oneroster.model import (
     ClientSettings,
     FetchResult,
     OneRosterError,
@@ -70,7 +70,7 @@ class OneRosterSource(SourcePlugin):
         return client_settings(self.connection(), reason=reason, time_budget=time_budget)
 
     def check(self) -> CheckResult:
-        from plugins.source_oneroster.check import run_check
+        from oneroster.check import run_check
 
         budget = current_app.config["TEST_BUDGET_S"]
         result = run_check(self.settings("connection check", budget), budget=budget)
@@ -80,7 +80,7 @@ class OneRosterSource(SourcePlugin):
         return CheckResult(False, error.get("message") or "The connection test failed.")
 
     def preflight(self, report: Any = None, cancel: Any = None) -> PreflightResult:
-        from plugins.source_oneroster.preflight import run_preflight, to_plugin_result
+        from oneroster.preflight import run_preflight
 
         budget = current_app.config["TEST_BUDGET_S"]
         result = run_preflight(self.settings("pre-flight check", budget),
@@ -122,6 +122,12 @@ class OneRosterSource(SourcePlugin):
                                     since=since)
             return _read_schools(client, tuple(entities), schools, sink, progress, cancel,
                                  since)
+
+
+def to_plugin_result(result: dict[str, Any]) -> PreflightResult:
+    """Return a pre-flight result in the shape of the source plugin contract."""
+    return PreflightResult(ok=result["ok"], errors=tuple(result["errors"]),
+                           totals=dict(result["totals"]), details=result)
 
 
 def _district_of(pages: dict[str, Any], schools: Sequence[str]) -> set[str]:
