@@ -82,6 +82,7 @@ class EntityProgress:
     total: int | None = None
     pages: int = 0
     retries: int = 0
+    requests: int = 0  # sent to the server, retries included
     waiting_s: float = 0.0  # > 0 while waiting for a rate limit to lift
     error: OneRosterError | None = None
 
@@ -126,6 +127,7 @@ class Category(enum.StrEnum):
     SERVER_ERROR = "server_error"
     INVALID_RESPONSE = "invalid_response"
     BUDGET_EXCEEDED = "time_budget_exceeded"
+    INCOMPLETE = "incomplete_collection"
     CANCELLED = "cancelled"
 
 
@@ -183,6 +185,11 @@ CATEGORIES: dict[Category, CategoryInfo] = {
     Category.BUDGET_EXCEEDED: CategoryInfo("Connection Timeout", (
         "Verify the Base URL is correct",
         "Check network allows outbound HTTPS",
+    )),
+    Category.INCOMPLETE: CategoryInfo("Incomplete collection", (
+        "The server's pages do not add up to the whole collection; send the SIS provider "
+        "the message above",
+        "Check whether the server supports offset and limit, or sends Link headers",
     )),
     Category.CANCELLED: CategoryInfo("Cancelled", ()),
 }
@@ -249,6 +256,8 @@ class EntityResult:
     elapsed_s: float
     total: int | None = None
     error: OneRosterError | None = None
+    requests: int = 0  # sent to the server, retries included
+    warnings: tuple[str, ...] = ()  # the server's total and its records disagree
 
 
 @dataclass(frozen=True)

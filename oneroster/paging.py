@@ -64,27 +64,32 @@ class Slice:
 class Planner:
     """Decide which pages of one collection to ask for next, from what each page revealed.
 
-    Rows are addressed by offset. A page that comes back short leaves a gap that is asked
-    for again; an empty page or a Link header without rel="next" marks the end; a total or a
-    rel="last" link says how far pages may be fetched side by side. Without any of those,
-    one page at a time is fetched until a full page proves the server clamps its pages, and
-    then up to `window` pages ahead.
+    Totals are hints, never limits or promises. Rows are addressed by offset; at most
+    `window` pages are planned ahead, and only while a trusted total or a rel="last" link
+    says rows may be there. Without either, pages are asked for one at a time with the page
+    size the server really serves, and a page shorter than that (or empty) is the end. A page
+    that comes back short below a total, a rel="next" link or rows already seen further on
+    leaves a gap that is asked for again. Rows past a total prove it wrong: it is no longer
+    trusted. A page of nothing but the first page's rows means the server ignores offset.
     """
 
     def __init__(self, page_size: int, window: int) -> None:
         self.requested = max(1, page_size)
         self.step = self.requested
         self.window = max(1, window)
-        self.total: int | None = None
-        self.end = math.inf  # no rows at or past this offset (empty page, no rel="next")
+        self.total: int | None = None  # the server's latest X-Total-Count: a hint
+        self.total_wrong = False  # rows past the total proved it wrong
+        self.end = math.inf  # no rows at or past this offset (empty or final short page)
         self.known = 0  # rows are known to exist below this offset
         self.frontier = 0
         self.in_flight = 0
-        self.open = False  # a full page proved there is more than one page
+        self.more = False  # one page at a time: the latest page says there may be more
         self.follow = False  # the server pages by cursor URLs: follow rel="next"
         self.started = False
         self.learned = False
         self.bounded = False  # a rel="last" link told where the last page starts
+        self.ignored_offset = False  # a later page repeated the first one
+        self.rows = 0  # distinct rows received so far
 
     def first(self) -> Slice:
         """Return the first page to ask for."""
@@ -92,16 +97,13 @@ class Planner:
         self.in_flight = 1
         return Slice(0, self.requested)
 
-    @property
-    def upper(self) -> float:
-        return min(self.end, self.total if self.total is not None else math.inf)
-
     def done(self, page: Slice, received: int, total: int | None,
-             links: dict[str, str] | None, has_link: bool, fresh: int | None = None) -> list[Slice]:
+             links: dict[str, str] | None, has_link: bool, fresh: int | None = None,
+             repeated: bool = False) -> list[Slice]:
         """Take one page's outcome and return the pages to ask for next.
 
-        `fresh` is how many of the page's rows were new; a page of nothing but rows already
-        seen, from a server that gives no total, means it ignores offset: stop there.
+        `fresh` is how many of the page's rows were new; `repeated` says the page brought
+        nothing but rows of the first page, from an offset past it: the server ignores offset.
         """
         self.in_flight -= 1
         links = links or {}
@@ -111,23 +113,47 @@ class Planner:
             self._learn_step(received, total, nxt)
         if total is not None:
             self.total = total
-            self.known = max(self.known, total)
+        if repeated:
+            self.ignored_offset = True
+            self.end = min(self.end, page.offset)
+            return []
         if self.follow:
             if received and nxt and fresh != 0:
                 self.in_flight += 1
                 return [Slice(page.offset + received, 0, nxt)]
             return []
-        limit = self.step if first else page.limit
+        self._read_links(page, received, links, has_link)
+        limit = self.requested if first else page.limit
+        self.rows += received if fresh is None else fresh
         if received:
-            self.known = max(self.known, page.offset + received)
-            if received >= page.limit:
-                self.open = True
-            if fresh == 0 and self.total is None:
-                self.end = min(self.end, page.offset)
+            self.known = max(self.known, page.offset + min(received, limit))
+            if self.total is not None and max(self.known, self.rows) > self.total:
+                self.total_wrong = True
         else:
             self.end = min(self.end, page.offset)
+        todo = []
+        self.more = received >= limit or (first and received > 0)
+        if 0 < received < limit and not first:
+            if self._hinted(page.offset + received):
+                todo.append(Slice(page.offset + received, limit - received))
+                self.in_flight += 1
+            else:
+                self.end = min(self.end, page.offset + received)
+        return todo + self._more()
+
+    def dropped(self) -> list[Slice]:
+        """Take a planned page that was never asked for, being past the end."""
+        self.in_flight -= 1
+        return self._more()
+
+    def past_end(self, page: Slice) -> bool:
+        """Tell whether a planned page lies past the proven end (so need not be asked for)."""
+        return page.url is None and page.offset >= self.end
+
+    def _read_links(self, page: Slice, received: int, links: dict[str, str],
+                    has_link: bool) -> None:
+        nxt = links.get("next")
         if nxt is not None:
-            self.open = True
             next_offset = query_int(nxt, "offset")
             if next_offset is not None and next_offset < self.end:
                 self.known = max(self.known, next_offset + 1)
@@ -138,11 +164,15 @@ class Planner:
         if last_offset is not None and last_offset < self.end:
             self.known = max(self.known, last_offset + 1)
             self.bounded = True  # nothing to guess past the last page
-        todo = []
-        if 0 < received < limit and page.offset + received < self.upper:
-            todo.append(Slice(page.offset + received, limit - received))
-            self.in_flight += 1
-        return todo + self._more()
+
+    def _hinted(self, offset: int) -> bool:
+        """Tell whether anything says rows may exist at or past an offset."""
+        return offset < self.known or (self.trusted and offset < (self.total or 0))
+
+    @property
+    def trusted(self) -> bool:
+        """Whether the total may guide planning: given, and not proved wrong by rows."""
+        return self.total is not None and not self.total_wrong
 
     def _learn_step(self, received: int, total: int | None, nxt: str | None) -> None:
         """Adopt the page size the server actually serves, from the first page."""
@@ -155,11 +185,16 @@ class Planner:
         self.frontier = received if received > 0 else self.requested
 
     def _more(self) -> list[Slice]:
+        """Plan the next pages: within the window, and only where rows may be."""
+        if self.trusted and self.total:
+            bound, width = min(self.end, max(self.total, self.known)), self.window
+        elif self.bounded:
+            bound, width = min(self.end, self.known), self.window
+        else:
+            bound = self.end if self.more else min(self.end, self.known)
+            width = 1
         todo = []
-        while self.frontier < self.upper and (
-                self.frontier < self.known
-                or (not self.bounded
-                    and (self.in_flight < self.window if self.open else self.in_flight == 0))):
+        while self.frontier < bound and self.in_flight < width:
             todo.append(Slice(self.frontier, self.step))
             self.frontier += self.step
             self.in_flight += 1

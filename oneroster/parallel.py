@@ -10,7 +10,7 @@ import time
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from oneroster.errors import with_entity
+from oneroster.errors import label, with_entity
 from oneroster.model import (
     Category,
     EntityProgress,
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 POLL_S = 0.05  # how often the coordinator looks at the caller's cancel event
 _SOURCED_ID = itemgetter(1)  # of a Record, a named tuple
+DROPPED = object()  # the outcome of a planned page not asked for: it lies past the end
 # While pages are parsed, the garbage collector runs after this many new containers rather
 # than 700: a page is some 15,000 short-lived dicts and lists, and at the default the
 # collector runs dozens of times a page, with full collections over the whole heap taking
@@ -52,6 +53,7 @@ class EntityRun:
         self.query = query
         self.progress = EntityProgress(entity)
         self.seen: set[str] = set()
+        self.first_ids: frozenset[str] = frozenset()  # of the first page, to spot repeats
         self.duplicates = 0
         self.lock = threading.Lock()
         self.started = time.perf_counter()
@@ -60,10 +62,16 @@ class EntityRun:
         self.active = 0  # pages submitted and not yet fully handled
         self._fetch = fetch
 
+    def sent(self) -> None:
+        """Count one request of a page (retries are counted as they happen)."""
+        with self.lock:
+            self.progress.requests += 1
+
     # Observer: the transport reports retries and rate-limit waits here.
     def retrying(self) -> None:
         with self.lock:
             self.progress.retries += 1
+            self.progress.requests += 1
         self._fetch.report(self)
 
     def waiting(self, seconds: float) -> None:
@@ -90,6 +98,43 @@ class EntityRun:
             self.duplicates += len(records) - len(fresh)
         return fresh
 
+    def repeats(self, page: Slice, records: list[Record], fresh: list[Record]) -> bool:
+        """Tell whether a page past the first brought back nothing but rows already read.
+
+        From an offset, only a repeat of the first page counts (the server ignores offset);
+        a next URL leading back to rows already read is a loop.
+        """
+        if fresh or not records:
+            return False
+        if page.url is not None:
+            return True
+        return page.offset > 0 and self.first_ids.issuperset(map(_SOURCED_ID, records))
+
+    def stuck(self) -> OneRosterError:
+        """Return the error of a collection whose server does not page past the first page."""
+        planner, fetched = self.planner, self.progress.fetched
+        what = label(self.entity).lower()
+        if planner.follow:
+            text = (f"The server's next link for {what} led back to records already read: "
+                    f"SDM stopped after {fetched:,} records and cannot read the rest")
+        else:
+            said = (f" of the {planner.total:,} it says it holds"
+                    if planner.total is not None and planner.total > fetched else "")
+            text = (f"The server ignores offset: asked for {what} past the first page, it "
+                    f"sent the first page again, so SDM cannot read beyond the first "
+                    f"{fetched:,} records{said}")
+        return OneRosterError(Category.INCOMPLETE, text, entity=self.entity)
+
+    def warnings(self) -> tuple[str, ...]:
+        """Say where the server's total and its records disagree."""
+        total, fetched = self.planner.total, self.progress.fetched
+        if self.error is not None or total is None or total == fetched:
+            return ()
+        text = f"The server said {total:,}, sent {fetched:,}"
+        if self.duplicates:
+            text += f" ({self.duplicates:,} sent more than once)"
+        return (text + "; SDM read on to the last page the server serves",)
+
     def result(self) -> EntityResult:
         end = self.finished_at or time.perf_counter()
         total = self.planner.total
@@ -98,7 +143,8 @@ class EntityRun:
         return EntityResult(entity=self.entity, ok=self.error is None,
                             records=self.progress.fetched, pages=self.progress.pages,
                             duplicates=self.duplicates, elapsed_s=end - self.started,
-                            total=total, error=self.error)
+                            total=total, error=self.error, requests=self.progress.requests,
+                            warnings=self.warnings())
 
 
 class ParallelFetch:
@@ -187,7 +233,10 @@ class ParallelFetch:
             run, page, query = job
             outcome: Any = None  # nothing asked: the collection failed already
             try:
-                if run.error is None:
+                if run.planner.past_end(page):
+                    outcome = DROPPED  # an earlier page proved nothing is there
+                elif run.error is None:
+                    run.sent()
                     outcome = self.client.request_page(run.entity, page, query,
                                                        cancel=self.cancel, observer=run)
             except BaseException as error:  # handled, or raised, by run()'s thread
@@ -234,6 +283,12 @@ class ParallelFetch:
     def _handle(self, run: EntityRun, page: Slice, query: dict | None, outcome: Any) -> None:
         if outcome is None or run.error is not None:
             return
+        if outcome is DROPPED:
+            with run.lock:
+                todo = run.planner.dropped()
+            for nxt in todo:
+                self._submit(run, nxt)
+            return
         if isinstance(outcome, OneRosterError):
             if page.offset == 0 and page.url is None and outcome.status == 400 \
                     and "sort" in run.query:
@@ -246,9 +301,14 @@ class ParallelFetch:
         result, links = self.client.page_of(run.entity, page, query, outcome,
                                             cancel=self.cancel, observer=run)
         fresh = run.keep_new(result.records)
+        if page.offset == 0 and page.url is None:
+            run.first_ids = frozenset(map(_SOURCED_ID, result.records))
+        repeated = run.repeats(page, result.records, fresh)
         with run.lock:
             todo = run.planner.done(page, len(result.records), result.total, links,
-                                    result.has_link, fresh=len(fresh))
+                                    result.has_link, fresh=len(fresh), repeated=repeated)
+        if repeated:
+            raise run.stuck()
         for nxt in todo:
             self._submit(run, nxt)
         if fresh:

@@ -78,16 +78,25 @@ def test_silently_clamped_pages_are_followed_by_pages_of_the_served_size(http):
     assert result.results["users"].pages == 5
 
 
-def test_without_total_or_link_offset_advances_by_rows_received_until_an_empty_page(http):
+def test_without_total_or_link_pages_go_one_by_one_and_a_short_page_is_the_end(http):
     token(http)
     users = serve(http, "users", Collection(rows("users", 730), total_header=False, link=None,
-                                            clamp=100))
+                                            clamp=100, delay_s=0.01))
     result, sink = fetch(settings(page_size=500))
-    assert result.ok
+    assert result.ok and not result.results["users"].warnings
     assert len(sink.ids("users")) == 730
-    offsets = sorted(int(q["offset"]) for q in users.requests)
-    assert offsets[:8] == [0, 100, 200, 300, 400, 500, 600, 700]
-    assert 730 in offsets or 800 in offsets  # the end was seen as an empty page
+    offsets = [int(q["offset"]) for q in users.requests]
+    assert offsets == [0, 100, 200, 300, 400, 500, 600, 700]  # no page that cannot exist
+    assert users.peak == 1  # without a total, speculative pages would be wasted requests
+    assert result.results["users"].requests == 8
+
+
+def test_without_total_a_full_last_page_costs_one_empty_page(http):
+    token(http)
+    users = serve(http, "users", Collection(rows("users", 400), total_header=False, link=None))
+    result, sink = fetch(settings(page_size=100))
+    assert result.ok and len(sink.ids("users")) == 400
+    assert [int(q["offset"]) for q in users.requests] == [0, 100, 200, 300, 400]
 
 
 @pytest.mark.parametrize("style", ["brackets", "bare"])
@@ -143,12 +152,110 @@ def test_a_sourced_id_twice_on_one_page_is_kept_once(http):
     assert sink.ids("users") == sorted(r["sourcedId"] for r in data)
 
 
-def test_a_server_that_ignores_offset_does_not_loop_forever(http):
+def test_a_server_that_ignores_offset_fails_the_collection_instead_of_looping(http):
     token(http)
     data = rows("users", 50)
     respond(http, "users", lambda request: (200, {}, json.dumps({"users": data})))
     result, sink = fetch(settings(page_size=50))
-    assert result.ok and len(sink.ids("users")) == 50
+    users = result.results["users"]
+    assert not users.ok and users.error.category == Category.INCOMPLETE
+    assert users.error.message == (
+        "The server ignores offset: asked for users past the first page, it sent the first "
+        "page again, so SDM cannot read beyond the first 50 records")
+    assert users.requests == 2
+
+
+def test_a_server_that_ignores_offset_with_a_total_says_how_much_is_missing(http):
+    token(http)
+    data = rows("users", 50)
+    respond(http, "users", lambda request: (
+        200, {"X-Total-Count": "50"}, json.dumps({"users": data[:10]})))
+    result, sink = fetch(settings(page_size=10, max_in_flight=2))
+    users = result.results["users"]
+    assert not users.ok and users.error.category == Category.INCOMPLETE
+    assert users.error.message.endswith("beyond the first 10 records of the 50 it says it holds")
+    assert users.requests <= 3  # the first page and the window, no more
+
+
+def test_a_total_larger_than_the_data_is_a_hint_the_end_is_the_first_empty_page(http):
+    token(http)
+    data = rows("users", 50)
+
+    def answer(request):
+        offset = int(request.params["offset"])
+        return 200, {"X-Total-Count": "5000000"}, json.dumps({"users": data[offset:offset + 1]})
+
+    respond(http, "users", answer)
+    progress = []
+    result, sink = fetch(settings(page_size=1000, max_in_flight=4), progress=progress.append)
+    users = result.results["users"]
+    assert users.ok and len(sink.ids("users")) == 50
+    assert 51 <= users.requests <= 50 + 4  # never more than the window past the end
+    assert users.warnings == ("The server said 5,000,000, sent 50; SDM read on to the last "
+                              "page the server serves",)
+    assert progress[-1].state == "done"
+
+
+def test_a_total_smaller_than_the_data_does_not_truncate(http):
+    token(http)
+    data = rows("users", 50)
+
+    def answer(request):
+        offset, limit = int(request.params["offset"]), int(request.params["limit"])
+        return 200, {"X-Total-Count": "0"}, json.dumps({"users": data[offset:offset + limit]})
+
+    respond(http, "users", answer)
+    result, sink = fetch(settings(page_size=10))
+    users = result.results["users"]
+    assert users.ok and len(sink.ids("users")) == 50
+    assert users.warnings == ("The server said 0, sent 50; SDM read on to the last page the "
+                              "server serves",)
+    assert users.requests == 6  # five pages and the empty one that proves the end
+
+
+def test_a_cursor_that_leads_back_fails_the_collection(http):
+    token(http)
+    data = rows("users", 20)
+
+    def answer(request):
+        cursor = int(request.params.get("cursor", 0))
+        return 200, {"Link": f'<{BASE}/users?cursor={(cursor + 10) % 20}>; rel="next"'}, \
+            json.dumps({"users": data[cursor:cursor + 10]})
+
+    respond(http, "users", answer)
+    result, sink = fetch(settings(page_size=10))
+    users = result.results["users"]
+    assert not users.ok and users.error.category == Category.INCOMPLETE
+    assert "led back to records already read" in users.error.message
+    assert len(sink.ids("users")) == 20
+
+
+def test_a_huge_total_plans_only_the_window_and_cancel_stops_it(http):
+    token(http)
+    served = []
+
+    def answer(request):  # a row at every offset, slowly, and a total of five million
+        offset = int(request.params["offset"])
+        served.append(offset)
+        time.sleep(0.002)
+        return 200, {"X-Total-Count": "5000000"}, json.dumps({"users": rows("users", 1, offset)})
+
+    respond(http, "users", answer)
+    cancel = threading.Event()
+    planned = []
+
+    def watch(progress):
+        planned.append(progress.pages)
+        if progress.pages >= 40:
+            cancel.set()
+
+    started = time.monotonic()
+    result, sink = fetch(settings(page_size=1000, max_in_flight=4), progress=watch,
+                         cancel=cancel)
+    assert time.monotonic() - started < 5
+    users = result.results["users"]
+    assert users.error.category == Category.CANCELLED
+    assert len(served) <= 40 + 4 + 1  # nothing planned past the requests in flight
 
 
 def test_a_page_shorter_than_planned_is_completed(http):

@@ -68,6 +68,9 @@ class Connection(Timestamps, db.Model):
     proxy_country: Mapped[str | None] = mapped_column(String(2))
     oneroster_version: Mapped[str] = mapped_column(String(8), default="1.2")
     auth_method: Mapped[AuthMethod] = mapped_column(String(16), default=AuthMethod.OAUTH2_BASIC)
+    # OAuth 1.0a only: HMAC-SHA256, or HMAC-SHA1 for servers that accept nothing else.
+    signature_method: Mapped[str] = mapped_column(String(16), default="HMAC-SHA256",
+                                                  server_default="HMAC-SHA256")
     scopes: Mapped[str] = mapped_column(String(1000), default="")
 
     status: Mapped[Status] = mapped_column(String(16), default=Status.CONFIGURED)

@@ -124,6 +124,9 @@ class RunCollection(db.Model):
     pages: Mapped[int] = mapped_column(Integer, default=0)
     retries: Mapped[int] = mapped_column(Integer, default=0)
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    requests: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Where the server's total and its records disagree: sentences, never a secret.
+    warnings: Mapped[list[str] | None] = mapped_column(JSON)
     elapsed_s: Mapped[float | None]
     # {"category", "title", "message", "advice": [...], ...}: never a secret.
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -158,8 +158,9 @@ class Engine:
             if (collection.source_node, collection.entity) in wanted:
                 collection.state = CollectionState.PENDING
                 collection.records = collection.pages = collection.retries = 0
-                collection.duplicates = 0
+                collection.duplicates = collection.requests = 0
                 collection.total = collection.elapsed_s = collection.error = None
+                collection.warnings = None
         run.status = RunStatus.RUNNING
         run.error = None
         run.started_at = run.started_at or utcnow()
@@ -303,6 +304,7 @@ class Engine:
         outcome = reader.result
         live = self.progress.get(collection.key)
         collection.retries = live.get("retries", 0)
+        collection.requests = live.get("requests", 0)
         if isinstance(outcome, BaseException):
             cancelled = self.user_cancelled and isinstance(outcome, OneRosterError) \
                 and outcome.category == Category.CANCELLED
@@ -321,6 +323,8 @@ class Engine:
         collection.pages = result.pages
         collection.total = result.total
         collection.duplicates = result.duplicates
+        collection.requests = result.requests or collection.requests
+        collection.warnings = list(result.warnings) or None
         collection.elapsed_s = round(result.elapsed_s, 3)
         if result.ok:
             collection.state = CollectionState.COMPLETED
@@ -342,6 +346,7 @@ class Engine:
                                  same_source=same, merged=merged or self.retry,
                                  deleted=tally.counts(tobedeleted=True) if tally else None,
                                  references=tally if tally and tally.plain else None)
+        found.warnings[:0] = integrity.total_findings(run.collections)
         run.integrity = found.to_dict()
         self._lap("integrity_s")
         run.status = (RunStatus.COMPLETED_WITH_WARNINGS if found.warnings

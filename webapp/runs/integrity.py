@@ -103,6 +103,17 @@ def counts(run_id: int, *, merged: bool) -> dict[str, int]:
     return dict(db.session.execute(query).all())
 
 
+def total_findings(collections: Sequence[Any]) -> list[Finding]:
+    """Return a finding per collection whose server's total disagreed with its records."""
+    found = []
+    for collection in collections:
+        for text in collection.warnings or ():
+            found.append(Finding("total_mismatch", collection.entity, collection.records,
+                                 f"{ENTITY_LABELS.get(collection.entity, collection.entity)}: "
+                                 f"{text[0].lower()}{text[1:]}"))
+    return found
+
+
 # Per collection: the references checked, as (column, field, referenced collection, finding).
 REFERENCES = {
     "enrollments": (("ref_a", "user", "users", "enrollments point to a missing user"),

@@ -38,7 +38,7 @@ class LiveProgress:
         self._lock = threading.Lock()
         self._items: dict[str, dict[str, Any]] = {
             key: {"state": "pending", "fetched": 0, "total": None, "pages": 0, "retries": 0,
-                  "waiting_s": 0.0, "rate": None} for key in keys}
+                  "requests": 0, "waiting_s": 0.0, "rate": None} for key in keys}
         self._started: dict[str, float] = {}
         self.version = 0
 
@@ -51,7 +51,8 @@ class LiveProgress:
                 elapsed = now - started
                 self._items[key] = {
                     "state": p.state, "fetched": p.fetched, "total": p.total,
-                    "pages": p.pages, "retries": p.retries, "waiting_s": round(p.waiting_s, 1),
+                    "pages": p.pages, "retries": p.retries, "requests": p.requests,
+                    "waiting_s": round(p.waiting_s, 1),
                     "rate": round(p.fetched / elapsed, 1) if elapsed > 0.05 else None,
                     "error": p.error.to_dict() if p.error else None,
                 }

@@ -267,6 +267,8 @@ class CollectionView:
     rate: float | None
     waiting_s: float
     error: dict[str, Any] | None
+    requests: int = 0
+    warnings: tuple[str, ...] = ()
 
     @property
     def done(self) -> bool:
@@ -286,6 +288,8 @@ class CollectionView:
     def status_text(self) -> str:
         if self.waiting_s > 0:
             return f"Rate limited, retrying in {math.ceil(self.waiting_s)} s"
+        if self.done and self.warnings:
+            return "Completed with warnings"
         return {"pending": "Waiting", "running": "Reading", "done": "Completed"}.get(
             self.state, self.state.capitalize())
 
@@ -307,12 +311,13 @@ def collection_views(run: Run) -> list[CollectionView]:
                 ENTITY_LABELS.get(c.entity, c.entity), now.get("state", "running"),
                 now.get("fetched", 0), now.get("total"), now.get("pages", 0),
                 now.get("retries", 0), now.get("rate"), now.get("waiting_s") or 0.0,
-                now.get("error")))
+                now.get("error"), now.get("requests", 0)))
         else:
             views.append(CollectionView(
                 c.key, labels.get(c.source_node, c.source_node), c.entity,
                 ENTITY_LABELS.get(c.entity, c.entity), state, c.records, c.total, c.pages,
-                c.retries, round(c.rate, 1) if c.rate else None, 0.0, c.error))
+                c.retries, round(c.rate, 1) if c.rate else None, 0.0, c.error, c.requests,
+                tuple(c.warnings or ())))
     return views
 
 
