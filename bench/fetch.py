@@ -1,11 +1,25 @@
-"""Fetch benchmark: a sequential Link-following client against the parallel fetcher.
+"""Fetch benchmark: the parallel fetcher against the clients people would write instead.
 
 A standalone sandbox SIS on loopback adds 50 ms to every request and serves about 50,000
-users and 200,000 enrollments. The sequential client reads each collection the way existing
-clients do: the server's default page size, one request at a time, following rel="next".
-The parallel fetcher reads the same collections with 1,000-record pages and 8 requests in
-flight. Both record sets are compared through sorted 64-bit digests of each record's exact JSON
-(both runs are in one process, so Python's hash of the bytes is the same for equal records).
+users and 200,000 enrollments. In one run, one after another, against the same server:
+
+- ``sequential_default``: one request at a time, following rel="next" at the server's
+  default page size (what existing clients do);
+- ``sequential_1000``: the same at the fetcher's page size;
+- ``offsets_8_threads``: X-Total-Count from each collection's first page, then every offset
+  on 8 threads, parsed with orjson;
+- ``floor_no_parse``: the same requests with the bodies read and thrown away, parsing
+  nothing: what the bytes alone cost;
+- ``fetcher``: SDM's parallel fetcher, 1,000-record pages and 8 requests in flight.
+
+``speedup_vs_best_baseline`` is the fastest of the three clients' time over the fetcher's
+(the floor is no client: it reads no record). ``efficiency`` is the ideal time (pages ×
+latency ÷ requests in flight) over the fetcher's. ``identical`` says every client got the
+same records (bench/_clients.py fingerprints) and as many as the server holds.
+
+The machine may be shared, so the four fast readings are taken ROUNDS times (3 unless
+SDM_BENCH_ROUNDS says otherwise), taking turns, and each one's median is reported; the
+sequential client at the server's default page size, minutes long, is read once.
 Prints one JSON line.
 """
 
@@ -14,100 +28,55 @@ from __future__ import annotations
 import json
 import os
 import resource
-import threading
-import time
-from collections.abc import Iterable
-from operator import attrgetter
+import statistics
 
-import orjson
-import requests
-
+from bench._clients import fetcher, offsets, sequential
 from bench._sandbox import sandbox
-from oneroster.client import OneRosterClient
-from oneroster.model import ENTITIES, ClientSettings, Record
 
-USERS = 50_000
+USERS = int(os.environ.get("SDM_BENCH_USERS", 50_000))
 LATENCY_MS = 50
 PAGE_SIZE = 1000
 MAX_IN_FLIGHT = 8
-CLIENT_ID, SECRET = "demo", "sandbox-secret"
-RAW = attrgetter("raw")
-
-
-def digests(records: Iterable[dict]) -> list[int]:
-    """Return 64-bit fingerprints of records: their exact JSON, keys in the server's order."""
-    return list(map(hash, map(orjson.dumps, records)))
-
-
-def sequential(urls: dict) -> tuple[list[int], int, float]:
-    """Read every collection one page at a time, following Link headers."""
-    started = time.perf_counter()
-    session = requests.Session()
-    token = session.post(urls["token_url"], data={"grant_type": "client_credentials"},
-                         auth=(CLIENT_ID, SECRET), timeout=30).json()["access_token"]
-    session.headers["Authorization"] = f"Bearer {token}"
-    found: list[int] = []
-    pages = 0
-    for entity in ENTITIES:
-        url: str | None = f"{urls['base_url']}/{entity}"
-        while url:
-            response = session.get(url, timeout=30)
-            response.raise_for_status()
-            found.extend(digests(response.json()[entity]))
-            pages += 1
-            url = response.links.get("next", {}).get("url")
-    session.close()
-    return found, pages, time.perf_counter() - started
-
-
-def parallel(urls: dict) -> tuple[list[int], int, float]:
-    """Read every collection with the parallel fetcher."""
-    settings = ClientSettings(base_url=urls["base_url"], client_id=CLIENT_ID,
-                              client_secret=SECRET, auth_url=urls["token_url"],
-                              page_size=PAGE_SIZE, max_in_flight=MAX_IN_FLIGHT)
-    found: list[int] = []
-    lock = threading.Lock()
-
-    def sink(_entity: str, records: list[Record]) -> None:
-        fingerprints = digests(map(RAW, records))
-        with lock:
-            found.extend(fingerprints)
-
-    started = time.perf_counter()
-    with OneRosterClient(settings) as client:
-        result = client.fetch(ENTITIES, sink=sink)
-    elapsed = time.perf_counter() - started
-    if not result.ok:
-        failures = {e: r.error.public_message for e, r in result.results.items() if r.error}
-        raise RuntimeError(f"The parallel fetch failed: {failures}")
-    return found, sum(r.pages for r in result.results.values()), elapsed
+ROUNDS = int(os.environ.get("SDM_BENCH_ROUNDS", 3))
 
 
 def main() -> None:
     with sandbox(USERS, LATENCY_MS) as urls:
-        seq_digests, seq_pages, seq_s = sequential(urls)
-        seq_digests.sort()
-        load = os.getloadavg()[0]  # the machine may be shared: say how busy it was
-        par_digests, par_pages, par_s = parallel(urls)
-        par_digests.sort()
-    ideal = par_pages * LATENCY_MS / 1000 / MAX_IN_FLIGHT
+        readings = [[sequential(urls)]]
+        for _ in range(ROUNDS):
+            readings.append([sequential(urls, PAGE_SIZE),
+                             offsets(urls, PAGE_SIZE, MAX_IN_FLIGHT),
+                             offsets(urls, PAGE_SIZE, MAX_IN_FLIGHT, parse=False),
+                             fetcher(urls, PAGE_SIZE, MAX_IN_FLIGHT)])
+        load = os.getloadavg()  # the machine may be shared: say how busy it was
+    every = [r for one in readings for r in one]
+    seconds = {name: statistics.median(r.seconds for r in every if r.name == name)
+               for name in dict.fromkeys(r.name for r in every)}
+    mine = readings[-1][-1]
+    clients = [name for name in seconds if name not in ("fetcher", "floor_no_parse")]
+    best = min(clients, key=seconds.__getitem__)
+    expected = {e: n for e, n in urls["records"].items() if e in mine.found.counts}
+    identical = all(r.found.key() == mine.found.key() for r in every if r.found) \
+        and dict(mine.found.counts) == expected
+    ideal = mine.pages * LATENCY_MS / 1000 / MAX_IN_FLIGHT
     print(json.dumps({
         "bench": "fetch",
-        "records": len(par_digests),
-        "pages": par_pages,
-        "sequential_pages": seq_pages,
-        "sequential_s": round(seq_s, 2),
-        "parallel_s": round(par_s, 2),
-        "speedup": round(seq_s / par_s, 1),
+        "records": mine.found.records,
+        "seconds": {name: round(value, 2) for name, value in seconds.items()},
+        "pages": {r.name: r.pages for r in readings[-1] + readings[0]},
+        "best_baseline": best,
+        "speedup_vs_best_baseline": round(seconds[best] / seconds["fetcher"], 2),
+        "vs_floor": round(seconds["fetcher"] / seconds["floor_no_parse"], 2),
         "ideal_s": round(ideal, 2),
-        "efficiency": round(ideal / par_s, 2),
+        "efficiency": round(ideal / seconds["fetcher"], 2),
+        "rounds": ROUNDS,
+        "identical": identical,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "identical": seq_digests == par_digests,
         "latency_ms": LATENCY_MS,
         "page_size": PAGE_SIZE,
         "max_in_flight": MAX_IN_FLIGHT,
         "server_records": urls["records"],
-        "load_average_1m": round(load, 2),
+        "load_average": [round(x, 2) for x in load],
     }), flush=True)
 
 

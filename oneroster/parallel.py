@@ -23,12 +23,17 @@ from oneroster.model import (
 )
 from oneroster.normalize import DATA_TYPE
 from oneroster.paging import Planner, Slice
+from oneroster.repeats import RecentIds
 from oneroster.settings_held import HeldSetting
 
 if TYPE_CHECKING:
     from oneroster.client import OneRosterClient
 
 POLL_S = 0.05  # how often the coordinator looks at the caller's cancel event
+# Repeated rows are looked for among pages at most this many pages apart, and a collection
+# remembers the sourcedIds of this many pages at most per request in flight.
+NEAR_PAGES = 2
+RECENT_PAGES_CAP_PER_SLOT = 16
 _SOURCED_ID = itemgetter(1)  # of a Record, a named tuple
 DROPPED = object()  # the outcome of a planned page not asked for: it lies past the end
 # While pages are parsed, the garbage collector runs after this many new containers rather
@@ -44,7 +49,7 @@ fewer_collections = HeldSetting(
 
 
 class EntityRun:
-    """The fetch of one collection: its plan, progress and the sourcedIds already seen."""
+    """The fetch of one collection: its plan, progress and the sourcedIds seen lately."""
 
     def __init__(self, entity: str, page_size: int, window: int, query: dict[str, Any],
                  fetch: ParallelFetch) -> None:
@@ -52,7 +57,8 @@ class EntityRun:
         self.planner = Planner(page_size, window)
         self.query = query
         self.progress = EntityProgress(entity)
-        self.seen: set[str] = set()
+        self.seen = RecentIds(RECENT_PAGES_CAP_PER_SLOT * window)
+        self.flying: list[int] = []  # offsets of the pages asked for and not yet handled
         self.first_ids: frozenset[str] = frozenset()  # of the first page, to spot repeats
         self.duplicates = 0
         self.lock = threading.Lock()
@@ -79,24 +85,21 @@ class EntityRun:
             self.progress.waiting_s = seconds
         self._fetch.report(self)
 
-    def keep_new(self, records: list[Record]) -> list[Record]:
-        """Return the records not seen before (offsets shift while data changes)."""
-        seen = self.seen
+    def keep_new(self, offset: int, records: list[Record]) -> list[Record]:
+        """Return the records not seen on nearby pages (offsets shift while data changes)."""
         ids = list(map(_SOURCED_ID, records))
         with self.lock:
-            if seen.isdisjoint(ids):  # the usual case, in C: one look-up and one insert each
-                before = len(seen)
-                seen.update(ids)
-                if len(seen) - before == len(ids):
-                    return records
-                seen.difference_update(ids)  # a page repeating itself: sort it out below
-            fresh = []
-            for record in records:
-                if record.sourced_id not in seen:
-                    seen.add(record.sourced_id)
-                    fresh.append(record)
-            self.duplicates += len(records) - len(fresh)
-        return fresh
+            positions = self.seen.fresh(offset, ids)
+            if positions is None:
+                return records
+            self.duplicates += len(records) - len(positions)
+        return [records[i] for i in positions]
+
+    def handled(self, offset: int) -> None:
+        """Count the page at `offset` handled; forget pages no page in flight can repeat."""
+        self.flying.remove(offset)
+        self.seen.forget_far([*self.flying, self.planner.frontier],
+                             NEAR_PAGES * self.planner.step)
 
     def repeats(self, page: Slice, records: list[Record], fresh: list[Record]) -> bool:
         """Tell whether a page past the first brought back nothing but rows already read.
@@ -255,6 +258,7 @@ class ParallelFetch:
         query = None if page.url else {**run.query, "limit": page.limit, "offset": page.offset}
         with run.lock:
             run.active += 1
+            run.flying.append(page.offset)
         self.pending += 1
         self.todo.put((run, page, query))
 
@@ -275,7 +279,7 @@ class ParallelFetch:
                     self.fatal = self.fatal or error
                     self.cancel.set()
                 finally:
-                    self._settle(run)
+                    self._settle(run, page)
                 del outcome  # the page's records go now, not when the next page comes
             if self.user_cancel is not None and self.user_cancel.is_set():
                 self.cancel.set()
@@ -300,7 +304,7 @@ class ParallelFetch:
             raise outcome
         result, links = self.client.page_of(run.entity, page, query, outcome,
                                             cancel=self.cancel, observer=run)
-        fresh = run.keep_new(result.records)
+        fresh = run.keep_new(page.offset, result.records)
         if page.offset == 0 and page.url is None:
             run.first_ids = frozenset(map(_SOURCED_ID, result.records))
         repeated = run.repeats(page, result.records, fresh)
@@ -320,10 +324,11 @@ class ParallelFetch:
             progress.total = run.planner.total
         self.report(run)
 
-    def _settle(self, run: EntityRun) -> None:
+    def _settle(self, run: EntityRun, page: Slice) -> None:
         """Count one page as handled; the last one of a complete collection marks it done."""
         with run.lock:
             run.active -= 1
+            run.handled(page.offset)
             finished = (run.active == 0 and run.error is None and run.planner.finished
                         and run.progress.state == "running")
             if finished:
