@@ -2,6 +2,8 @@
 
 Per source and collection, how many rows and how many tobedeleted; per collection, every
 sourcedId stored; per reference the integrity report follows, every sourcedId it points to.
+SourcedIds are kept as 64-bit hashes in compact arrays (webapp/runs/hashes.py), 8 bytes each,
+so a district of ten million records costs tens of megabytes, not gigabytes.
 As long as no sourcedId comes twice, every stored record wins the merge, so the counts and
 the duplicate findings follow from these figures, and so does a reference check that finds
 nothing missing (the usual case). When a sourcedId does come twice, a reference is missing
@@ -11,6 +13,8 @@ or is not a plain sourcedId, the engine asks the database.
 from __future__ import annotations
 
 from operator import itemgetter
+
+from webapp.runs.hashes import HashSet
 
 # The references the integrity report follows, per collection: (ref_a, ref_b) of run_records.
 REFERENCES: dict[str, tuple[str, str]] = {
@@ -46,9 +50,9 @@ class Tally:
 
     def __init__(self) -> None:
         self.rows: dict[tuple[int, str], list[int]] = {}  # (rank, entity): [rows, tobedeleted]
-        self.ids: dict[str, set[str]] = {}
-        self.pointed: dict[tuple[str, str], set[str | None]] = {}  # (entity, field)
-        self.repeated = False  # a sourcedId came twice: the stored rows need a merge
+        self.ids: dict[str, HashSet] = {}
+        self.pointed: dict[tuple[str, str], HashSet] = {}  # (entity, field)
+        self.absent: set[tuple[str, str]] = set()  # (entity, field): some record has none
         self.plain = True  # every reference was a sourcedId string, or absent
 
     def add(self, rank: int, entity: str, ids: list[str], tobedeleted: int,
@@ -58,16 +62,21 @@ class Tally:
         numbers = self.rows.setdefault((rank, entity), [0, 0])
         numbers[0] += len(ids)
         numbers[1] += tobedeleted
-        seen = self.ids.setdefault(entity, set())
-        before = len(seen)
-        seen.update(ids)
-        if len(seen) - before != len(ids):
-            self.repeated = True
+        self.ids.setdefault(entity, HashSet()).add(ids)
         if references is None:
             self.plain = False
         elif self.plain:
             for field, targets in references.items():
-                self.pointed.setdefault((entity, field), set()).update(targets)
+                distinct = set(targets)  # a page's records often share their targets
+                if None in distinct:
+                    distinct.discard(None)
+                    self.absent.add((entity, field))
+                self.pointed.setdefault((entity, field), HashSet()).add(distinct)
+
+    @property
+    def repeated(self) -> bool:
+        """Whether a sourcedId came twice: the stored rows need a merge."""
+        return not all(ids.distinct() for ids in self.ids.values())
 
     def counts(self, tobedeleted: bool = False) -> dict[str, int]:
         """Return rows (or tobedeleted rows) per collection, all sources together."""
@@ -81,5 +90,8 @@ class Tally:
 
         None when some do not: how many, and which, is for the database to say.
         """
-        pointed = self.pointed.get((entity, field), set())
-        return 0 if pointed.issubset(self.ids.get(target, ())) else None
+        if (entity, field) in self.absent:
+            return None
+        pointed = self.pointed.get((entity, field))
+        return 0 if pointed is None or self.ids.get(target, HashSet()).covers(pointed) \
+            else None
