@@ -6,7 +6,7 @@ import json
 import math
 import threading
 import time
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
 from oauthlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_HMAC_SHA256, SIGNATURE_TYPE_AUTH_HEADER
@@ -18,12 +18,22 @@ from oneroster.errors import (
     looks_like_html,
     safe_url,
     scrub_error,
+    server_message,
 )
-from oneroster.http import Transport
-from oneroster.model import Category, ClientSettings, OneRosterError, TokenInfo
+from oneroster.http import Answer, Transport
+from oneroster.model import (
+    SCOPE_CORE,
+    Category,
+    ClientSettings,
+    OneRosterError,
+    TokenInfo,
+    scope_url,
+)
 
 DEFAULT_LIFETIME = 3600.0  # when the token endpoint does not say
 SIGNATURE_METHODS = {"HMAC-SHA256": SIGNATURE_HMAC_SHA256, "HMAC-SHA1": SIGNATURE_HMAC_SHA1}
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 3
 
 
 def default_token_url(base_url: str) -> str:
@@ -33,6 +43,73 @@ def default_token_url(base_url: str) -> str:
     marker = path.find("/ims/oneroster")
     prefix = path[:marker] if marker >= 0 else path
     return urlunsplit((parts.scheme, parts.netloc, prefix + "/oauth/token", "", ""))
+
+
+def token_url_candidates(base_url: str, version: str) -> tuple[str, ...]:
+    """Return the token URLs to try, in order, when the Auth URL is blank.
+
+    First /oauth/token beside the OneRoster path, then at the origin, then (OneRoster 1.1)
+    Base URL + /token, where some 1.1 servers have it.
+    """
+    parts = urlsplit(base_url)
+    found = [default_token_url(base_url),
+             urlunsplit((parts.scheme, parts.netloc, "/oauth/token", "", ""))]
+    if version == "1.1":
+        found.append(urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/") + "/token",
+                                 "", "")))
+    return tuple(dict.fromkeys(found))
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Return a URL's scheme, host and port: what must match for credentials to follow."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port or default
+
+
+def demands_scope(status: int, body: bytes) -> bool:
+    """Tell whether a token endpoint's refusal says a scope is needed."""
+    if status != 400:
+        return False
+    return "scope" in (server_message(body) or "").lower()
+
+
+def token_failure(answer: Answer, url: str, scopes: tuple[str, ...],
+                  version: str) -> OneRosterError:
+    """Name a token request's failure; a demanded scope is said as such."""
+    if demands_scope(answer.status, answer.body) and not _refused_scope(answer.body):
+        core = scope_url(SCOPE_CORE, version)
+        asked = f" (SDM asked for {' '.join(scopes)})" if scopes else ""
+        return OneRosterError(
+            Category.FORBIDDEN,
+            f"The token endpoint requires a scope{asked}: enter the scopes this client was "
+            f"granted, for example {core}", status=answer.status,
+            server_message=server_message(answer.body, answer.content_type),
+            url=safe_url(url), missing_scope=core)
+    return classify_token_status(answer.status, answer.body, answer.content_type, url=url,
+                                 scopes=scopes)
+
+
+def _refused_scope(body: bytes) -> bool:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and data.get("error") == "invalid_scope"
+
+
+def _not_a_token_endpoint(answer: Answer) -> bool:
+    """Tell whether a default address is plainly not a token endpoint (try the next one)."""
+    return answer.status in (404, 405) or (
+        answer.status >= 400 and looks_like_html(answer.content_type, answer.body))
+
+
+class _NotHere(Exception):
+    """A default token address that is not a token endpoint."""
 
 
 def refresh_margin(lifetime: float) -> float:
@@ -59,7 +136,12 @@ class OAuth2Credentials:
     def __init__(self, settings: ClientSettings, transport: Transport) -> None:
         self.settings = settings
         self.transport = transport
-        self.token_url = settings.auth_url or default_token_url(settings.base_url)
+        self.candidates = token_url_candidates(settings.base_url, settings.version)
+        self.token_url = settings.auth_url or self.candidates[0]
+        self.used_url: str | None = None  # where the last token came from
+        self.found = False  # a default address answered as a token endpoint
+        self.added_scopes: tuple[str, ...] = ()  # asked for because the endpoint demands one
+        self.notes: list[str] = []  # what finding the token endpoint took, for the checklist
         self._lock = threading.Lock()
         self._token: str | None = None
         self._info: TokenInfo | None = None
@@ -109,21 +191,80 @@ class OAuth2Credentials:
             return self._token
 
     def _request(self, cancel: threading.Event | None) -> str:
+        """Obtain a token: from the Auth URL, or from the documented defaults in turn."""
+        if self.settings.auth_url or self.found:
+            return self._request_at(self.token_url, cancel)
+        misses: list[str] = []
+        for url in self.candidates:
+            try:
+                token = self._request_at(url, cancel, probing=True)
+            except _NotHere as miss:
+                misses.append(f"{safe_url(url)} ({miss})")
+                self.notes.append(f"Tried {safe_url(url)}: {miss}")
+                continue
+            self.token_url, self.found = url, True
+            return token
+        raise OneRosterError(
+            Category.TOKEN_UNREACHABLE,
+            "No token endpoint answered at the default addresses (the Auth URL is blank). "
+            f"SDM tried {'; '.join(misses)}. Enter the token URL your provider documents as "
+            "the Auth URL", url=safe_url(self.candidates[-1]))
+
+    def _request_at(self, url: str, cancel: threading.Event | None,
+                    probing: bool = False) -> str:
+        settings = self.settings
+        scopes = settings.scopes or self.added_scopes
+        answer, url = self._post(url, scopes, cancel)
+        if not 200 <= answer.status < 300:
+            if probing and _not_a_token_endpoint(answer):
+                raise _NotHere(f"HTTP {answer.status}")
+            if demands_scope(answer.status, answer.body) and not scopes:
+                core = (scope_url(SCOPE_CORE, settings.version),)
+                self.added_scopes = core
+                self.notes.append("The token endpoint requires a scope: SDM asked for "
+                                  f"{SCOPE_CORE}.")
+                answer, url = self._post(url, core, cancel)
+                scopes = core
+            if not 200 <= answer.status < 300:
+                raise scrub_error(token_failure(answer, url, scopes, settings.version),
+                                  self.transport.secrets)
+        self.used_url = url
+        return self._accept(answer)
+
+    def _post(self, url: str, scopes: tuple[str, ...],
+              cancel: threading.Event | None) -> tuple[Answer, str]:
+        """POST the token request, following redirects within the same origin only."""
         settings = self.settings
         data = {"grant_type": "client_credentials"}
-        if settings.scopes:
-            data["scope"] = " ".join(settings.scopes)
+        if scopes:
+            data["scope"] = " ".join(scopes)
         auth = None
         if settings.auth_method == "oauth2_body":
             data.update(client_id=settings.client_id, client_secret=settings.client_secret)
         else:
             auth = HTTPBasicAuth(settings.client_id, settings.client_secret)
-        answer, _ = self.transport.send("POST", self.token_url, data=data, auth=auth,
-                                        token_phase=True, cancel=cancel)
-        if not 200 <= answer.status < 300:
-            raise scrub_error(classify_token_status(
-                answer.status, answer.body, answer.content_type, url=self.token_url,
-                scopes=settings.scopes), self.transport.secrets)
+        for _hop in range(MAX_REDIRECTS + 1):
+            answer, _ = self.transport.send("POST", url, data=data, auth=auth, token_phase=True,
+                                            cancel=cancel, redirects=False)
+            location = answer.headers.get("Location")
+            if answer.status not in REDIRECTS or not location:
+                return answer, url
+            target = urljoin(url, location)
+            if origin(target) != origin(url):
+                raise OneRosterError(
+                    Category.TOKEN_UNREACHABLE,
+                    f"The token endpoint {safe_url(url)} redirects to {safe_url(target)}, on "
+                    "another server. SDM does not send the Client Secret there: if that is "
+                    "your provider's token endpoint, enter it as the Auth URL",
+                    status=answer.status, url=safe_url(url))
+            self.notes.append(f"{safe_url(url)} redirected to {safe_url(target)} (same "
+                              "server): followed.")
+            url = target
+        raise OneRosterError(Category.TOKEN_UNREACHABLE, f"The token endpoint {safe_url(url)} "
+                             f"redirected more than {MAX_REDIRECTS} times", url=safe_url(url))
+
+    def _accept(self, answer: Answer) -> str:
+        """Read a token out of a 2xx answer and remember what it grants."""
         payload = self._payload(answer.body, answer.content_type)
         token = payload.get("access_token")
         if not isinstance(token, str) or not token:

@@ -263,6 +263,10 @@ def probe_collection(client: Any, entity: str, limit: int, version: str,
 
 def count_text(probe: Probe) -> str:
     """Say how many records a collection holds, as far as its first page tells."""
+    if probe.total is not None and probe.total < probe.count:
+        return f"at least {probe.count:,} records (the server's total says {probe.total:,})"
+    if probe.total is not None and probe.count < min(probe.total, probe.limit):
+        return f"{probe.total:,} records by the server's total ({probe.count:,} on the first page)"
     if probe.total is not None:
         return f"{probe.total:,} record{'s' if probe.total != 1 else ''}"
     if probe.more_pages:

@@ -37,6 +37,18 @@ from oneroster.parallel import ParallelFetch
 __all__ = ["OneRosterClient", "Page", "TokenInfo", "OneRosterError", "entity_url"]
 
 
+def signature_hint(error: OneRosterError, settings: ClientSettings,
+                   body: bytes) -> OneRosterError:
+    """Suggest the other OAuth 1.0a signature method when the server refuses a signature."""
+    if settings.auth_method != "oauth1" or error.status != 401 \
+            or b"signature" not in body[:2000].lower():
+        return error
+    other = "HMAC-SHA1" if settings.signature_method.upper() != "HMAC-SHA1" else "HMAC-SHA256"
+    error.message += (f". The server refused the {settings.signature_method} signature: if it "
+                      f"accepts only {other}, choose {other} as the signature method")
+    return error
+
+
 def entity_url(base_url: str, entity: str) -> str:
     """Return the URL of a collection under a Base URL."""
     return base_url.rstrip("/") + "/" + entity
@@ -82,6 +94,13 @@ class OneRosterClient:
         (tobedeleted ones included). The time budget runs afresh from the start of a fetch.
         """
         return ParallelFetch(self, tuple(entities), sink, progress, cancel, since).run()
+
+    def token_notes(self) -> tuple[str | None, list[str]]:
+        """Return where the last token came from and what finding its endpoint took."""
+        credentials = self.credentials
+        if isinstance(credentials, OAuth2Credentials):
+            return credentials.used_url, list(credentials.notes)
+        return None, []
 
     def granted_scopes(self) -> tuple[str, ...] | None:
         """Return the scopes the current token carries, when known."""
@@ -142,10 +161,11 @@ class OneRosterClient:
 
     def _check_status(self, entity: str, answer: Answer) -> None:
         if not 200 <= answer.status < 300:
-            raise classify_status(
+            error = classify_status(
                 answer.status, answer.body, answer.content_type, url=answer.url,
                 entity=entity, base_url=self.settings.base_url, version=self.settings.version,
                 granted=self.granted_scopes(), after_refresh=answer.refreshed)
+            raise signature_hint(error, self.settings, answer.body)
 
     def _named(self, error: OneRosterError, entity: str) -> OneRosterError:
         """Return the error naming its collection, without secrets."""

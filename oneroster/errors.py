@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import socket
@@ -31,6 +32,9 @@ _SCOPE_RE = re.compile(
 )
 _TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _MAX_SERVER_MESSAGE = 300
+_MAX_EXCERPT = 160  # of a web page's text, after its title
+_HIDDEN_RE = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_TAG_RE = re.compile(r"<[^>]*>")
 
 
 def label(entity: str | None) -> str:
@@ -122,8 +126,7 @@ def server_message(body: bytes, content_type: str = "") -> str | None:
     if not body:
         return None
     if looks_like_html(content_type, body):
-        match = _TITLE_RE.search(body[:5000].decode("utf-8", "replace"))
-        return _clip(match.group(1)) if match else None
+        return _page_excerpt(body[:20000].decode("utf-8", "replace"))
     try:
         data = json.loads(body)
     except ValueError:
@@ -139,6 +142,18 @@ def server_message(body: bytes, content_type: str = "") -> str | None:
     if isinstance(code, str) and code and not any(code in t for t in texts):
         texts.insert(0, code)
     return _clip(": ".join(texts)) if texts else None
+
+
+def _page_excerpt(page: str) -> str | None:
+    """Return a web page's title and the start of its text, tags and scripts removed."""
+    match = _TITLE_RE.search(page)
+    title = " ".join(html.unescape(match.group(1)).split()) if match else ""
+    body = _HIDDEN_RE.sub(" ", page[match.end():] if match else page)
+    text = " ".join(html.unescape(_TAG_RE.sub(" ", body)).split())
+    if title and text.startswith(title):
+        text = text[len(title):].strip(" :-")
+    excerpt = ": ".join(part for part in (title, text[:_MAX_EXCERPT]) if part)
+    return _clip(excerpt) if excerpt else None
 
 
 def _code_minor(data: dict) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 import threading
 import time
@@ -188,9 +189,11 @@ class Transport:
              token_phase: bool = False, cancel: threading.Event | None = None,
              observer: Observer | None = None,
              parse: Callable[[Answer], Any] | None = None,
-             retry_of: RetryableBody | None = None) -> tuple[Answer, Any]:
+             retry_of: RetryableBody | None = None,
+             redirects: bool = True) -> tuple[Answer, Any]:
         """Send a request with retries; return the answer and what `parse` made of a 2xx body.
 
+        With `redirects` False, a redirect is returned as the answer, for the caller to judge.
         `retry_of` is a problem with the body of an earlier answer to this same request, read
         without `parse`: the request is retried as if that answer had come back here.
         """
@@ -211,7 +214,8 @@ class Transport:
             if credentials is not None:
                 auth, used = credentials.authorizer(cancel)
             try:
-                answer = self._attempt(method, url, params, data, auth, started, refreshed)
+                answer = self._attempt(method, url, params, data, auth, started, refreshed,
+                                       redirects)
             except requests.RequestException as exc:
                 error = classify_exception(
                     exc, url=_full_url(url, params), entity=entity, token_phase=token_phase,
@@ -253,11 +257,12 @@ class Transport:
 
     def _attempt(self, method: str, url: str, params: Mapping[str, Any] | None,
                  data: Mapping[str, str] | None, auth: Any, started: float,
-                 refreshed: bool) -> Answer:
+                 refreshed: bool, redirects: bool = True) -> Answer:
         timeout = (self.settings.connect_timeout, self._read_timeout())
         with self._slots:
             response = self.session.request(method, url, params=params, data=data, auth=auth,
-                                            timeout=timeout, stream=True)
+                                            timeout=timeout, stream=True,
+                                            allow_redirects=redirects)
             try:
                 body = read_body(response)
             finally:
@@ -295,7 +300,19 @@ class Transport:
         """Wait while the server asked every request to hold off (a shared Retry-After)."""
         delay = self._pause_until - time.monotonic()
         if delay > 0:
+            remaining = self.remaining()
+            if remaining is not None and delay >= remaining:
+                raise scrub_error(OneRosterError(
+                    Category.RATE_LIMITED,
+                    f"The server asked SDM to wait {math.ceil(delay)} s (429 Too Many Requests, "
+                    f"Retry-After) before reading more of {label(entity)}; the time budget of "
+                    f"{self.settings.time_budget:g} s ran out first",
+                    entity=entity, status=429, url=safe_url(url)), self.secrets)
             self._wait(delay, cancel, entity, url, observer, rate_limited=True, count=False)
+
+    def rate_limit_wait(self) -> float:
+        """Return how long every request is still held back by a server's Retry-After."""
+        return max(0.0, self._pause_until - time.monotonic())
 
     def _backoff(self, attempt: int, retry_after: float | None, cancel: threading.Event | None,
                  entity: str | None, url: str, observer: Observer | None,
@@ -316,9 +333,9 @@ class Transport:
             if status == 429 or too_long:
                 raise scrub_error(OneRosterError(
                     Category.RATE_LIMITED,
-                    f"The server asked SDM to wait {delay:.0f} s before reading more of "
-                    f"{label(entity)}, longer than SDM waits"
-                    + ("" if too_long else " within its time budget"),
+                    f"The server asked SDM to wait {math.ceil(delay)} s (429 Too Many "
+                    f"Requests, Retry-After) before reading more of {label(entity)}, longer "
+                    "than SDM waits" + ("" if too_long else " within its time budget"),
                     entity=entity, status=status, url=safe_url(url)), self.secrets)
             raise self._budget_error(entity, url, f"HTTP {status}" if status else None)
         self._wait(delay, cancel, entity, url, observer, rate_limited=status == 429)

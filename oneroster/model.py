@@ -25,6 +25,12 @@ SCOPE_ROSTER = "roster.readonly"
 SCOPE_DEMOGRAPHICS = "roster-demographics.readonly"
 
 
+def standard_scopes(version: str = "1.2") -> tuple[str, ...]:
+    """Return the standard OneRoster rostering scopes of a version, as full URLs."""
+    return tuple(scope_url(name, version)
+                 for name in (SCOPE_CORE, SCOPE_ROSTER, SCOPE_DEMOGRAPHICS))
+
+
 def scope_url(name: str, version: str = "1.2") -> str:
     """Return the full scope URL of a OneRoster scope name for a version."""
     return SCOPE_BASE.format(version="v1p2" if version == "1.2" else "v1p1") + name

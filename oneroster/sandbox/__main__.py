@@ -9,7 +9,7 @@ import sys
 
 from oneroster.sandbox.app import PATHS, TOKEN_PATH, SandboxApp
 from oneroster.sandbox.profiles import PROFILES, SECRET
-from oneroster.sandbox.server import make
+from oneroster.sandbox.server import make, serve_issuer
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     app = SandboxApp(users=args.users, latency_ms=args.latency_ms, seed=args.seed)
     district = app.district
     server = make(app, args.host, args.port)
+    serve_issuer(app, args.host)
     host, port = server.server_address[:2]
     root = f"http://{host}:{port}/"
     for collection in district.collections.values():  # ready-made for this address

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import html
 import json
 import random
@@ -35,6 +37,8 @@ from oneroster.sandbox.security import (
 
 PATHS = {"1.2": "/ims/oneroster/rostering/v1p2", "1.1": "/ims/oneroster/v1p1"}
 TOKEN_PATH = "/oauth/token"
+ISSUER_PATH = "/oauth/issuer/token"  # where the token-redirect profile's endpoint sends it
+CURSOR_WIDTH = 12  # digits of an offset inside an opaque cursor
 DEFAULT_LIMIT = 100
 JSON_TYPE = "application/json; charset=utf-8"
 
@@ -139,6 +143,7 @@ class SandboxApp:
         self.rates = RateWindow()
         self._district: District | None = None
         self._lock = threading.Lock()
+        self.issuer_url: str | None = None  # another port serving this app, for redirects
 
     @property
     def district(self) -> District:
@@ -164,13 +169,18 @@ class SandboxApp:
             return self._index(request)
         if path == TOKEN_PATH:
             return self._token(request)
+        if path == ISSUER_PATH:
+            return self._token(request, issuer=True)
         for version, prefix in PATHS.items():
+            if path == prefix + "/token":
+                return self._token(request, at_base=True)
             if path.startswith(prefix + "/"):
                 parts = path[len(prefix) + 1:].split("/")
                 return self._api(request, version, prefix, parts)
         return _html(404, "404 Not Found", "There is nothing at this address.")
 
-    def _token(self, request: Request) -> Response:
+    def _token(self, request: Request, *, issuer: bool = False,
+               at_base: bool = False) -> Response:
         if request.method != "POST":
             return self._oauth_error(405, "invalid_request", "Use POST")
         form = request.form
@@ -182,6 +192,9 @@ class SandboxApp:
         if not client_id:
             return self._oauth_error(401, "invalid_client", "Client authentication is required: "
                                      "HTTP Basic, or client_id and client_secret in the body")
+        quirk = self._token_quirk(request, PROFILES.get(client_id), issuer, at_base)
+        if quirk is not None:
+            return quirk
         if form.get("grant_type") != "client_credentials":
             return self._oauth_error(400, "unsupported_grant_type",
                                      "Only grant_type=client_credentials is supported")
@@ -194,6 +207,21 @@ class SandboxApp:
                 "scope": " ".join(full_scope(name) for name in sorted(grant.scopes))}
         return Response(json.dumps(body), 200, {"Cache-Control": "no-store"},
                         content_type=JSON_TYPE)
+
+    def _token_quirk(self, request: Request, profile: Profile | None, issuer: bool,
+                     at_base: bool) -> Response | None:
+        """Answer as a profile's token endpoint would before issuing anything, if it differs."""
+        kind = profile.token if profile is not None else "standard"
+        if at_base and kind != "at-base":
+            return _html(404, "404 Not Found", "There is nothing at this address.")
+        if kind == "at-base" and not at_base:
+            return self._oauth_error(405, "invalid_request", "Method Not Allowed")
+        if kind == "redirect" and not issuer:
+            issuer_root = self.issuer_url or request.root_url.replace("127.0.0.1", "localhost")
+            return Response("", 307, {"Location": issuer_root.rstrip("/") + ISSUER_PATH})
+        if kind == "scope" and not request.form.get("scope"):
+            return self._oauth_error(400, "invalid_request", "scope is required")
+        return None
 
     @staticmethod
     def _oauth_error(status: int, code: str, description: str) -> Response:
@@ -224,8 +252,12 @@ class SandboxApp:
         if request.method != "GET":
             return imsx(405, "invaliddata", "The sandbox only reads")
         if profile.rate_limit and self.rates.over(grant.client_id, profile.rate_limit):
-            return imsx(429, "server_busy", f"More than {profile.rate_limit} requests a second",
-                        {"Retry-After": "1"})
+            text = f"More than {profile.rate_limit} requests a second"
+            if profile.html_429:
+                busy = _html(429, "429 Too Many Requests", f"{text}: slow down.")
+                busy.headers["Retry-After"] = "1"
+                return busy
+            return imsx(429, "server_busy", text, {"Retry-After": "1"})
         key = (grant.client_id, request.full_path)
         if profile.error_rate and self.faults.strike(("error", *key), profile.error_rate):
             return self._fault(request)
@@ -240,7 +272,8 @@ class SandboxApp:
             if len(parts) == 1:
                 response = self._collection(request, version, prefix, name, data_type, profile)
             else:
-                response = self._single(request, version, prefix, name, data_type, parts[1])
+                response = self._single(request, version, prefix, name, data_type, parts[1],
+                                        profile)
         except QueryError as error:
             return imsx(400, error.code, str(error))
         if profile.truncate_rate and response.status_code == 200 \
@@ -286,13 +319,17 @@ class SandboxApp:
         args = request.args
         limit = _number(args.get("limit"), DEFAULT_LIMIT, 1, "limit")
         offset = _number(args.get("offset"), 0, 0, "offset")
+        if profile.link == "cursor" and args.get("cursor"):
+            offset, limit = _cursor(args["cursor"])
         if profile.clamp:
             limit = min(limit, profile.clamp)
+        if profile.ignore_offset:
+            offset = 0
         order = args.get("orderBy", "asc")
         if order not in ("asc", "desc"):
             raise QueryError("invaliddata", "orderBy must be asc or desc")
         sort, expression, fields = args.get("sort"), args.get("filter"), args.get("fields")
-        base = (request.root_url.rstrip("/") + prefix).encode()
+        base = self._href_base(request, prefix, profile)
         district = self.district
         blobs = district.collection(data_type).served(version, base)
         subset = district.subsets.get(name)
@@ -325,20 +362,32 @@ class SandboxApp:
                               separators=(",", ":")).encode()
         headers = {}
         if profile.total_header:
-            headers["X-Total-Count"] = str(total)
-        if profile.link != "none":
-            headers["Link"] = _links(request, offset, limit, total, profile.link)
+            headers["X-Total-Count"] = str(profile.total_value(total))
+        if profile.link == "cursor":
+            if offset + limit < total:
+                cursor = _opaque(offset + limit, limit)
+                headers["Link"] = f'<{request.base_url}?cursor={cursor}>; rel="next"'
+        elif profile.link != "none":
+            headers["Link"] = _links(request, offset, limit, total, profile.link,
+                                     relative=profile.relative)
         return Response(body, 200, headers, content_type=JSON_TYPE)
 
+    @staticmethod
+    def _href_base(request: Request, prefix: str, profile: Profile) -> bytes:
+        """Return what hrefs start with: the Base URL, or only its path (relative hrefs)."""
+        if profile.relative:
+            return (request.script_root + prefix).encode()
+        return (request.root_url.rstrip("/") + prefix).encode()
+
     def _single(self, request: Request, version: str, prefix: str, name: str, data_type: str,
-                sourced_id: str) -> Response:
+                sourced_id: str, profile: Profile) -> Response:
         district = self.district
         collection = district.collection(data_type)
         position = collection.position(sourced_id)
         subset = district.subsets.get(name)
         if position is None or (subset is not None and position not in subset[1]):
             return imsx(404, "unknownobject", f"There is no {SINGULAR[data_type]} {sourced_id!r}")
-        base = (request.root_url.rstrip("/") + prefix).encode()
+        base = self._href_base(request, prefix, profile)
         blob = collection.served(version, base)[position]
         key = SINGULAR[data_type].encode()
         fields = request.args.get("fields")
@@ -377,7 +426,23 @@ def _number(value: str | None, default: int, minimum: int, name: str) -> int:
     return number
 
 
-def _links(request: Request, offset: int, limit: int, total: int, style: str) -> str:
+def _opaque(offset: int, limit: int) -> str:
+    """Return a cursor that does not show the offset it stands for."""
+    raw = f"{offset:0{CURSOR_WIDTH}d}{limit:0{CURSOR_WIDTH}d}".encode()
+    return base64.urlsafe_b64encode(bytes(b ^ 0x5A for b in raw)).decode().rstrip("=")
+
+
+def _cursor(value: str) -> tuple[int, int]:
+    """Return the offset and limit a cursor stands for."""
+    try:
+        raw = bytes(b ^ 0x5A for b in base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+        return int(raw[:CURSOR_WIDTH]), max(1, int(raw[CURSOR_WIDTH:]))
+    except (ValueError, binascii.Error):
+        raise QueryError("invaliddata", "cursor is not one this server gave out") from None
+
+
+def _links(request: Request, offset: int, limit: int, total: int, style: str, *,
+           relative: bool = False) -> str:
     """Return the Link header: first, prev, next and last pages, in the profile's style."""
     # The query is encoded once (as urlencode would); only the offset differs between links.
     query = {**request.args.to_dict(flat=True), "limit": limit, "offset": 0}
@@ -389,7 +454,8 @@ def _links(request: Request, offset: int, limit: int, total: int, style: str) ->
 
     before = "".join(pair(name) + "&" for name in names[:cut])
     after = "".join("&" + pair(name) for name in names[cut + 1:])
-    prefix = f"{request.base_url}?{before}offset="
+    path = request.script_root + request.path if relative else request.base_url
+    prefix = f"{path}?{before}offset="
 
     rels = [("first", 0)]
     if offset > 0:

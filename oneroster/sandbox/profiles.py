@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 SECRET = "sandbox-secret"  # every profile's Client Secret
+LARGER_TOTAL = 5_000_000  # what the total-larger profile claims for every collection
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,19 @@ class Profile:
     truncate_rate: float = 0.0  # share of answers cut short
     denied_scopes: frozenset[str] = field(default_factory=frozenset)  # never granted
     forbidden: tuple[str, ...] = ()  # collections its tokens may not read
+    total: str = "true"  # X-Total-Count: true | larger (5,000,000) | smaller (half)
+    ignore_offset: bool = False  # every request gets the first page
+    token: str = "standard"  # standard | redirect (307 to another port) | scope | at-base
+    signatures: tuple[str, ...] = ("HMAC-SHA256", "HMAC-SHA1")  # OAuth 1.0a methods accepted
+    html_429: bool = False  # a 429 is a web page, not JSON
+    relative: bool = False  # Link headers and hrefs are relative URLs
+    version: str = "1.2"  # the OneRoster version of its Base URL
+
+    @property
+    def total_value(self) -> Callable[[int], int]:
+        """Return what X-Total-Count says for a collection of a given size."""
+        return {"larger": lambda n: LARGER_TOTAL, "smaller": lambda n: n // 2}.get(
+            self.total, lambda n: n)
 
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (
@@ -43,11 +58,32 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile("bare-link", "Link headers without angle brackets and no X-Total-Count.",
             total_header=False, link="bare"),
     Profile("oauth1", "OneRoster 1.1 records, with requests signed by OAuth 1.0a "
-            "(HMAC-SHA256 or HMAC-SHA1) instead of tokens.", oauth1=True),
+            "(HMAC-SHA256 or HMAC-SHA1) instead of tokens.", oauth1=True, version="1.1"),
     Profile("truncated", "About one answer in four is cut short; the same request succeeds "
             "when tried again.", truncate_rate=0.25),
     Profile("no-demographics", "Tokens never carry the demographics scope.",
             denied_scopes=frozenset({"roster-demographics.readonly"})),
     Profile("no-enrollments", "Tokens may not read enrollments: 403 naming the missing scope.",
             forbidden=("enrollments",)),
+    Profile("total-larger", "X-Total-Count says 5,000,000 whatever a collection holds; no "
+            "Link headers.", total="larger", link="none"),
+    Profile("total-smaller", "X-Total-Count says half of what a collection holds; no Link "
+            "headers.", total="smaller", link="none"),
+    Profile("offset-ignored", "Every request gets the first page, whatever offset asks; "
+            "X-Total-Count is right.", ignore_offset=True, link="none"),
+    Profile("token-redirect", "The token endpoint answers 307 Temporary Redirect to the "
+            "token endpoint of a server on another port.", token="redirect"),
+    Profile("scope-required", "The token endpoint refuses a request without a scope: 400 "
+            "invalid_request, scope is required.", token="scope"),
+    Profile("token-at-base", "OneRoster 1.1 with its token endpoint at Base URL + /token; "
+            "/oauth/token answers 405.", token="at-base", version="1.1"),
+    Profile("oauth1-sha1", "OneRoster 1.1 with requests signed by OAuth 1.0a, HMAC-SHA1 only: "
+            "HMAC-SHA256 signatures are refused.", oauth1=True, signatures=("HMAC-SHA1",),
+            version="1.1"),
+    Profile("html-429", "More than 8 requests a second are answered 429 Too Many Requests "
+            "with a web page and Retry-After.", rate_limit=8, html_429=True),
+    Profile("relative-links", "Link headers and hrefs are relative URLs; no X-Total-Count.",
+            relative=True, total_header=False),
+    Profile("cursor", "Pages by an opaque cursor in the Link header's next URL; no "
+            "X-Total-Count, no offsets.", link="cursor", total_header=False),
 )}

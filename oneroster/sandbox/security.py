@@ -165,6 +165,8 @@ def verify_oauth1(header: str, method: str, url: str, query: str, nonces: Nonces
     if sign is None:
         raise AuthFailure(401, "unauthorisedrequest",
                           f"Unsupported oauth_signature_method {method_name!r}")
+    if method_name not in profile.signatures:  # as such servers say: nothing about why
+        raise AuthFailure(401, "invalid_signature", "invalid_signature")
     try:
         timestamp = int(params.get("oauth_timestamp", ""))
     except ValueError:

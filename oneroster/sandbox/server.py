@@ -236,6 +236,7 @@ class RunningSandbox:
     app: SandboxApp
     server: SandboxServer
     thread: threading.Thread = field(repr=False)
+    issuer: SandboxServer | None = field(default=None, repr=False)  # the same app, another port
 
     @property
     def url(self) -> str:
@@ -266,19 +267,23 @@ class RunningSandbox:
         """Return client settings for one of the sandbox's profiles."""
         if profile not in PROFILES:
             raise ValueError(f"The sandbox has no profile {profile!r}")
-        oauth1 = PROFILES[profile].oauth1
+        chosen = PROFILES[profile]
+        oauth1, v1p1 = chosen.oauth1, chosen.version == "1.1"
         values: dict[str, Any] = {
-            "base_url": self.base_url_v1p1 if oauth1 else self.base_url,
+            "base_url": self.base_url_v1p1 if v1p1 else self.base_url,
             "client_id": profile, "client_secret": SECRET,
-            "auth_url": None if oauth1 else self.token_url,
+            "auth_url": None if oauth1 or chosen.token == "at-base" else self.token_url,
             "auth_method": "oauth1" if oauth1 else "oauth2_basic",
-            "version": "1.1" if oauth1 else "1.2",
+            "version": chosen.version,
         }
         values.update(changes)
         return ClientSettings(**values)
 
     def close(self) -> None:
         """Stop serving and wait for the server thread."""
+        if self.issuer is not None:
+            self.issuer.shutdown()
+            self.issuer.server_close()
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=5)
@@ -298,4 +303,14 @@ def serve_in_thread(app: SandboxApp | None = None, *, host: str = "127.0.0.1", p
     server = make(app, host, port)
     thread = threading.Thread(target=server.serve_forever, name="sandbox-sis", daemon=True)
     thread.start()
-    return RunningSandbox(app, server, thread)
+    issuer = serve_issuer(app, host)
+    return RunningSandbox(app, server, thread, issuer)
+
+
+def serve_issuer(app: SandboxApp, host: str = "127.0.0.1") -> SandboxServer:
+    """Serve the app on a second free port too: where token-redirect sends token requests."""
+    issuer = make(app, host, 0)
+    threading.Thread(target=issuer.serve_forever, name="sandbox-issuer", daemon=True).start()
+    issuer_host, issuer_port = issuer.server_address[:2]
+    app.issuer_url = f"http://{issuer_host}:{issuer_port}/"
+    return issuer

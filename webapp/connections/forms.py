@@ -10,12 +10,14 @@ from webapp.connections.providers import ProviderTemplate
 from webapp.models.connections import AuthMethod
 
 FIELDS = ("name", "provider", "base_url", "client_id", "auth_url", "proxy_country",
-          "oneroster_version", "auth_method", "scopes")
+          "oneroster_version", "auth_method", "signature_method", "scopes")
 # Fields a provider template fills in; the others are always the person's own.
 PREFILLED = ("base_url", "auth_url", "client_id", "oneroster_version", "auth_method", "scopes")
 VERSIONS = ("1.2", "1.1")
 PROXY_COUNTRIES = {"": "None: connect directly", "EU": "EU: through the EU proxy (GDPR)"}
 AUTH_METHODS = tuple(AuthMethod)
+# OAuth 1.0a only; some servers accept nothing but HMAC-SHA1.
+SIGNATURE_METHODS = ("HMAC-SHA256", "HMAC-SHA1")
 SECRET_FIELD = "client_secret"
 
 _DOM_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
@@ -64,6 +66,7 @@ def read(form: Mapping[str, str]) -> dict[str, str]:
     """Return the submitted values, trimmed; scopes normalised to single spaces."""
     values = {name: (form.get(name) or "").strip() for name in FIELDS}
     values["scopes"] = " ".join(values["scopes"].split())
+    values["signature_method"] = values["signature_method"] or SIGNATURE_METHODS[0]
     return values
 
 
@@ -74,7 +77,8 @@ def read_secret(form: Mapping[str, str]) -> str:
 
 def initial(template: ProviderTemplate, app_url: str) -> dict[str, str]:
     """Return the values of a new connection started from a template."""
-    return {"name": "", "provider": template.id, "proxy_country": "", **template.prefill(app_url)}
+    return {"name": "", "provider": template.id, "proxy_country": "",
+            "signature_method": SIGNATURE_METHODS[0], **template.prefill(app_url)}
 
 
 def switch_template(values: Mapping[str, str], old: ProviderTemplate | None,

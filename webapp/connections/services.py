@@ -8,12 +8,13 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func
 
-from oneroster.model import ClientSettings
+from oneroster.model import ClientSettings, standard_scopes
 from webapp import audit, crypto
 from webapp.connections.forms import (
     AUTH_METHODS,
     FIELDS,
     PROXY_COUNTRIES,
+    SIGNATURE_METHODS,
     VERSIONS,
     FormState,
     initial,
@@ -79,6 +80,7 @@ def settings_from_values(values: Mapping[str, Any], *, secret: str,
         client_secret=secret,
         auth_url=auth_url,
         auth_method=str(values.get("auth_method") or "oauth2_basic"),
+        signature_method=values.get("signature_method") or "HMAC-SHA256",
         scopes=tuple(scopes),
         version=values.get("oneroster_version") or "1.2",
         proxy_country=values.get("proxy_country") or None,
@@ -100,6 +102,7 @@ def connection_values(connection: Connection) -> dict[str, str]:
         "proxy_country": connection.proxy_country or "",
         "oneroster_version": connection.oneroster_version,
         "auth_method": str(connection.auth_method),
+        "signature_method": connection.signature_method or "HMAC-SHA256",
         "scopes": connection.scopes or "",
     }
 
@@ -253,6 +256,8 @@ def form_context(state: FormState, *, connection: Connection | None,
         "embed": embed,
         "versions": VERSIONS,
         "auth_methods": AUTH_METHODS,
+        "signature_methods": SIGNATURE_METHODS,
+        "standard_scopes": standard_scopes(state.values.get("oneroster_version") or "1.2"),
         "proxy_countries": PROXY_COUNTRIES,
         "proxies": _proxies(),
     }

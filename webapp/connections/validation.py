@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import func
 
-from webapp.connections.forms import PROXY_COUNTRIES, VERSIONS
+from webapp.connections.forms import PROXY_COUNTRIES, SIGNATURE_METHODS, VERSIONS
 from webapp.connections.providers import ProviderTemplate
 from webapp.extensions import db
 from webapp.models import AuthMethod, Connection
@@ -122,6 +122,8 @@ def validate(values: Mapping[str, str], *, secret: str, template: ProviderTempla
         errors["oneroster_version"] = "Choose OneRoster 1.2 or 1.1."
     if values["auth_method"] not in {m.value for m in AuthMethod}:
         errors["auth_method"] = "Choose a client authentication method from the list."
+    if values.get("signature_method", SIGNATURE_METHODS[0]) not in SIGNATURE_METHODS:
+        errors["signature_method"] = "Choose HMAC-SHA256 or HMAC-SHA1."
     if problem := _scopes_problem(values["scopes"]):
         errors["scopes"] = problem
     return errors

@@ -40,13 +40,13 @@ class AuthMethod(enum.StrEnum):
 AUTH_METHOD_LABELS = {
     AuthMethod.OAUTH2_BASIC: "OAuth 2 client credentials, secret sent with HTTP Basic",
     AuthMethod.OAUTH2_BODY: "OAuth 2 client credentials, secret sent in the request body",
-    AuthMethod.OAUTH1: "OAuth 1.0a request signing (HMAC-SHA256)",
+    AuthMethod.OAUTH1: "OAuth 1.0a request signing",
     AuthMethod.BEARER: "Static bearer token (the Client Secret is the token)",
 }
 
 # Changing any of these invalidates the last test result.
 TESTED_FIELDS = ("base_url", "client_id", "auth_url", "proxy_country", "auth_method",
-                 "oneroster_version", "scopes")
+                 "signature_method", "oneroster_version", "scopes")
 
 
 class Connection(Timestamps, db.Model):
