@@ -57,9 +57,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for blueprint in (main_bp, errors_bp, auth_bp, orgs_bp, connections_bp, flows_bp, runs_bp):
         app.register_blueprint(blueprint)
 
-    from webapp import cli, tenancy
+    from webapp import cli, tenancy, wording
 
     cli.init_app(app)
+    wording.init_app(app)
     app.jinja_env.globals.update(current_membership=tenancy.current_membership,
                                  is_admin=tenancy.is_admin)
     return app

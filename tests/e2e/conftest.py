@@ -27,6 +27,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-component-update", "--disable-sync"]
 BUDGET_S = 4.0  # the connection-test time budget of the browser tests' app
 PASSWORD = "correct horse battery staple"
+PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 _people = itertools.count(1)
 
@@ -123,6 +124,17 @@ def page(browser, live_server) -> Iterator:
 
 
 @pytest.fixture
+def phone(browser, live_server) -> Iterator:
+    """A page in a phone-sized window (390×844, touch), as a person on the move sees it."""
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE, has_touch=True,
+                                  is_mobile=True, device_scale_factor=2)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
 def silent_port() -> Iterator[int]:
     """A loopback port that accepts connections and never answers."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -134,6 +146,11 @@ def silent_port() -> Iterator[int]:
 
 @pytest.fixture
 def signed_in(page):
+    """Sign up a new person (and organization) through the pages; return the page."""
+    return sign_up(page)
+
+
+def sign_up(page):
     """Sign up a new person (and organization) through the pages; return the page."""
     n = next(_people)
     page.goto("/signup")

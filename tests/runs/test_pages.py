@@ -61,12 +61,12 @@ def test_data_browser_pages_and_searches(ada, ada_run):
     assert second.headers.get("Vary") and "HX-Request" in second.headers["Vary"]
 
     by_id = ada.get(f"/runs/{run_id}/data?entity=users&q=td-teacher-0002").get_data(as_text=True)
-    assert "1 users matching" in by_id and "td-teacher-0002" in by_id
+    assert "1 user matching" in by_id and "td-teacher-0002" in by_id
 
     email = next(r for r in SampleSchool(3, 60, 2).records("users")
                  if r.sourced_id == "td-student-00007").data["email"]
     by_text = ada.get(f"/runs/{run_id}/data?entity=users&q={email}").get_data(as_text=True)
-    assert "td-student-00007" in by_text and "1 users matching" in by_text
+    assert "td-student-00007" in by_text and "1 user matching" in by_text
 
     none = ada.get(f"/runs/{run_id}/data?entity=users&q=%25").get_data(as_text=True)
     assert "0 users matching" in none  # % is searched literally, not as a wildcard

@@ -46,7 +46,9 @@ def expected(sandbox) -> dict[str, int]:
 def test_a_run_stores_exactly_the_sandboxs_records(app, ada, flows, sandbox, connect):
     flow_id = flows.create(graph(source(plugin="source-oneroster", connection_id=connect())))
     run = flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
-    assert run.status in ("completed", "completed_with_warnings"), run.error
+    # The sandbox marks some records tobedeleted, as real SISs do: a healthy run all the same.
+    assert run.status == "completed", (run.error, run.integrity)
+    assert {f["code"] for f in run.integrity["info"]} >= {"tobedeleted"}
     assert run.counts == expected(sandbox)
     district = sandbox.app.district
     for entity in ("orgs", "users"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, redirect, url_for
+from flask import Blueprint, current_app, jsonify, redirect, send_from_directory, url_for
 from flask_login import current_user
 from sqlalchemy import text
 
@@ -18,7 +18,6 @@ def vary_on_htmx(response):
     response.vary.add("HX-Request")
     return response
 
-
 @bp.get("/")
 def index():
     if not current_user.is_authenticated:
@@ -26,6 +25,13 @@ def index():
     if current_membership() is None:
         return redirect(url_for("orgs.new"))
     return redirect(url_for("connections.index"))
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Serve the icon to browsers that ask for it at the conventional address."""
+    return send_from_directory(current_app.static_folder, "favicon.svg",
+                               mimetype="image/svg+xml", max_age=86400)
 
 
 @bp.get("/healthz")

@@ -18,6 +18,7 @@ from oneroster.model import ENTITY_LABELS
 from webapp.extensions import db
 from webapp.models import RunRecord
 from webapp.runs.tally import Tally
+from webapp.wording import counted, entity_label
 
 EXAMPLES = 5
 
@@ -116,10 +117,10 @@ def total_findings(collections: Sequence[Any]) -> list[Finding]:
 
 # Per collection: the references checked, as (column, field, referenced collection, finding).
 REFERENCES = {
-    "enrollments": (("ref_a", "user", "users", "enrollments point to a missing user"),
-                    ("ref_b", "class", "classes", "enrollments point to a missing class")),
-    "classes": (("ref_a", "course", "courses", "classes point to a missing course"),
-                ("ref_b", "school", "orgs", "classes point to a missing school")),
+    "enrollments": (("ref_a", "user", "users", "to a missing user"),
+                    ("ref_b", "class", "classes", "to a missing class")),
+    "classes": (("ref_a", "course", "courses", "to a missing course"),
+                ("ref_b", "school", "orgs", "to a missing school")),
 }
 
 
@@ -188,27 +189,30 @@ def report(run_id: int, entities: Sequence[str], *, delta: bool, overlaps: dict[
             for (_column, field_name, _target, message), (count, examples) in zip(
                     kept, _missing(run_id, entity, kept, merged, references), strict=True):
                 if count:
+                    verb = "points" if count == 1 else "point"
                     result.warnings.append(Finding(f"missing_{field_name}", entity, count,
-                                                   f"{count} {message}", examples))
+                                                   f"{counted(count, entity)} {verb} {message}",
+                                                   examples))
     for entity, count in sorted(same_source.items()):
         result.warnings.append(Finding(
             "duplicate_sourced_id", entity, count,
-            f"{count} {ENTITY_LABELS.get(entity, entity).lower()} sourcedIds appear more than "
+            f"{counted(count, 'sourcedId')} of {entity_label(entity).lower()} came more than "
             f"once from the same source; the last one received was kept"))
     for entity, count in sorted(overlaps.items()):
         result.info.append(Finding(
             "merged", entity, count,
-            f"{count} {ENTITY_LABELS.get(entity, entity).lower()} came from more than one "
-            f"source; the merge precedence chose which one to keep"))
+            f"{counted(count, entity)} came from more than one source; the merge precedence "
+            f"chose which one to keep"))
     if deleted is None:
         deleted = dict(db.session.execute(
             select(RunRecord.entity, func.count())
             .where(RunRecord.run_id == run_id, RunRecord.superseded.is_(False),
                    RunRecord.status == "tobedeleted")
             .group_by(RunRecord.entity)).all())
+    # A SIS marks records tobedeleted in the normal course of a school year: a fact to know,
+    # not something a person must look at.
     for entity, count in sorted((e, n) for e, n in deleted.items() if n):
-        finding = Finding("tobedeleted", entity, count,
-                          f"{count} {ENTITY_LABELS.get(entity, entity).lower()} are marked "
-                          f"tobedeleted")
-        (result.info if delta else result.warnings).append(finding)
+        result.info.append(Finding(
+            "tobedeleted", entity, count,
+            f"{counted(count, entity)} marked tobedeleted by the SIS"))
     return result

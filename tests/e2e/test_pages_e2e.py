@@ -1,0 +1,94 @@
+"""Every page at desktop and phone widths: no serious accessibility violation (axe-core), no
+sideways scrolling on a phone, Sign out within reach, and a screenshot of each to look at.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tests.e2e.axe import assert_accessible
+from tests.e2e.conftest import PHONE
+from tests.e2e.test_flows_e2e import (
+    check_run,
+    create_sandbox_connection,
+    finish_wizard,
+    start_wizard,
+    wait_for_preflight,
+)
+
+
+def assert_fits(page, where: str) -> None:
+    """Nothing makes the page wider than the window; Sign out is on screen."""
+    width = page.evaluate("document.documentElement.scrollWidth")
+    window = page.viewport_size["width"]
+    assert width <= window, f"{where} is {width} px wide in a {window} px window"
+    sign_out = page.locator("header.topbar button:has-text('Sign out')")
+    if sign_out.count():
+        box = sign_out.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= window, \
+            f"Sign out is off screen on {where}"
+
+
+def visit(page, url: str, name: str, screenshots, wait: str = "main") -> None:
+    page.goto(url)
+    page.wait_for_selector(wait)
+    page.wait_for_load_state("networkidle")
+    assert_accessible(page, f"{url} ({name})")
+    assert_fits(page, url)
+    page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
+
+
+def test_every_page_is_accessible_and_fits_a_phone(signed_in, phone, live_server, screenshots):
+    page = signed_in
+    counts = live_server.sandbox.district.counts()
+    connection = create_sandbox_connection(page, "Springfield sandbox")
+    start_wizard(page)
+    page.select_option("#source-1-connection-select", str(connection))
+    wait_for_preflight(page)
+    finish_wizard(page, "Springfield nightly", counts)
+    check_run(page, live_server, counts)
+    page.wait_for_selector("[data-testid=delete-run]")
+    run_url = page.url.removeprefix(live_server.url)
+    page.click("a:has-text('Springfield nightly')")
+    page.wait_for_url(re.compile(r"/flows/\d+$"))
+    flow_url = page.url.removeprefix(live_server.url)
+    page.goto("/flows/")
+    page.click("button:has-text('New flow (advanced editor)')")
+    page.wait_for_selector("#editor")
+    editor_url = page.url.removeprefix(live_server.url)
+    page.goto("/flows/")
+    page.click("button:has-text('New flow (wizard)')")
+    page.wait_for_selector("#wizard[data-step=source]")
+    wizard_url = page.url.removeprefix(live_server.url)
+
+    phone.context.add_cookies(page.context.cookies())
+    pages = [
+        ("/connections/", "connections"), ("/connections/new", "connection-new"),
+        (f"/connections/{connection}", "connection"),
+        (f"/connections/{connection}/edit", "connection-edit"),
+        (f"/connections/{connection}/delete", "connection-delete"),
+        ("/flows/", "flows"), (wizard_url, "wizard-source"), (editor_url, "editor"),
+        (flow_url, "flow"), (run_url, "run"), (f"{run_url}/data?entity=users", "run-data"),
+        ("/orgs/members", "members"), ("/orgs/audit", "audit"), ("/orgs/new", "org-new"),
+    ]
+    for url, name in pages:
+        visit(page, url, f"desktop-{name}", screenshots)
+        visit(phone, url, f"phone-{name}", screenshots)
+    assert phone.viewport_size == PHONE
+
+
+def test_signed_out_pages_are_accessible_and_fit_a_phone(page, phone, screenshots):
+    for url, name in (("/login", "login"), ("/signup", "signup")):
+        visit(page, url, f"desktop-{name}", screenshots)
+        visit(phone, url, f"phone-{name}", screenshots)
+
+
+def test_the_skip_link_is_the_first_stop_and_moves_focus_to_the_content(signed_in):
+    page = signed_in
+    page.goto("/flows/")
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.textContent.trim()")
+    assert focused == "Skip to content"
+    assert page.locator(".skip-link").bounding_box()["y"] >= 0  # visible once focused
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
