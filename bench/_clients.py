@@ -23,6 +23,7 @@ import orjson
 import requests
 
 from oneroster.client import OneRosterClient
+from oneroster.egress import EgressPolicy
 from oneroster.model import ENTITIES, ClientSettings, Record
 from oneroster.paging import parse_total
 
@@ -143,7 +144,8 @@ def fetcher(urls: dict, page_size: int, max_in_flight: int) -> Reading:
     """Read every collection with SDM's parallel fetcher."""
     settings = ClientSettings(base_url=urls["base_url"], client_id=CLIENT_ID,
                               client_secret=SECRET, auth_url=urls["token_url"],
-                              page_size=page_size, max_in_flight=max_in_flight)
+                              page_size=page_size, max_in_flight=max_in_flight,
+                              egress=EgressPolicy(allow_loopback=True))
     found = Fingerprint()
 
     def sink(entity: str, records: list[Record]) -> None:

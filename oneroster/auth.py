@@ -20,7 +20,7 @@ from oneroster.errors import (
     scrub_error,
     server_message,
 )
-from oneroster.http import Answer, Transport
+from oneroster.http import Answer, Transport, origin
 from oneroster.model import (
     SCOPE_CORE,
     Category,
@@ -58,17 +58,6 @@ def token_url_candidates(base_url: str, version: str) -> tuple[str, ...]:
         found.append(urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/") + "/token",
                                  "", "")))
     return tuple(dict.fromkeys(found))
-
-
-def origin(url: str) -> tuple[str, str, int | None]:
-    """Return a URL's scheme, host and port: what must match for credentials to follow."""
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
-    return parts.scheme.lower(), (parts.hostname or "").lower(), port or default
 
 
 def demands_scope(status: int, body: bytes) -> bool:
@@ -269,7 +258,7 @@ class OAuth2Credentials:
         token = payload.get("access_token")
         if not isinstance(token, str) or not token:
             raise self._invalid("The token endpoint's answer has no access_token")
-        self.transport.secrets.add(token)
+        self.transport.add_secret(token)
         lifetime = _lifetime(payload.get("expires_in"))
         scope = payload.get("scope")
         if isinstance(scope, str):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import html
+import base64
 import json
 import re
 import socket
 import ssl
 from collections.abc import Iterable, Iterator
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 import requests
 
@@ -30,11 +30,7 @@ _SCOPE_RE = re.compile(
     r"https?://purl\.imsglobal\.org/spec/or/v1p[12]/scope/[A-Za-z.\-]+"
     r"|\broster(?:-core|-demographics)?\.readonly\b"
 )
-_TITLE_RE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_MAX_SERVER_MESSAGE = 300
-_MAX_EXCERPT = 160  # of a web page's text, after its title
-_HIDDEN_RE = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
-_TAG_RE = re.compile(r"<[^>]*>")
+_MAX_SERVER_MESSAGE = 200
 
 
 def label(entity: str | None) -> str:
@@ -78,11 +74,28 @@ def safe_url(url: str | None) -> str | None:
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
+def secret_forms(secret: str, client_id: str | None = None) -> set[str]:
+    """Return every form a secret can take on the wire or in a message.
+
+    The literal, URL- and form-encoded, JSON-escaped, and with a Client ID the Base64 of
+    `id:secret` that HTTP Basic sends (plain and with both parts form-encoded first, as
+    RFC 6749 asks).
+    """
+    if not secret:
+        return set()
+    forms = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
+    if client_id is not None:
+        for pair in (f"{client_id}:{secret}", f"{quote_plus(client_id)}:{quote_plus(secret)}"):
+            encoded = base64.b64encode(pair.encode("utf-8", "replace")).decode()
+            forms.update({encoded, encoded.rstrip("=")})
+    return {form for form in forms if len(form) >= 4}
+
+
 def scrub(text: str | None, secrets: Iterable[str]) -> str | None:
-    """Replace every secret occurring in a text."""
+    """Replace every secret occurring in a text, longest first."""
     if not text:
         return text
-    for secret in secrets:
+    for secret in sorted(secrets, key=len, reverse=True):
         if secret and len(secret) >= 4:
             text = text.replace(secret, REDACTED)
     return text
@@ -122,15 +135,17 @@ def looks_like_html(content_type: str, body: bytes) -> bool:
 
 
 def server_message(body: bytes, content_type: str = "") -> str | None:
-    """Return the server's own explanation from an error body, if it gave one."""
-    if not body:
+    """Return the server's own explanation from a JSON error body, cut short.
+
+    Only JSON error fields are read: any other body (a web page, plain text) is never
+    repeated, since whatever answers at an address could put anything there.
+    """
+    if not body or looks_like_html(content_type, body):
         return None
-    if looks_like_html(content_type, body):
-        return _page_excerpt(body[:20000].decode("utf-8", "replace"))
     try:
         data = json.loads(body)
     except ValueError:
-        return _clip(body[:_MAX_SERVER_MESSAGE].decode("utf-8", "replace"))
+        return None
     if not isinstance(data, dict):
         return None
     texts = []
@@ -142,18 +157,6 @@ def server_message(body: bytes, content_type: str = "") -> str | None:
     if isinstance(code, str) and code and not any(code in t for t in texts):
         texts.insert(0, code)
     return _clip(": ".join(texts)) if texts else None
-
-
-def _page_excerpt(page: str) -> str | None:
-    """Return a web page's title and the start of its text, tags and scripts removed."""
-    match = _TITLE_RE.search(page)
-    title = " ".join(html.unescape(match.group(1)).split()) if match else ""
-    body = _HIDDEN_RE.sub(" ", page[match.end():] if match else page)
-    text = " ".join(html.unescape(_TAG_RE.sub(" ", body)).split())
-    if title and text.startswith(title):
-        text = text[len(title):].strip(" :-")
-    excerpt = ": ".join(part for part in (title, text[:_MAX_EXCERPT]) if part)
-    return _clip(excerpt) if excerpt else None
 
 
 def _code_minor(data: dict) -> str | None:
@@ -254,18 +257,16 @@ def classify_exception(exc: requests.RequestException, *, url: str, entity: str 
         category = Category.TOKEN_UNREACHABLE if token_phase else Category.DNS
         return OneRosterError(category, f"The host name {host.split(':')[0]} does not resolve "
                               "(DNS lookup failed)", **kwargs)
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
+    if isinstance(exc, requests.exceptions.ConnectTimeout) or (
+            isinstance(exc, requests.exceptions.ConnectionError) and _is_refused(exc)):
+        # One wording whether nothing listens or a firewall drops: no port scanning.
         category = Category.TOKEN_UNREACHABLE if token_phase else Category.TIMEOUT
-        return OneRosterError(category, f"Could not connect to {host} within "
-                              f"{connect_timeout:g} s", **kwargs)
+        return OneRosterError(category, f"Could not connect to {host}: nothing answered "
+                              "there (no server, or a firewall in the way)", **kwargs)
     if isinstance(exc, requests.exceptions.ReadTimeout):
         category = Category.TOKEN_UNREACHABLE if token_phase else Category.TIMEOUT
         return OneRosterError(category, f"{host} accepted the connection but did not answer "
                               f"within {read_timeout:g} s ({where})", **kwargs)
-    if isinstance(exc, requests.exceptions.ConnectionError) and _is_refused(exc):
-        category = Category.TOKEN_UNREACHABLE if token_phase else Category.TIMEOUT
-        return OneRosterError(category, f"{host} refused the connection: nothing is listening "
-                              "there", **kwargs)
     if isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.
                   ContentDecodingError):
         return OneRosterError(Category.INVALID_RESPONSE, f"{host} cut its answer short "

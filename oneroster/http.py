@@ -10,18 +10,20 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from oneroster.egress import EgressPolicy, EgressPoolManager, EgressRefused
 from oneroster.errors import (
     classify_exception,
     is_dns,
     label,
     safe_url,
     scrub_error,
+    secret_forms,
 )
 from oneroster.model import Category, ClientSettings, OneRosterError
 
@@ -29,6 +31,32 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_RATE_LIMIT_WAITS = 50  # 429s with Retry-After are bounded by this and the time budget
 MAX_RETRY_AFTER_S = 300.0  # a server asking for a longer pause is reported, not waited for
 USER_AGENT = "SDM-OneRoster/1.0 (+python-requests)"
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 5
+
+
+class EgressAdapter(HTTPAdapter):
+    """A requests adapter whose sockets connect only to addresses the egress policy allows."""
+
+    def __init__(self, egress: EgressPolicy, **kwargs: Any) -> None:
+        self.egress = egress
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False,
+                         **pool_kwargs: Any) -> None:
+        self.poolmanager = EgressPoolManager(num_pools=connections, maxsize=maxsize,
+                                             block=block, egress=self.egress, **pool_kwargs)
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """Return a URL's scheme, host and port: what must match for credentials to follow."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port or default
 
 
 class Observer(Protocol):
@@ -131,7 +159,7 @@ class Transport:
 
     def __init__(self, settings: ClientSettings) -> None:
         self.settings = settings
-        self.secrets: set[str] = {settings.client_secret}
+        self.secrets: set[str] = secret_forms(settings.client_secret, settings.client_id)
         self._proxy_error: OneRosterError | None = None
         try:
             self.proxy = resolve_proxy(settings)
@@ -141,7 +169,7 @@ class Transport:
         if self.proxy:
             password = urlsplit(self.proxy).password
             if password:
-                self.secrets.add(password)
+                self.secrets |= secret_forms(password)
         self.session = self._make_session()
         self._slots = threading.BoundedSemaphore(max(1, settings.max_in_flight))
         self._deadline: float | None = None
@@ -154,7 +182,8 @@ class Transport:
         session.trust_env = False  # direct, or the connection's own proxy; never ambient ones
         session.verify = self.settings.verify_tls
         size = max(1, self.settings.max_in_flight) + 2
-        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=size, max_retries=0)
+        adapter = EgressAdapter(self.settings.egress, pool_connections=2, pool_maxsize=size,
+                                max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
@@ -164,6 +193,10 @@ class Transport:
 
     def close(self) -> None:
         self.session.close()
+
+    def add_secret(self, secret: str) -> None:
+        """Scrub a secret learned later (a bearer token) in every form it can take."""
+        self.secrets |= secret_forms(secret)
 
     def start_budget(self) -> None:
         """Start the time budget afresh (a fetch is one budget)."""
@@ -215,7 +248,13 @@ class Transport:
                 auth, used = credentials.authorizer(cancel)
             try:
                 answer = self._attempt(method, url, params, data, auth, started, refreshed,
-                                       redirects)
+                                       token_phase, redirects)
+            except OneRosterError as error:
+                raise scrub_error(error, self.secrets) from None
+            except EgressRefused as refused:
+                raise scrub_error(OneRosterError(
+                    Category.EGRESS_REFUSED, refused.message, entity=entity,
+                    url=safe_url(url)), self.secrets) from None
             except requests.RequestException as exc:
                 error = classify_exception(
                     exc, url=_full_url(url, params), entity=entity, token_phase=token_phase,
@@ -257,18 +296,68 @@ class Transport:
 
     def _attempt(self, method: str, url: str, params: Mapping[str, Any] | None,
                  data: Mapping[str, str] | None, auth: Any, started: float,
-                 refreshed: bool, redirects: bool = True) -> Answer:
+                 refreshed: bool, token_phase: bool, redirects: bool = True) -> Answer:
         timeout = (self.settings.connect_timeout, self._read_timeout())
         with self._slots:
-            response = self.session.request(method, url, params=params, data=data, auth=auth,
-                                            timeout=timeout, stream=True,
-                                            allow_redirects=redirects)
+            response = self._follow(method, url, params, data, auth, timeout, token_phase,
+                                    redirects)
             try:
                 body = read_body(response)
             finally:
                 response.close()
         return Answer(response.status_code, response.headers, body, response.url,
                       time.perf_counter() - started, refreshed)
+
+    def _follow(self, method: str, url: str, params: Mapping[str, Any] | None,
+                data: Mapping[str, str] | None, auth: Any, timeout: tuple[float, float],
+                token_phase: bool, redirects: bool = True) -> requests.Response:
+        """Send a request and follow its redirects, checking every hop against the policy.
+
+        Credentials go only to the origin they were meant for: a token request redirected to
+        another origin is refused with the address to use instead, and any other request
+        follows without its Authorization. With `redirects` False the first answer is the
+        answer (the token request follows its own redirects, each hop checked here).
+        """
+        start = origin(url)
+        for hop in range(MAX_REDIRECTS + 1):
+            self._check_destination(url)
+            response = self.session.request(method, url, params=params, data=data, auth=auth,
+                                            timeout=timeout, stream=True,
+                                            allow_redirects=False)
+            location = response.headers.get("Location")
+            if not redirects or response.status_code not in REDIRECT_STATUSES or not location:
+                return response
+            response.close()
+            target = urljoin(response.url, location)
+            if hop == MAX_REDIRECTS:
+                raise OneRosterError(Category.SERVER_ERROR, f"{safe_url(url)} redirected more "
+                                     f"than {MAX_REDIRECTS} times", url=safe_url(url))
+            if origin(target) != start:
+                if token_phase:
+                    raise OneRosterError(
+                        Category.TOKEN_UNREACHABLE,
+                        f"The token endpoint redirects to another address, "
+                        f"{safe_url(target)}; SDM does not send the Client Secret there on "
+                        "its own. If that is the right token endpoint, enter it as the "
+                        "Auth URL", url=safe_url(url))
+                auth = None
+            if response.status_code == 303 or (response.status_code in (301, 302)
+                                                and method == "POST"):
+                method, data = "GET", None
+            url, params = target, None
+        raise AssertionError("unreachable")
+
+    def _check_destination(self, url: str) -> None:
+        """Refuse a hop the policy forbids; through a proxy, resolve here as no socket will."""
+        egress = self.settings.egress
+        egress.check_url(url)
+        if self.proxy:
+            parts = urlsplit(url)
+            try:
+                egress.resolve(parts.hostname or "",
+                               parts.port or (443 if parts.scheme == "https" else 80))
+            except OSError:
+                pass  # the proxy resolves names it can reach; only refusals matter here
 
     def _read_timeout(self) -> float:
         remaining = self.remaining()

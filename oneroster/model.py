@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from oneroster.egress import EgressPolicy
+
 # The five bulk collections SDM fetches, in the order people read them.
 ENTITIES: tuple[str, ...] = ("orgs", "courses", "classes", "users", "enrollments")
 ENTITY_LABELS: dict[str, str] = {
@@ -60,6 +62,8 @@ class ClientSettings:
     verify_tls: bool = True
     backoff_base: float = 0.5  # first retry waits up to this long; doubles per retry, with jitter
     backoff_max: float = 30.0  # no single backoff wait is longer than this
+    # Where the client may connect; the default refuses private, loopback and link-local.
+    egress: EgressPolicy = field(default_factory=EgressPolicy, repr=False)
 
 
 class Record(NamedTuple):
@@ -135,6 +139,7 @@ class Category(enum.StrEnum):
     BUDGET_EXCEEDED = "time_budget_exceeded"
     INCOMPLETE = "incomplete_collection"
     CANCELLED = "cancelled"
+    EGRESS_REFUSED = "address_not_allowed"
 
 
 @dataclass(frozen=True)
@@ -198,6 +203,10 @@ CATEGORIES: dict[Category, CategoryInfo] = {
         "Check whether the server supports offset and limit, or sends Link headers",
     )),
     Category.CANCELLED: CategoryInfo("Cancelled", ()),
+    Category.EGRESS_REFUSED: CategoryInfo("Address not allowed", (
+        "Use the address the SIS provider publishes for its API",
+        "An on-premises SIS on a private network needs an administrator to allow it",
+    )),
 }
 
 

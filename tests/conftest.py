@@ -9,6 +9,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tests.fixtures.databases import throwaway_database
+from tests.fixtures.egress import suite_resolver
 from webapp import create_app
 from webapp.extensions import db
 
@@ -42,6 +43,7 @@ def app_config(tmp_path, database_url) -> dict:
         "SANDBOX": False,
         "PLUGIN_ENTRY_POINTS": False,
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",  # fast in tests; the app uses scrypt
+        "EGRESS_RESOLVER": suite_resolver,  # made-up host names never wait on real DNS
     }
 
 

@@ -25,6 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "SANDBOX": None,  # None: on in demo mode, off otherwise
     "SANDBOX_USERS": 600,  # size of the in-app sandbox district
     "ALLOW_HTTP": False,  # allow plain http:// base URLs for hosts other than loopback
+    "ALLOW_PRIVATE_NETWORKS": False,  # let connections reach private addresses (on-premises SIS)
+    "ALLOW_LOOPBACK": None,  # let connections reach this machine; None: on in demo and tests
     "JOBS": "thread",  # thread (in-process) | sync (inline, tests) | rq (Redis workers)
     "JOB_WORKERS": 4,
     "REDIS_URL": "redis://127.0.0.1:6379/0",
@@ -116,6 +118,13 @@ def finalize(config: dict, instance_path: str) -> None:
         if url.startswith("postgresql://") or url.startswith("postgres://"):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
         config["SQLALCHEMY_DATABASE_URI"] = url
+    if isinstance(config.get("ALLOW_LOOPBACK"), str):
+        raw = config["ALLOW_LOOPBACK"].strip().lower()
+        if raw not in _BOOL:
+            raise ConfigError(f"SDM_ALLOW_LOOPBACK must be true or false, not {raw!r}")
+        config["ALLOW_LOOPBACK"] = _BOOL[raw]
+    if config.get("ALLOW_LOOPBACK") is None:
+        config["ALLOW_LOOPBACK"] = bool(config["DEMO"] or config.get("TESTING"))
     if config.get("SANDBOX") is None:
         config["SANDBOX"] = bool(config["DEMO"])
     if int(config.get("RUN_RETENTION") or 0) < 0:

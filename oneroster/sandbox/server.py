@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
+from oneroster.egress import EgressPolicy
 from oneroster.model import ClientSettings
 from oneroster.sandbox.app import PATHS, TOKEN_PATH, SandboxApp
 from oneroster.sandbox.profiles import PROFILES, SECRET
@@ -275,6 +276,7 @@ class RunningSandbox:
             "auth_url": None if oauth1 or chosen.token == "at-base" else self.token_url,
             "auth_method": "oauth1" if oauth1 else "oauth2_basic",
             "version": chosen.version,
+            "egress": EgressPolicy(allow_loopback=True),  # the sandbox listens on loopback
         }
         values.update(changes)
         return ClientSettings(**values)

@@ -12,6 +12,7 @@ import responses
 import urllib3
 
 from oneroster.client import OneRosterClient
+from oneroster.egress import EgressPolicy
 from oneroster.errors import classify_exception, suggest_base_url
 from oneroster.model import Category, OneRosterError
 from tests.source_oneroster.fake_sis import (
@@ -272,13 +273,13 @@ def _wrapped(inner: Exception, kind=requests.exceptions.ConnectionError) -> Exce
         "sis.example.org", None, socket.gaierror(-2, "Name or service not known"))),
      True, Category.TOKEN_UNREACHABLE, "does not resolve"),
     (requests.exceptions.ConnectTimeout("connect timed out"), False, Category.TIMEOUT,
-     "within 5 s"),
+     "nothing answered there"),
     (requests.exceptions.SSLError("certificate verify failed"), False, Category.TLS,
      "certificate verify failed"),
     (requests.exceptions.ProxyError("Unable to connect to proxy"), True, Category.PROXY,
      "proxy"),
     (_wrapped(ConnectionRefusedError(111, "Connection refused")), False, Category.TIMEOUT,
-     "refused"),
+     "nothing answered there"),
 ])
 def test_network_failures_are_named(exc, token_phase, category, words):
     error = classify_exception(exc, url=f"{USERS}?limit=1", entity="users",
@@ -292,10 +293,21 @@ def test_a_closed_port_fails_fast_without_retries():
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     s = settings(base_url=f"http://127.0.0.1:{port}/ims/oneroster/rostering/v1p2",
-                 auth_url=f"http://127.0.0.1:{port}/oauth/token", backoff_base=1)
+                 auth_url=f"http://127.0.0.1:{port}/oauth/token", backoff_base=1,
+                 egress=EgressPolicy(allow_loopback=True))
     started = time.perf_counter()
     with OneRosterClient(s) as client, pytest.raises(OneRosterError) as caught:
         client.token()
     assert time.perf_counter() - started < 1
     assert caught.value.category == Category.TOKEN_UNREACHABLE
-    assert "refused" in caught.value.message
+    assert "nothing answered there" in caught.value.message
+
+
+def test_a_closed_port_and_a_silent_one_read_the_same():
+    """Refused and timed-out connections share one wording, so a test is no port scanner."""
+    kwargs = {"url": USERS, "entity": "users", "token_phase": False, "connect_timeout": 5,
+              "read_timeout": 30}
+    refused = classify_exception(_wrapped(ConnectionRefusedError(111, "Connection refused")),
+                                 **kwargs)
+    silent = classify_exception(requests.exceptions.ConnectTimeout("timed out"), **kwargs)
+    assert (refused.category, refused.message) == (silent.category, silent.message)

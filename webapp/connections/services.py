@@ -10,6 +10,7 @@ from sqlalchemy import func
 
 from oneroster.model import ClientSettings, standard_scopes
 from webapp import audit, crypto
+from webapp.connections.egress import egress_policy
 from webapp.connections.forms import (
     AUTH_METHODS,
     FIELDS,
@@ -88,6 +89,7 @@ def settings_from_values(values: Mapping[str, Any], *, secret: str,
         page_size=config["PAGE_SIZE"],
         max_in_flight=config["MAX_IN_FLIGHT"],
         time_budget=time_budget,
+        egress=egress_policy(),
     )
 
 

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import func
 
+from webapp.connections.egress import egress_problem
 from webapp.connections.forms import PROXY_COUNTRIES, SIGNATURE_METHODS, VERSIONS
 from webapp.connections.providers import ProviderTemplate
 from webapp.extensions import db
@@ -63,7 +64,7 @@ def url_problem(value: str, *, label: str, allow_query: bool) -> str | None:
     if scheme == "http" and not is_loopback(host) and not current_app.config["ALLOW_HTTP"]:
         return (f"Use https:// for the {label}. Plain http:// is only allowed for this "
                 "computer (localhost, 127.0.0.1, ::1).")
-    return None
+    return egress_problem(value)
 
 
 def name_taken(name: str, connection: Connection | None) -> bool:

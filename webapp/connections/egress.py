@@ -1,0 +1,34 @@
+"""The egress policy SDM hands the OneRoster client, built from configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import current_app
+
+from oneroster.egress import LOOPBACK, PRIVATE, EgressPolicy
+
+HINTS = {
+    PRIVATE: "An administrator can allow servers on private networks (an on-premises SIS) "
+             "by setting SDM_ALLOW_PRIVATE_NETWORKS=true.",
+    LOOPBACK: "An administrator can allow this computer's own addresses by setting "
+              "SDM_ALLOW_LOOPBACK=true.",
+}
+
+
+def policy_from(config: Mapping[str, Any]) -> EgressPolicy:
+    """Return the egress policy a configuration asks for (SDM_ALLOW_LOOPBACK is on in demo)."""
+    return EgressPolicy(allow_private=bool(config.get("ALLOW_PRIVATE_NETWORKS")),
+                        allow_loopback=bool(config.get("ALLOW_LOOPBACK")), hints=HINTS,
+                        resolver=config.get("EGRESS_RESOLVER"))
+
+
+def egress_policy() -> EgressPolicy:
+    """Return the running app's egress policy."""
+    return policy_from(current_app.config)
+
+
+def egress_problem(url: str) -> str | None:
+    """Return why SDM would refuse to connect to a URL's host, or None."""
+    return egress_policy().problem(url)
