@@ -65,7 +65,7 @@ def test_healthz_answers_json(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.is_json
-    assert response.get_json() == {"status": "ok", "database": "ok"}
+    assert response.get_json() == {"status": "ok", "database": "ok", "jobs": "ok"}
 
 
 @pytest.fixture

@@ -46,6 +46,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     plugins.init_app(app)
     jobs.init_app(app)
 
+    from webapp import schedules
+
+    schedules.init_app(app)
+
     from webapp.auth.routes import bp as auth_bp
     from webapp.connections.routes import bp as connections_bp
     from webapp.errors.routes import bp as errors_bp
@@ -53,8 +57,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from webapp.main.routes import bp as main_bp
     from webapp.orgs.routes import bp as orgs_bp
     from webapp.runs.routes import bp as runs_bp
+    from webapp.schedules.routes import bp as schedules_bp
 
-    for blueprint in (main_bp, errors_bp, auth_bp, orgs_bp, connections_bp, flows_bp, runs_bp):
+    for blueprint in (main_bp, errors_bp, auth_bp, orgs_bp, connections_bp, flows_bp, runs_bp,
+                      schedules_bp):
         app.register_blueprint(blueprint)
 
     from webapp import cli, tenancy, wording

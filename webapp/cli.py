@@ -52,5 +52,26 @@ def worker(burst: bool) -> None:
     queue.work(current_app._get_current_object(), burst=burst)
 
 
+@sdm.command("scheduler")
+@click.option("--once", is_flag=True, help="Do one pass and stop.")
+def scheduler(once: bool) -> None:
+    """Start due runs of scheduled flows and sweep abandoned jobs, until stopped."""
+    import threading
+
+    from webapp.schedules import scheduler as loop
+
+    app = current_app._get_current_object()
+    embedded = app.extensions.pop("sdm.scheduler", None)
+    if embedded is not None:
+        embedded.set()  # this process is the scheduler now; one loop is enough
+    if once:
+        done = loop.tick()
+        click.echo(f"Started {len(done.started)} run(s), skipped {len(done.skipped)}, "
+                   f"retried {len(done.retried)}, swept {done.swept} abandoned job(s).")
+        return
+    click.echo(f"Scheduling every {loop.TICK_S:g} s; stop with Ctrl+C.")
+    loop.serve(app, threading.Event())
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(sdm)

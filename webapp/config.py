@@ -30,6 +30,9 @@ DEFAULTS: dict[str, Any] = {
     "JOBS": "thread",  # thread (in-process) | sync (inline, tests) | rq (Redis workers)
     "JOB_WORKERS": 4,
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    # embedded: a scheduler thread in every app process; off: only `flask sdm scheduler`.
+    # None: embedded with in-process jobs (SDM_JOBS=thread), off otherwise.
+    "SCHEDULER": None,
     "TEST_BUDGET_S": 30.0,  # time budget of one connection test
     "PROXY_EU": None,  # forward proxy for connections whose proxy country is EU
     "PAGE_SIZE": 1000,
@@ -127,6 +130,11 @@ def finalize(config: dict, instance_path: str) -> None:
         config["ALLOW_LOOPBACK"] = bool(config["DEMO"] or config.get("TESTING"))
     if config.get("SANDBOX") is None:
         config["SANDBOX"] = bool(config["DEMO"])
+    if config.get("SCHEDULER") is None:
+        config["SCHEDULER"] = "embedded" if config["JOBS"] == "thread" else "off"
+    if config["SCHEDULER"] not in ("embedded", "off"):
+        raise ConfigError("SDM_SCHEDULER must be 'embedded' (a scheduler in every app process) "
+                          f"or 'off' (run `flask sdm scheduler`), not {config['SCHEDULER']!r}.")
     if int(config.get("RUN_RETENTION") or 0) < 0:
         raise ConfigError("SDM_RUN_RETENTION must be 0 (keep every run) or the number of runs "
                           f"to keep per flow, not {config['RUN_RETENTION']}.")

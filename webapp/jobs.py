@@ -40,6 +40,15 @@ class JobCancelled(Exception):
     """Raised inside a handler when someone asked for the job to stop."""
 
 
+class JobsUnavailable(Exception):
+    """The job backend cannot be reached, so no job can start now."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.public_message = f"Background jobs are unavailable: {detail}"
+
+
 def handler(kind: str) -> Callable[[Handler], Handler]:
     """Register the function that runs jobs of a kind."""
 
@@ -117,6 +126,7 @@ class Runner(ABC):
         """Create a queued job row (committed) without starting it; `dispatch` starts it."""
         if kind not in _handlers:
             raise KeyError(f"No job handler registered for {kind!r}")
+        self.check()  # nothing is written for a job that could not be started
         job = Job(
             kind=kind,
             organization_id=organization_id,
@@ -136,8 +146,19 @@ class Runner(ABC):
         """Create the job row and hand it to a worker."""
         job = self.create(kind, organization_id=organization_id, subject=subject,
                           created_by_id=created_by_id, **params)
-        self.dispatch(job.id)
+        try:
+            self.dispatch(job.id)
+        except JobsUnavailable:
+            self.discard(job)
+            raise
         return job
+
+    @staticmethod
+    def discard(job: Job) -> None:
+        """Delete a created job that could not be handed to a worker."""
+        db.session.rollback()
+        db.session.execute(db.delete(Job).where(Job.id == job.id))
+        db.session.commit()
 
     @abstractmethod
     def dispatch(self, job_id: str) -> None:
@@ -153,6 +174,9 @@ class Runner(ABC):
     def holds(self, job_id: str) -> bool:
         """Tell whether a job still waits in this runner's queue (and so is not abandoned)."""
         return False
+
+    def check(self) -> None:  # noqa: B027 - in-process runners are always reachable
+        """Raise JobsUnavailable when jobs cannot be started now."""
 
     def shutdown(self) -> None:  # noqa: B027 - optional for runners without resources
         """Stop accepting work."""
@@ -245,22 +269,39 @@ class RQRunner(Runner):
         from redis import Redis
         from rq import Queue
 
-        self.connection = Redis.from_url(redis_url)
+        # Short timeouts: an unreachable Redis is an answer within seconds, not a hung request.
+        self.connection = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
         self.queue = Queue(self.QUEUE, connection=self.connection)
 
     def dispatch(self, job_id: str) -> None:
-        self.queue.enqueue(run_queued, job_id, job_id=f"sdm-{job_id}", job_timeout=-1,
-                           result_ttl=0, failure_ttl=24 * 3600)
+        from redis.exceptions import RedisError
+
+        try:
+            self.queue.enqueue(run_queued, job_id, job_id=f"sdm-{job_id}", job_timeout=-1,
+                               result_ttl=0, failure_ttl=24 * 3600)
+        except RedisError as exc:
+            raise JobsUnavailable(_redis_problem(exc)) from exc
+
+    def check(self) -> None:
+        from redis.exceptions import RedisError
+
+        try:
+            self.connection.ping()
+        except RedisError as exc:
+            raise JobsUnavailable(_redis_problem(exc)) from exc
 
     def holds(self, job_id: str) -> bool:
+        from redis.exceptions import RedisError
         from rq.exceptions import NoSuchJobError
         from rq.job import Job as QueuedJob
 
         try:
             queued = QueuedJob.fetch(f"sdm-{job_id}", connection=self.connection)
+            return queued.get_status(refresh=True).value in self.WAITING
         except NoSuchJobError:
             return False
-        return queued.get_status(refresh=True).value in self.WAITING
+        except RedisError:  # cannot ask: never call a job abandoned on a guess
+            return True
 
     def work(self, app: Flask, burst: bool = False) -> None:
         """Run queued jobs in this process until stopped (or until the queue is empty)."""
@@ -270,6 +311,17 @@ class RQRunner(Runner):
             _sweep(app)
             SimpleWorker([self.queue], connection=self.connection).work(
                 burst=burst, with_scheduler=False, logging_level="WARNING")
+
+
+def _redis_problem(exc: Exception) -> str:
+    """Describe a Redis failure without the URL (which may carry a password)."""
+    from redis.exceptions import AuthenticationError, TimeoutError
+
+    if isinstance(exc, AuthenticationError):
+        return "the job queue (Redis) refused our credentials."
+    if isinstance(exc, TimeoutError):
+        return "the job queue (Redis) did not answer in time."
+    return "the job queue (Redis) cannot be reached. Try again in a few minutes."
 
 
 def run_queued(job_id: str) -> None:

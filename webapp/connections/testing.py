@@ -101,9 +101,27 @@ def start_test(connection: Connection, *, user_id: int | None,
         db.session.refresh(connection)
         return db.session.get(Job, connection.test_job_id)
     db.session.commit()
-    runner.dispatch(job.id)
+    try:
+        runner.dispatch(job.id)
+    except jobs.JobsUnavailable:
+        _unclaim(connection.id, job)
+        raise
     db.session.expire_all()
     return db.session.get(Job, job.id)
+
+
+def _unclaim(connection_id: int, job: Job) -> None:
+    """Put back the verdict a test that could not start replaced, and forget its job."""
+    previous = dict((job.params or {}).get("previous") or {})
+    values = _restored(previous, cancelled={})
+    values["last_test"] = previous.get("last_test")
+    db.session.rollback()
+    db.session.execute(
+        update(Connection)
+        .where(Connection.id == connection_id, Connection.test_job_id == job.id)
+        .values(test_job_id=None, **values)
+        .execution_options(synchronize_session=False))
+    jobs.Runner.discard(job)
 
 
 def start_values_test(values: Mapping[str, str], *, secret: str, organization_id: int,

@@ -7,6 +7,8 @@ from flask_wtf.csrf import CSRFError
 from htmx_flask import request
 from werkzeug.exceptions import HTTPException
 
+from webapp.jobs import JobsUnavailable
+
 bp = Blueprint("errors", __name__)
 
 MESSAGES = {
@@ -33,6 +35,12 @@ def _render(status: int, message: str):
 def csrf_error(error: CSRFError):
     return _render(400, "Your session form token is missing or expired. Reload the page "
                         "and try again.")
+
+
+@bp.app_errorhandler(JobsUnavailable)
+def jobs_unavailable(error: JobsUnavailable):
+    """Say that background work cannot start now; nothing was started."""
+    return _render(503, error.public_message)
 
 
 @bp.app_errorhandler(HTTPException)

@@ -17,6 +17,7 @@ from webapp.models import Flow, FlowDraft, FlowMode
 from webapp.models.runs import Run
 from webapp.plugin_api import ENTITY_CHOICES
 from webapp.runs.preview import preview
+from webapp.schedules import services as schedules
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class FlowRow:
     sources: list[services.NodeView]
     output: services.NodeView | None
     last_run: Run | None
+    schedule: schedules.ScheduleView | None
 
 
 def last_runs(flow_ids: list[int]) -> dict[int, Run]:
@@ -40,13 +42,14 @@ def flow_rows() -> list[FlowRow]:
     flows = services.flows()
     connections = services.org_connections()
     latest = last_runs([f.id for f in flows])
+    planned = schedules.views_of([f.id for f in flows])
     rows = []
     for flow in flows:
         views = services.describe(flow.graph or {}, connections)
         sources = [views[n["id"]] for n in g.sources(flow.graph or {})]
         output = g.output(flow.graph or {})
         rows.append(FlowRow(flow, sources, views.get(output["id"]) if output else None,
-                            latest.get(flow.id)))
+                            latest.get(flow.id), planned.get(flow.id)))
     return rows
 
 
@@ -71,6 +74,7 @@ def flow_page(flow: Flow) -> dict[str, Any]:
         "fits_wizard": fits_wizard(graph),
         "last_run": last_runs([flow.id]).get(flow.id),
         "plugins": plugins.registry(),
+        **schedules.fragment_context(flow),
     }
 
 
@@ -93,6 +97,10 @@ def wizard_context(draft: FlowDraft, step: str, errors: Mapping[str, str]) -> di
         output = g.output(drafts.graph_of(draft))
         context["output_id"] = output["plugin"] if output else drafts.default_output()
         context["name"] = draft.data.get("name", "")
+        shown = schedules.view(schedules.schedule_of(draft.flow) if draft.flow else None)
+        if draft.data.get("schedule") is not None:
+            shown = schedules.typed(shown, draft.data["schedule"])
+        context.update(schedule=shown, timezones=schedules.timezone_choices())
     return context
 
 

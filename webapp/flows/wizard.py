@@ -6,11 +6,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flask_login import current_user
+
 from webapp import plugins
 from webapp.flows import drafts, preflight
 from webapp.flows import graph as g
 from webapp.flows.services import FlowInvalid, name_error, save_flow
 from webapp.models import Flow, FlowDraft, FlowMode
+from webapp.schedules import services as schedules
 
 
 @dataclass(frozen=True)
@@ -173,16 +176,23 @@ def finish(draft: FlowDraft, values: Mapping[str, Any]) -> tuple[Flow | None, di
         errors["output"] = "Choose where the data goes."
     else:
         graph = g.set_output(graph, output_id, draft_output_config(draft, output_id))
-    drafts.update(draft, graph=graph, name=name)
+    # A form without the schedule fields (an older page) leaves the schedule as it is.
+    typed = ({k: values.get(k, "") for k in ("cadence", "every_days", "at", "timezone",
+                                             "paused")} if "cadence" in values else None)
+    drafts.update(draft, graph=graph, name=name, schedule=typed)
     error = name_error(name, flow=draft.flow)
     if error:
         errors["name"] = error
+    timing, schedule_errors = schedules.read_form(typed) if typed else (None, {})
+    errors.update(schedule_errors)
     if errors:
         return None, errors
     try:
         flow = save_flow(name=name, graph=graph, mode=FlowMode.WIZARD, flow=draft.flow)
     except FlowInvalid as exc:
         return None, {"flow": "; ".join(exc.problems.all())}
+    if timing is not None:
+        schedules.save(flow, timing, current_user if current_user.is_authenticated else None)
     drafts.discard(draft)
     return flow, {}
 

@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, jsonify, redirect, send_from_directory
 from flask_login import current_user
 from sqlalchemy import text
 
+from webapp import jobs
 from webapp.extensions import db
 from webapp.tenancy import current_membership
 
@@ -36,8 +37,18 @@ def favicon():
 
 @bp.get("/healthz")
 def healthz():
+    """Say whether the database and the configured job backend answer (503 when not)."""
     try:
         db.session.execute(text("SELECT 1"))
+        database = "ok"
     except Exception:
-        return jsonify(status="error", database="unreachable"), 503
-    return jsonify(status="ok", database="ok")
+        db.session.rollback()
+        database = "unreachable"
+    try:
+        jobs.runner().check()
+        backend = "ok"
+    except jobs.JobsUnavailable:
+        backend = "unavailable"
+    ok = database == "ok" and backend == "ok"
+    return jsonify(status="ok" if ok else "error", database=database, jobs=backend), \
+        200 if ok else 503

@@ -5,13 +5,24 @@ from webapp.models.audit import AuditEvent
 from webapp.models.connections import AuthMethod, Connection, Status
 from webapp.models.flows import Flow, FlowDraft, FlowMode
 from webapp.models.jobs import Job, JobStatus
-from webapp.models.runs import CollectionState, Run, RunCollection, RunRecord, RunStatus
+from webapp.models.runs import (
+    CollectionState,
+    Run,
+    RunCollection,
+    RunRecord,
+    RunStatus,
+    RunTrigger,
+)
+from webapp.models.schedules import Cadence, DueRun, DueRunOutcome, Schedule
 
 __all__ = [
     "AuditEvent",
     "AuthMethod",
+    "Cadence",
     "CollectionState",
     "Connection",
+    "DueRun",
+    "DueRunOutcome",
     "Flow",
     "FlowDraft",
     "FlowMode",
@@ -25,6 +36,8 @@ __all__ = [
     "RunCollection",
     "RunRecord",
     "RunStatus",
+    "RunTrigger",
+    "Schedule",
     "Status",
     "User",
 ]

@@ -47,6 +47,15 @@ class RunStatus(enum.StrEnum):
         return self in (RunStatus.COMPLETED, RunStatus.COMPLETED_WITH_WARNINGS)
 
 
+class RunTrigger(enum.StrEnum):
+    MANUAL = "manual"
+    SCHEDULED = "scheduled"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
 class CollectionState(enum.StrEnum):
     PENDING = "pending"
     RUNNING = "running"
@@ -82,6 +91,8 @@ class Run(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     job_id: Mapped[str | None] = mapped_column(String(36))
     attempts: Mapped[int] = mapped_column(Integer, default=1)
+    trigger: Mapped[RunTrigger] = mapped_column(String(16), default=RunTrigger.MANUAL,
+                                                server_default=RunTrigger.MANUAL)
     started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     started_at: Mapped[datetime | None]

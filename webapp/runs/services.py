@@ -30,6 +30,7 @@ from webapp.models import (
     RunCollection,
     RunRecord,
     RunStatus,
+    RunTrigger,
     User,
 )
 from webapp.plugins import registry
@@ -56,28 +57,37 @@ class RunRefused(Exception):
 
 # Starting, cancelling, retrying.
 
-def start_run(flow: Flow, user: User | None) -> Run:
+def start_run(flow: Flow, user: User | None,
+              trigger: RunTrigger = RunTrigger.MANUAL) -> Run:
     """Start a run of a flow as a background job; return it (the open one if already running)."""
     running = db.session.scalar(select(Run).where(Run.flow_id == flow.id, Run.status.in_(OPEN))
                                 .order_by(Run.id.desc()))
     if running is not None and not refresh(running).terminal:
         return running
+    jobs.runner().check()  # refuse before anything is written when no job can start
     graph = copy.deepcopy(flow.graph or {})
     sources = _sources(flow, graph)
     if not sources:
         raise RunRefused("This flow has no source to read from. Edit the flow and add one.")
     run = Run(organization_id=flow.organization_id, flow_id=flow.id, flow_name=flow.name,
-              graph=graph, sources=sources, status=RunStatus.QUEUED,
+              graph=graph, sources=sources, status=RunStatus.QUEUED, trigger=trigger,
               started_by_id=user.id if user else None)
     run.collections = [RunCollection(source_node=s["node"], entity=e)
                        for s in sources for e in s["entities"]]
     db.session.add(run)
     db.session.flush()
-    audit.record("run.started", f"Started a run of flow {flow.name}",
+    kind = "scheduled run" if trigger == RunTrigger.SCHEDULED else "run"
+    audit.record("run.started", f"Started a {kind} of flow {flow.name}",
                  organization_id=flow.organization_id, target=run,
                  actor_id=user.id if user else None, flow_id=flow.id)
     db.session.commit()
-    _dispatch(run, user)
+    try:
+        _dispatch(run, user)
+    except jobs.JobsUnavailable:
+        # Nothing half-started: a run that could not be queued is not kept.
+        db.session.execute(db.delete(Run).where(Run.id == run.id))
+        db.session.commit()
+        raise
     return run
 
 
@@ -88,6 +98,8 @@ def retry_failed(run: Run, user: User | None) -> Run:
         raise RunRefused("This run is still going; wait for it to end before retrying.")
     if not retryable(run):
         raise RunRefused("Every collection of this run completed; there is nothing to retry.")
+    jobs.runner().check()
+    before = (run.status, run.attempts, run.error, run.job_id)
     run.status = RunStatus.QUEUED
     run.attempts = (run.attempts or 1) + 1
     run.error = None
@@ -97,7 +109,12 @@ def retry_failed(run: Run, user: User | None) -> Run:
                  collections=[c.key for c in run.collections
                               if c.state != CollectionState.COMPLETED])
     db.session.commit()
-    _dispatch(run, user, retry=True)
+    try:
+        _dispatch(run, user, retry=True)
+    except jobs.JobsUnavailable:
+        run.status, run.attempts, run.error, run.job_id = before
+        db.session.commit()
+        raise
     return run
 
 
@@ -108,7 +125,11 @@ def _dispatch(run: Run, user: User | None, *, retry: bool = False) -> None:
                         created_by_id=user.id if user else None, **params)
     run.job_id = job.id
     db.session.commit()
-    runner.dispatch(job.id)
+    try:
+        runner.dispatch(job.id)
+    except jobs.JobsUnavailable:
+        jobs.Runner.discard(job)
+        raise
     db.session.expire_all()
 
 
