@@ -55,12 +55,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from webapp.errors.routes import bp as errors_bp
     from webapp.flows.routes import bp as flows_bp
     from webapp.main.routes import bp as main_bp
+    from webapp.notifications.routes import bp as notifications_bp
     from webapp.orgs.routes import bp as orgs_bp
     from webapp.runs.routes import bp as runs_bp
     from webapp.schedules.routes import bp as schedules_bp
 
     for blueprint in (main_bp, errors_bp, auth_bp, orgs_bp, connections_bp, flows_bp, runs_bp,
-                      schedules_bp):
+                      schedules_bp, notifications_bp):
         app.register_blueprint(blueprint)
 
     from webapp import cli, tenancy, wording

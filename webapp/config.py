@@ -33,6 +33,12 @@ DEFAULTS: dict[str, Any] = {
     # embedded: a scheduler thread in every app process; off: only `flask sdm scheduler`.
     # None: embedded with in-process jobs (SDM_JOBS=thread), off otherwise.
     "SCHEDULER": None,
+    "SMTP_HOST": None,  # None: no email (notifications go to webhooks only)
+    "SMTP_PORT": 587,
+    "SMTP_SECURITY": "starttls",  # starttls | ssl | none
+    "SMTP_USERNAME": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_FROM": "SDM <sdm@localhost>",
     "TEST_BUDGET_S": 30.0,  # time budget of one connection test
     "PROXY_EU": None,  # forward proxy for connections whose proxy country is EU
     "PAGE_SIZE": 1000,
@@ -135,6 +141,9 @@ def finalize(config: dict, instance_path: str) -> None:
     if config["SCHEDULER"] not in ("embedded", "off"):
         raise ConfigError("SDM_SCHEDULER must be 'embedded' (a scheduler in every app process) "
                           f"or 'off' (run `flask sdm scheduler`), not {config['SCHEDULER']!r}.")
+    if config["SMTP_SECURITY"] not in ("starttls", "ssl", "none"):
+        raise ConfigError("SDM_SMTP_SECURITY must be starttls, ssl or none, not "
+                          f"{config['SMTP_SECURITY']!r}.")
     if int(config.get("RUN_RETENTION") or 0) < 0:
         raise ConfigError("SDM_RUN_RETENTION must be 0 (keep every run) or the number of runs "
                           f"to keep per flow, not {config['RUN_RETENTION']}.")

@@ -97,6 +97,9 @@ def live_server(live_database, chromium_path) -> Iterator[LiveServer]:
     assert live.sandbox.district is not None  # generated now, not inside a test's budget
     yield live
     server.shutdown()
+    scheduler = app.extensions.get("sdm.scheduler")
+    if scheduler is not None:
+        scheduler.set()  # stop the embedded scheduler before the database goes
     with app.app_context():
         app.extensions["sdm.jobs"].shutdown()
         db.session.remove()

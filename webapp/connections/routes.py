@@ -8,7 +8,14 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from htmx_flask import request
 
-from webapp.connections import checklists, preflight, services, testing, validation
+from webapp.connections import (
+    checklists,
+    health,
+    preflight,
+    services,
+    testing,
+    validation,
+)
 from webapp.connections.forms import Embed, FormState, read, read_secret
 from webapp.models import AuthMethod, Connection, Job, Status
 from webapp.tenancy import current_org, get_or_404, is_admin, members_only
@@ -108,7 +115,8 @@ def show(connection_id: int):
     connection = get_or_404(Connection, connection_id)
     return render_template("connections/show.html", connection=connection,
                            provider=services.provider_template(connection.provider),
-                           auth_method=AuthMethod(connection.auth_method))
+                           auth_method=AuthMethod(connection.auth_method),
+                           health=health.chart(connection))
 
 
 @bp.get("/<int:connection_id>/edit")

@@ -80,14 +80,17 @@ def _iso(moment) -> str:
 # --- Starting ---------------------------------------------------------------------------
 
 def start_test(connection: Connection, *, user_id: int | None,
-               started_by: str | None = None) -> Job:
-    """Start a test of a saved connection, or join the one already running."""
+               started_by: str | None = None, scheduled: bool = False) -> Job:
+    """Start a test of a saved connection, or join the one already running.
+
+    `scheduled` marks the scheduler's re-test ahead of a run, in the health history.
+    """
     refresh(connection)
     runner = jobs.runner()
     # The verdict the test replaces travels with its job, for a cancel to put back.
     job = runner.create(KIND, organization_id=connection.organization_id, subject=connection,
                         created_by_id=user_id, budget_s=_budget(),
-                        previous=_verdict_of(connection))
+                        previous=_verdict_of(connection), scheduled=scheduled)
     claimed = db.session.execute(
         update(Connection)
         .where(Connection.id == connection.id, Connection.status != Status.TESTING)
@@ -304,6 +307,12 @@ def _finish(ctx: jobs.JobContext, connection_id: int | None, result: dict[str, A
                      actor_id=ctx.created_by_id, outcome=state.value, saved=True,
                      error=error.get("title"), step=error.get("step"))
     db.session.commit()
+    if owned and connection is not None and not cancelled:
+        from webapp.connections import health
+
+        health.record(connection, ok=state == Status.SUCCESS, result=result,
+                      scheduled=bool(params.get("scheduled")),
+                      before=(params.get("previous") or {}).get("status"))
 
 
 def _restored(previous: dict[str, Any], *, cancelled: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,15 @@ from webapp.models.audit import AuditEvent
 from webapp.models.connections import AuthMethod, Connection, Status
 from webapp.models.flows import Flow, FlowDraft, FlowMode
 from webapp.models.jobs import Job, JobStatus
+from webapp.models.notifications import (
+    ConnectionCheck,
+    Delivery,
+    DeliveryState,
+    EventKind,
+    NotificationChoice,
+    NotificationEvent,
+    Webhook,
+)
 from webapp.models.runs import (
     CollectionState,
     Run,
@@ -21,15 +30,21 @@ __all__ = [
     "Cadence",
     "CollectionState",
     "Connection",
+    "ConnectionCheck",
+    "Delivery",
+    "DeliveryState",
     "DueRun",
     "DueRunOutcome",
     "Flow",
+    "EventKind",
     "FlowDraft",
     "FlowMode",
     "Invite",
     "Job",
     "JobStatus",
     "Membership",
+    "NotificationChoice",
+    "NotificationEvent",
     "Organization",
     "Role",
     "Run",
@@ -40,4 +55,5 @@ __all__ = [
     "Schedule",
     "Status",
     "User",
+    "Webhook",
 ]

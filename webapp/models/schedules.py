@@ -43,6 +43,8 @@ class Schedule(Timestamps, db.Model):
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     # The next due time in UTC (naive, like every timestamp); None while off or paused.
     next_run_at: Mapped[datetime | None] = mapped_column(index=True)
+    # The due time whose connections were last re-tested ahead of it.
+    health_checked_for: Mapped[datetime | None]
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     flow: Mapped[Flow] = relationship()

@@ -8,6 +8,7 @@ from htmx_flask import request
 
 from webapp import crypto
 from webapp.models import Invite, Membership
+from webapp.notifications import services as notifications
 from webapp.orgs import services
 from webapp.orgs.forms import AddMemberForm, OrganizationForm
 from webapp.tenancy import admin_required, current_org, get_or_404, is_admin
@@ -82,6 +83,8 @@ def add_member():
         # The link is a credential: it waits encrypted in the session and is shown once.
         link = url_for("auth.invite", token=result.token, _external=True)
         session[INVITE_LINK_KEY] = crypto.encrypt(f"{result.invite.email} {link}")
+        if notifications.email_invite(result.invite, link, current_user):
+            flash(f"We emailed the invitation to {result.invite.email}.", "success")
     return redirect(url_for("orgs.members"), 303)
 
 

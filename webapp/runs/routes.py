@@ -1,6 +1,7 @@
 """Routes of the runs area: start, watch, cancel and retry runs; browse and download results.
 
 POST /runs/flows/<flow_id>/start   runs.start      "Run now" (303 to the run; htmx: HX-Redirect)
+GET  /runs/                        runs.activity   every run of the organization (?status=&page=)
 GET  /runs/flows/<flow_id>/history runs.history    the run history fragment of a flow
 GET  /runs/<run_id>                runs.show       the run page
 GET  /runs/<run_id>/progress       runs.progress   the live fragment (286 once all has ended)
@@ -67,6 +68,18 @@ def start(flow_id: int):
     except services.RunRefused as exc:
         return _refused(exc.public_message, flow_url(flow.id))
     return _go(url_for("runs.show", run_id=run.id))
+
+
+@bp.get("/")
+def activity():
+    """List every run of the organization, newest first, filtered by status."""
+    status = request.args.get("status", "all")
+    if status not in services.ACTIVITY_FILTERS:
+        status = "all"
+    page = request.args.get("page", 1, type=int) or 1
+    runs, pages = services.activity(status, page)
+    return render_template("runs/activity.html", runs=runs, status=status, page=page,
+                           pages=pages, filters=services.ACTIVITY_LABELS)
 
 
 @bp.get("/flows/<int:flow_id>/history")

@@ -248,6 +248,34 @@ def _since(flow: Flow) -> str | None:
 
 # Reading runs back.
 
+ACTIVITY_FILTERS = {
+    "all": (),
+    "open": (RunStatus.QUEUED, RunStatus.RUNNING),
+    "completed": (RunStatus.COMPLETED,),
+    "warnings": (RunStatus.COMPLETED_WITH_WARNINGS,),
+    "failed": (RunStatus.FAILED,),
+    "cancelled": (RunStatus.CANCELLED,),
+}
+ACTIVITY_LABELS = {"all": "All", "open": "Queued or running", "completed": "Completed",
+                   "warnings": "Completed with warnings", "failed": "Failed",
+                   "cancelled": "Cancelled"}
+
+
+def activity(status: str = "all", page: int = 1, per_page: int = PAGE_SIZE
+             ) -> tuple[list[Run], int]:
+    """Return a page of every run of the active organization, newest first, and the pages."""
+    wanted = ACTIVITY_FILTERS.get(status, ())
+    query = tenancy.scoped(Run)
+    if wanted:
+        query = query.where(Run.status.in_(wanted))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, page), pages)
+    rows = db.session.scalars(query.order_by(Run.id.desc())
+                              .offset((page - 1) * per_page).limit(per_page))
+    return list(rows), pages
+
+
 def history(flow: Flow, limit: int = 20) -> list[Run]:
     """Return the latest runs of a flow of the active organization, newest first."""
     return list(db.session.scalars(tenancy.scoped(Run).where(Run.flow_id == flow.id)

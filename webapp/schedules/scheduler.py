@@ -11,7 +11,6 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -47,7 +46,10 @@ class Tick:
     started: list[int] = field(default_factory=list)  # run ids
     skipped: list[int] = field(default_factory=list)  # flow ids
     retried: list[int] = field(default_factory=list)  # run ids
+    tested: list[int] = field(default_factory=list)  # connection ids re-tested ahead of runs
     swept: int = 0
+    events: int = 0
+    deliveries: int = 0
 
 
 def identity() -> str:
@@ -65,18 +67,22 @@ def tick(now: datetime | None = None) -> Tick:
                                                     Schedule.paused.is_(False))).all()
     for schedule in due:
         _fire(schedule, now, done)
-    for hook in _after_tick:
-        hook(now)
+    _after(now, done)
     return done
 
 
-_after_tick: list[Callable[[datetime], None]] = []
+def _after(now: datetime, done: Tick) -> None:
+    """Re-test connections ahead of runs, tell people what happened, retry deliveries."""
+    from webapp.connections import health
+    from webapp.notifications import delivery, events
 
-
-def after_tick(fn: Callable[[datetime], None]) -> Callable[[datetime], None]:
-    """Register more work for every pass (connection health checks, notifications)."""
-    _after_tick.append(fn)
-    return fn
+    try:
+        done.tested = health.retest_before_runs(now)
+    except jobs.JobsUnavailable as exc:
+        db.session.rollback()
+        log.warning("connection re-tests wait: %s", exc.detail)
+    done.events = len(events.scan_runs(now))
+    done.deliveries = len(delivery.retry_due(now))
 
 
 def _fire(schedule: Schedule, now: datetime, done: Tick) -> None:

@@ -1,0 +1,1 @@
+"""Notifications: events worth telling, email and webhook deliveries, each person's choices."""
