@@ -178,3 +178,22 @@ def test_paused_and_off_schedules_have_no_next_run(app, ada, flows):
         row.paused, row.cadence = False, Cadence.OFF
         reschedule(row)
         assert row.next_run_at is None
+
+
+def test_the_scheduler_setting(tmp_path):
+    import pytest
+
+    from webapp.config import ConfigError, finalize, load
+
+    def settings(**env):
+        config = load(environ={"SDM_DEBUG": "1", **env}, dotenv_path=None)
+        finalize(config, str(tmp_path))
+        return config["SCHEDULER"]
+
+    assert settings() == "embedded"  # in-process jobs: every app process schedules
+    assert settings(SDM_JOBS="rq") == "off"  # workers: run `flask sdm scheduler`
+    assert settings(SDM_JOBS="rq", SDM_SCHEDULER="embedded") == "embedded"
+    with pytest.raises(ConfigError, match="SDM_SCHEDULER"):
+        settings(SDM_SCHEDULER="sometimes")
+    with pytest.raises(ConfigError, match="SDM_SMTP_SECURITY"):
+        settings(SDM_SMTP_SECURITY="tls1")

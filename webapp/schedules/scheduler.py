@@ -167,10 +167,15 @@ def retry_interrupted() -> list[int]:
         run.attempts = 1  # retry_failed counts this attempt itself
         try:
             runs.retry_failed(run, None)
-        except (runs.RunRefused, jobs.JobsUnavailable) as exc:
+        except runs.RunRefused as exc:
             db.session.rollback()
             log.warning("could not retry interrupted run %s: %s", run.id, exc)
             continue
+        except jobs.JobsUnavailable:
+            db.session.rollback()  # give the claim back: a later pass retries it
+            db.session.execute(db.update(Run).where(Run.id == run.id).values(attempts=1))
+            db.session.commit()
+            break
         retried.append(run.id)
     return retried
 
