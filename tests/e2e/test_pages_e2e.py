@@ -70,6 +70,7 @@ def test_every_page_is_accessible_and_fits_a_phone(signed_in, phone, live_server
         ("/flows/", "flows"), (wizard_url, "wizard-source"), (editor_url, "editor"),
         (flow_url, "flow"), (run_url, "run"), (f"{run_url}/data?entity=users", "run-data"),
         ("/orgs/members", "members"), ("/orgs/audit", "audit"), ("/orgs/new", "org-new"),
+        ("/runs/", "activity"), ("/notifications/", "notifications"),
     ]
     for url, name in pages:
         visit(page, url, f"desktop-{name}", screenshots)

@@ -21,7 +21,7 @@ from webapp.models.notifications import (
 )
 from webapp.notifications import delivery, mail
 
-LOOK_BACK = timedelta(days=2)  # runs that ended this recently are looked at for events
+LOOK_BACK = timedelta(hours=6)  # runs that ended this recently are looked at for events
 
 
 def emit(kind: EventKind, subject_key: str, organization_id: int, title: str,
