@@ -142,7 +142,8 @@ def main() -> None:
         port = free_port()
         env = {**os.environ, "SDM_DATABASE_URL": database_url, "SDM_SECRET_KEY": "bench" * 8,
                "SDM_ENCRYPTION_KEYS": key, "SDM_JOBS": "thread", "SDM_SCHEDULER": "off",
-               "SDM_TEST_BUDGET_S": "120", "SDM_ALLOW_HTTP": "1", "SDM_LOG_LEVEL": "WARNING"}
+               "SDM_TEST_BUDGET_S": "120", "SDM_ALLOW_HTTP": "1", "SDM_ALLOW_LOOPBACK": "1",
+               "SDM_LOG_LEVEL": "WARNING"}
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--worker-class",
              "gthread", "--workers", str(WORKERS), "--threads", "16", "--keep-alive", "30",

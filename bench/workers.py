@@ -99,6 +99,7 @@ def main() -> None:
         env = {**os.environ, "FLASK_APP": "wsgi", "SDM_DATABASE_URL": database_url,
                "SDM_SECRET_KEY": "bench" * 8, "SDM_ENCRYPTION_KEYS": key, "SDM_JOBS": "rq",
                "SDM_REDIS_URL": redis.url, "SDM_SCHEDULER": "off", "SDM_ALLOW_HTTP": "1",
+               "SDM_ALLOW_LOOPBACK": "1",
                "SDM_ARTIFACTS_DIR": str(Path(tmp) / "out"), "SDM_LOG_LEVEL": "WARNING"}
         one_s, one_statuses = round_with(1, app, env, flow_ids)
         two_s, two_statuses = round_with(2, app, env, flow_ids)

@@ -153,7 +153,9 @@ def test_manual_failures_are_not_told_warnings_are(app, ada, flows, smtp):
 def test_webhook_urls_are_checked(app, ada):
     for url, message in [("ftp://x.org/", "starting with https://"),
                          ("http://hooks.example.org/", "Use https://"),
-                         ("https://user:pw@hooks.example.org/", "no credentials")]:
+                         ("https://user:pw@hooks.example.org/", "no credentials"),
+                         ("https://10.0.0.8/hook", "private"),
+                         ("https://169.254.169.254/latest/meta-data", "never connects")]:
         response = ada.post("/notifications/webhooks", data={"url": url, "events": ["run.failed"]})
         assert response.status_code == 422 and message in response.get_data(as_text=True)
     none = ada.post("/notifications/webhooks", data={"url": "https://hooks.example.org/"})

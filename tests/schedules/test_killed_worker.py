@@ -48,6 +48,7 @@ def worker(app, redis, tmp_path, *, burst: bool) -> subprocess.Popen:
            "SDM_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
            "SDM_SECRET_KEY": "x" * 40, "SDM_ENCRYPTION_KEYS": TEST_KEY, "SDM_JOBS": "rq",
            "SDM_REDIS_URL": redis.url, "SDM_SCHEDULER": "off", "SDM_ALLOW_HTTP": "1",
+           "SDM_ALLOW_LOOPBACK": "1",
            "SDM_ARTIFACTS_DIR": str(tmp_path / "artifacts"), "SDM_LOG_LEVEL": "WARNING"}
     command = [sys.executable, "-m", "flask", "sdm", "worker"] + (["--burst"] if burst else [])
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,

@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from webapp import crypto, jobs
+from webapp.connections.egress import egress_problem
 from webapp.extensions import db
 from webapp.models.common import utcnow
 from webapp.models.notifications import (
@@ -127,6 +128,9 @@ def _post(delivery: Delivery, event: NotificationEvent | None) -> int:
     webhook = db.session.get(Webhook, delivery.webhook_id)
     if webhook is None or event is None:
         raise DeliveryFailed("The webhook was deleted.")
+    refused = egress_problem(webhook.url)  # the same rule as connections: no private hosts
+    if refused:
+        raise DeliveryFailed(refused)
     body = json.dumps(webhook_body(event, delivery), separators=(",", ":")).encode()
     timestamp = str(int(time.time()))
     headers = {"Content-Type": "application/json", "User-Agent": "SDM-Webhooks/1",

@@ -11,6 +11,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from webapp import audit, crypto, jobs, tenancy
+from webapp.connections.egress import egress_problem
 from webapp.extensions import db
 from webapp.models import Invite, User
 from webapp.models.notifications import (
@@ -64,7 +65,7 @@ def url_error(url: str) -> str | None:
     if parts.scheme == "http" and not (_loopback(parts.hostname)
                                        or current_app.config["ALLOW_HTTP"]):
         return "Use https:// so deliveries cannot be read on the way."
-    return None
+    return egress_problem(url)
 
 
 def _loopback(host: str) -> bool:
