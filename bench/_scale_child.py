@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from bench._clients import fetcher, sequential
+from webapp.tuning import tune_for_background_work
 
 PAGE_SIZE = 1000
 MAX_IN_FLIGHT = 8
@@ -68,6 +69,7 @@ def speed(urls: dict) -> dict:
 
 
 def main(kind: str, urls: str) -> None:
+    tune_for_background_work()  # as `flask sdm worker` does: see webapp/tuning.py
     found = {"fetch": fetch, "run": run, "speed": speed}[kind](json.loads(urls))
     print(json.dumps(found), flush=True)
 

@@ -32,6 +32,7 @@ import statistics
 
 from bench._clients import fetcher, offsets, sequential
 from bench._sandbox import sandbox
+from webapp.tuning import tune_for_background_work
 
 USERS = int(os.environ.get("SDM_BENCH_USERS", 50_000))
 LATENCY_MS = 50
@@ -41,6 +42,7 @@ ROUNDS = int(os.environ.get("SDM_BENCH_ROUNDS", 3))
 
 
 def main() -> None:
+    tune_for_background_work()  # as `flask sdm worker` does: see webapp/tuning.py
     with sandbox(USERS, LATENCY_MS) as urls:
         readings = [[sequential(urls)]]
         for _ in range(ROUNDS):

@@ -34,6 +34,7 @@ from bench._sandbox import sandbox
 from oneroster.client import OneRosterClient
 from oneroster.model import ENTITIES, Record
 from tests.fixtures.databases import own_database
+from webapp.tuning import tune_for_background_work
 
 USERS = 50_000
 LATENCY_MS = 50
@@ -119,13 +120,14 @@ def make_flow(app, urls: dict) -> tuple[int, int]:
 
 def bare_fetch(app, flow_id: int) -> tuple[float, Tally]:
     """Read every collection with the client alone, as the run's source would configure it."""
-    from webapp.connections.services import client_settings
+    from sdm_plugins.source_oneroster.source import client_settings
+    from webapp.connections.services import connection_details
     from webapp.extensions import db
     from webapp.models import Connection
 
     with app.app_context():
         connection = db.session.scalars(select(Connection)).one()
-        settings = client_settings(connection, reason="benchmark")
+        settings = client_settings(connection_details(connection, reason="benchmark"))
     tally = Tally()
 
     def sink(entity: str, records: list[Record]) -> None:
@@ -185,6 +187,7 @@ def stored_tally(app, run_id: int) -> Tally:
 
 
 def main() -> None:
+    tune_for_background_work()  # as `flask sdm worker` does: see webapp/tuning.py
     with tempfile.TemporaryDirectory(prefix="sdm-bench-run-") as tmp, \
             own_database(os.environ.get("SDM_BENCH_DATABASE_URL"), "sdm_bench",
                          Path(tmp) / "sdm.db") as database_url, \

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import gc
 import queue
 import threading
 import time
@@ -24,7 +23,6 @@ from oneroster.model import (
 from oneroster.normalize import DATA_TYPE
 from oneroster.paging import Planner, Slice
 from oneroster.repeats import RecentIds
-from oneroster.settings_held import HeldSetting
 
 if TYPE_CHECKING:
     from oneroster.client import OneRosterClient
@@ -36,16 +34,6 @@ NEAR_PAGES = 2
 RECENT_PAGES_CAP_PER_SLOT = 16
 _SOURCED_ID = itemgetter(1)  # of a Record, a named tuple
 DROPPED = object()  # the outcome of a planned page not asked for: it lies past the end
-# While pages are parsed, the garbage collector runs after this many new containers rather
-# than 700: a page is some 15,000 short-lived dicts and lists, and at the default the
-# collector runs dozens of times a page, with full collections over the whole heap taking
-# more time than the parsing. Records hold no reference cycles, so this costs no memory.
-GC_THRESHOLD_0 = 100_000
-
-# Raised for as long as any fetch runs.
-fewer_collections = HeldSetting(
-    gc.get_threshold, lambda saved: gc.set_threshold(*saved),
-    lambda saved: (max(GC_THRESHOLD_0, saved[0]), *saved[1:])).held
 
 
 class EntityRun:
@@ -209,23 +197,22 @@ class ParallelFetch:
             return self._result()
         fetchers = [threading.Thread(target=self._fetcher, name=f"oneroster-{i}", daemon=True)
                     for i in range(self.width)]
-        with fewer_collections():
+        for thread in fetchers:
+            thread.start()
+        try:
+            for run in self.runs.values():
+                self._submit(run, run.planner.first())
+            self._handle_answers()
+        except BaseException:
+            self.cancel.set()  # the fetchers stop at their next request
+            raise
+        finally:
+            for _ in fetchers:
+                self.todo.put(None)
             for thread in fetchers:
-                thread.start()
-            try:
-                for run in self.runs.values():
-                    self._submit(run, run.planner.first())
-                self._handle_answers()
-            except BaseException:
-                self.cancel.set()  # the fetchers stop at their next request
-                raise
-            finally:
-                for _ in fetchers:
-                    self.todo.put(None)
-                for thread in fetchers:
-                    while thread.is_alive():  # it may be waiting for room for an answer
-                        self._discard_answers()
-                        thread.join(POLL_S)
+                while thread.is_alive():  # it may be waiting for room for an answer
+                    self._discard_answers()
+                    thread.join(POLL_S)
         if self.fatal is not None:
             raise self.fatal
         return self._result()

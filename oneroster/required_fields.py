@@ -65,3 +65,12 @@ def missing_in_sample(records: Iterable[Mapping[str, Any]],
         for name in missing_fields(record, fields):
             counts[name] = counts.get(name, 0) + 1
     return counts
+
+
+def sample_gaps(entity: str, records: Iterable[Mapping[str, Any]],
+                version: str = "1.2") -> list[str]:
+    """Say, per required field, how many records of a sample lack it."""
+    sample = list(records)
+    missing = missing_in_sample(sample, required_fields(entity, version))
+    return [f"{count} of {len(sample)} sample records have no {name}."
+            for name, count in sorted(missing.items())]

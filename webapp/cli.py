@@ -44,11 +44,13 @@ def demo_login() -> None:
 def worker(burst: bool) -> None:
     """Run background jobs from Redis (SDM_JOBS=rq)."""
     from webapp.jobs import RQRunner, runner
+    from webapp.tuning import tune_for_background_work
 
     queue = runner()
     if not isinstance(queue, RQRunner):
         raise click.ClickException("Set SDM_JOBS=rq (and SDM_REDIS_URL) to run a worker.")
     click.echo(f"Working on the {queue.QUEUE!r} queue at {current_app.config['REDIS_URL']}")
+    tune_for_background_work()  # this process only runs jobs: see webapp/tuning.py
     queue.work(current_app._get_current_object(), burst=burst)
 
 

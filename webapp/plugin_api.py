@@ -5,168 +5,100 @@ fields (rendered by ``form_template``), and four verbs after Airbyte and Singer:
 (can it connect), ``preflight`` (what would a read fetch, and what would stop it), ``sample``
 (a few rows per collection for a preview) and ``read`` (every record, batch by batch).
 
+The host hands a source everything it needs: the node's configuration, a saved connection's
+details with the secret decrypted, a cancel token and a report to write its checklist to. A
+plugin never imports the host's models, services or database; the host never imports a
+particular plugin. Every type both sides share is importable from this module.
+
 An output plugin turns a run's stored records into one artifact, such as a zip file.
 """
 
 from __future__ import annotations
 
-import copy
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from oneroster.model import (
+from webapp.plugin_fields import FORM_TEMPLATE, ConfigInvalid, Configurable, Field
+from webapp.plugin_reports import (
+    ERROR,
+    FAILED,
+    OK,
+    PENDING,
+    RUNNING,
+    SKIPPED,
+    SUCCESS,
+    TESTING,
+    WARNING,
+    Checklist,
+    CheckStep,
+    ErrorInfo,
+    PreflightReport,
+    Report,
+)
+from webapp.plugin_types import (
     ENTITIES,
     ENTITY_LABELS,
+    AuthMethod,
+    CancelToken,
+    ConnectionDetails,
+    EgressRules,
+    EntityResult,
+    ErrorCategory,
     FetchResult,
-    OneRosterError,
+    Progress,
     ProgressCallback,
+    ProviderTemplate,
     Record,
     Sink,
+    SourceError,
 )
 
 __all__ = [
-    "CheckResult",
+    "ERROR",
+    "FAILED",
+    "OK",
+    "PENDING",
+    "RUNNING",
+    "SKIPPED",
+    "SUCCESS",
+    "TESTING",
+    "WARNING",
+    "ENTITIES",
+    "ENTITY_LABELS",
+    "FORM_TEMPLATE",
+    "AuthMethod",
+    "CancelToken",
+    "CheckStep",
+    "Checklist",
     "ConfigInvalid",
+    "Configurable",
+    "ConnectionDetails",
+    "EgressRules",
+    "EntityResult",
+    "ErrorCategory",
+    "ErrorInfo",
+    "FetchResult",
     "Field",
     "OutputPlugin",
     "OutputResult",
-    "PreflightResult",
+    "PreflightReport",
+    "Progress",
+    "ProgressCallback",
+    "ProviderTemplate",
+    "Record",
+    "Report",
     "RunData",
     "Sample",
+    "SchoolFilter",
+    "SourceConfig",
+    "SourceError",
     "SourcePlugin",
     "SourceUnavailable",
     "StoredRecord",
 ]
-
-FORM_TEMPLATE = "plugins/_config_form.html"
-
-
-@dataclass(frozen=True)
-class Field:
-    """One setting of a plugin's configuration, as the form shows it."""
-
-    name: str
-    label: str
-    kind: str = "text"  # int | text | choice | multichoice | list | connection
-    default: Any = None
-    help: str = ""
-    required: bool = False
-    choices: tuple[tuple[str, str], ...] = ()  # (value, label)
-    min: int | None = None
-    max: int | None = None
-
-    def parse(self, raw: Any) -> Any:
-        """Turn a submitted value into the configuration value; raise ValueError with a reason."""
-        if self.kind == "int":
-            return self._parse_int(raw)
-        if self.kind == "connection":
-            if raw in (None, ""):
-                if self.required:
-                    raise ValueError("Choose a connection.")
-                return None
-            try:
-                return int(raw)
-            except (TypeError, ValueError):
-                raise ValueError("Choose a connection from the list.") from None
-        if self.kind == "multichoice":
-            values = [raw] if isinstance(raw, str) else list(raw or [])
-            allowed = {value for value, _ in self.choices}
-            unknown = [v for v in values if v not in allowed]
-            if unknown:
-                raise ValueError(f"Unknown choice: {', '.join(map(str, unknown))}.")
-            if self.required and not values:
-                raise ValueError(f"Choose at least one of {self.label.lower()}.")
-            return [value for value, _ in self.choices if value in values]
-        if self.kind == "choice":
-            value = self.default if raw in (None, "") else str(raw)
-            if value not in {v for v, _ in self.choices}:
-                raise ValueError(f"Choose one of: {', '.join(label for _, label in self.choices)}.")
-            return value
-        if self.kind == "list":
-            items = raw.replace(",", "\n").splitlines() if isinstance(raw, str) else list(raw or [])
-            return [str(item).strip() for item in items if str(item).strip()]
-        value = "" if raw is None else str(raw).strip()
-        if self.required and not value:
-            raise ValueError(f"Enter {self.label.lower()}.")
-        return value
-
-    def _parse_int(self, raw: Any) -> int:
-        if raw in (None, ""):
-            if self.default is None:
-                raise ValueError(f"Enter {self.label.lower()}.")
-            return int(self.default)
-        try:
-            value = int(str(raw).strip())
-        except ValueError:
-            raise ValueError("Enter a whole number.") from None
-        if self.min is not None and value < self.min:
-            raise ValueError(f"Enter at least {self.min}.")
-        if self.max is not None and value > self.max:
-            raise ValueError(f"Enter at most {self.max}.")
-        return value
-
-
-class ConfigInvalid(ValueError):
-    """A configuration a plugin cannot use, with a message per field."""
-
-    def __init__(self, errors: Mapping[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = dict(errors)
-
-
-class Configurable:
-    """Configuration fields, defaults and validation shared by source and output plugins."""
-
-    id: ClassVar[str]
-    name: ClassVar[str]
-    description: ClassVar[str] = ""
-    # The plugin's own settings, rendered by form_template.
-    fields: ClassVar[tuple[Field, ...]] = ()
-    # Settings every plugin of a kind shares, rendered by the flow's own steps.
-    options: ClassVar[tuple[Field, ...]] = ()
-    form_template: ClassVar[str] = FORM_TEMPLATE
-
-    @classmethod
-    def all_fields(cls) -> tuple[Field, ...]:
-        return cls.fields + cls.options
-
-    @classmethod
-    def defaults(cls) -> dict[str, Any]:
-        """Return the configuration of a new node."""
-        return {f.name: copy.deepcopy(f.default) for f in cls.all_fields()}
-
-    @classmethod
-    def parse(cls, values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-        """Read a configuration from submitted values; return it with the errors per field.
-
-        ``values`` may be a werkzeug MultiDict (lists come from ``getlist``) or a plain dict.
-        """
-        config: dict[str, Any] = {}
-        errors: dict[str, str] = {}
-        for f in cls.all_fields():
-            if f.kind == "multichoice" and hasattr(values, "getlist"):
-                raw = values.getlist(f.name)
-            else:
-                raw = values.get(f.name, f.default)
-            try:
-                config[f.name] = f.parse(raw)
-            except ValueError as exc:
-                errors[f.name] = str(exc)
-                config[f.name] = raw
-        return config, errors
-
-    @classmethod
-    def clean(cls, config: Mapping[str, Any] | None) -> dict[str, Any]:
-        """Return a complete, valid configuration (defaults filled in); raise ConfigInvalid."""
-        merged = {**cls.defaults(), **dict(config or {})}
-        parsed, errors = cls.parse(merged)
-        if errors:
-            raise ConfigInvalid(errors)
-        return {**merged, **parsed}
 
 
 class SourceUnavailable(Exception):
@@ -184,22 +116,13 @@ class SourceUnavailable(Exception):
 
 
 @dataclass(frozen=True)
-class CheckResult:
-    """Whether a source can be reached with its configuration."""
+class SourceConfig:
+    """What a check or a pre-flight is about: a node's settings and the connection they name."""
 
-    ok: bool
-    message: str
-    error: OneRosterError | None = None
-
-
-@dataclass(frozen=True)
-class PreflightResult:
-    """What a read would fetch, and the errors that would prevent it."""
-
-    ok: bool
-    errors: tuple[str, ...] = ()
-    totals: Mapping[str, int | None] = field(default_factory=dict)  # None: unknown
-    details: Any = None  # the plugin's own checklist, for its template
+    options: Mapping[str, Any] = field(default_factory=dict)  # the node's configuration
+    connection: ConnectionDetails | None = None  # for sources that use a saved connection
+    organization_id: int | None = None
+    budget_s: float = 30.0  # the check ends within this many seconds
 
 
 @dataclass(frozen=True)
@@ -210,7 +133,8 @@ class Sample:
     records: tuple[Record, ...] = ()
     total: int | None = None
     more: bool = False  # True when there are more records than shown but no total
-    error: OneRosterError | None = None
+    error: SourceError | None = None
+    warnings: tuple[str, ...] = ()  # what looks wrong in these records
 
 
 ENTITY_CHOICES = tuple((e, ENTITY_LABELS[e]) for e in ENTITIES)
@@ -232,29 +156,50 @@ class SourcePlugin(Configurable, ABC):
 
     options: ClassVar[tuple[Field, ...]] = SOURCE_OPTIONS
 
-    # Whether the configuration names a saved connection (field "connection_id").
+    # Whether the configuration names a saved connection (field "connection_id"); the host
+    # then hands the connection's details to the plugin, and tests saved connections with it.
     uses_connection: ClassVar[bool] = False
     # The collections this source can read.
     entities: ClassVar[tuple[str, ...]] = ENTITIES
+    # The steps of check() as (id, label), shown pending while a check waits to start.
+    check_steps: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def __init__(self, config: Mapping[str, Any] | None = None, *,
-                 organization_id: int | None = None) -> None:
+                 organization_id: int | None = None,
+                 connection: ConnectionDetails | None = None) -> None:
         self.config = self.clean(config)
         self.organization_id = organization_id
+        self.connection = connection
 
     @property
     def selected(self) -> tuple[str, ...]:
         """Return the collections this configuration reads, in the plugin's order."""
-        wanted = self.config.get("entities") or self.entities
-        return tuple(e for e in self.entities if e in wanted)
+        return self.chosen(self.config)
 
-    @abstractmethod
-    def check(self) -> CheckResult:
-        """Tell whether the source can be reached."""
+    @classmethod
+    def chosen(cls, options: Mapping[str, Any]) -> tuple[str, ...]:
+        """Return the collections a configuration reads, in the plugin's order."""
+        wanted = options.get("entities") or cls.entities
+        return tuple(e for e in cls.entities if e in wanted)
 
+    @classmethod
+    def address_problem(cls, url: str, egress: EgressRules) -> str | None:
+        """Say why the source would refuse to connect to a URL's host, or None."""
+        return None
+
+    @classmethod
     @abstractmethod
-    def preflight(self) -> PreflightResult:
-        """Check everything a read needs and report what it would fetch."""
+    def check(cls, config: SourceConfig, report: Report, cancel: CancelToken) -> Checklist:
+        """Tell whether the source can be reached, step by step; hand each snapshot to report.
+
+        The connection test of a saved connection calls this on the source that uses it.
+        """
+
+    @classmethod
+    @abstractmethod
+    def preflight(cls, config: SourceConfig, report: Report,
+                  cancel: CancelToken) -> PreflightReport:
+        """Check everything a read needs and report what it would fetch, step by step."""
 
     @abstractmethod
     def sample(self, entities: Sequence[str], limit: int = 5) -> dict[str, Sample]:
@@ -263,7 +208,7 @@ class SourcePlugin(Configurable, ABC):
     @abstractmethod
     def read(self, entities: Sequence[str], *, sink: Sink,
              progress: ProgressCallback | None = None,
-             cancel: threading.Event | None = None,
+             cancel: CancelToken | None = None,
              since: str | None = None) -> FetchResult:
         """Hand every record of each collection to the sink, batch by batch, and say how it went.
 

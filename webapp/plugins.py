@@ -8,14 +8,17 @@ from typing import Any
 import pluggy
 from flask import Flask, current_app
 
+from webapp.connections.providers import BUILTIN_TEMPLATES
+
 PROJECT = "sdm"
 ENTRY_POINT_GROUP = "sdm.plugins"
 BUILTIN_PLUGINS = (
     "sdm_plugins.source_oneroster",
     "sdm_plugins.source_test_data",
     "sdm_plugins.output_oneroster_csv",
-    "webapp.connections.providers",
 )
+# The source whose check is a saved connection's Test Connection, by plugin id.
+CONNECTION_SOURCE = "source-oneroster"
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
@@ -50,7 +53,8 @@ class Registry:
         self.manager = manager
         self.sources: dict[str, type] = {}
         self.outputs: dict[str, type] = {}
-        self.providers: dict[str, Any] = {}
+        # The host's own provider templates first; a plugin may not reuse their ids.
+        self.providers: dict[str, Any] = {t.id: t for t in BUILTIN_TEMPLATES}
         for batch in manager.hook.sdm_source_plugins():
             for cls in batch:
                 self._add(self.sources, cls.id, cls, "source plugin")
@@ -72,6 +76,10 @@ class Registry:
 
     def output(self, plugin_id: str) -> type:
         return self.outputs[plugin_id]
+
+    def connection_source(self) -> type:
+        """Return the source that reads saved connections: it runs their connection test."""
+        return self.sources[CONNECTION_SOURCE]
 
 
 def make_manager(builtins: tuple[str, ...] = BUILTIN_PLUGINS,

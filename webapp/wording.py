@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from oneroster.model import ENTITY_LABELS
+from webapp.plugin_api import ENTITY_LABELS
 
 # The singular of every plural the pages count; anything else drops its "s".
 SINGULAR = {"people": "person", "classes": "class", "orgs": "organization",

@@ -24,8 +24,7 @@ def sdm_source_plugins() -> list[type]:
 def sdm_provider_templates() -> list[Any]:
     """Return the "Sandbox (demo SIS)" template: the built-in SIS, pre-filled."""
     from oneroster.sandbox import PROFILES, SECRET
-    from webapp.connections.providers import ProviderTemplate
-    from webapp.models.connections import AuthMethod
+    from webapp.plugin_api import AuthMethod, ProviderTemplate
 
     return [ProviderTemplate(
         id="sandbox",

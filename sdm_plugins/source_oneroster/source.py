@@ -1,36 +1,47 @@
 """source-oneroster: the product page's OneRoster API source, over a saved connection.
 
-HTTP (auth, paging, retries) stays in the client; this class only turns a flow node's
-configuration into client settings (through the connection service, which audits the
-decryption of the secret) and maps the plugin contract onto the client.
+A thin adapter from the plugin contract to the OneRoster library (oneroster/): the host hands
+over the connection's details (the secret decrypted), a cancel token and a report; this module
+turns them into client settings, maps the library's errors, progress and results onto the
+contract's types, and passes the library's records through as they are (they satisfy the
+contract's record shape).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
-from flask import current_app
-from sqlalchemy import select
-
+from oneroster.check import initial_steps, run_check
 from oneroster.client import OneRosterClient
-from oneroster.model import (
-    ClientSettings,
-    FetchResult,
-    OneRosterError,
-    ProgressCallback,
-    Record,
-    Sink,
-)
+from oneroster.egress import DEFAULT_HINTS, EgressPolicy
+from oneroster.model import ClientSettings, EntityProgress, OneRosterError, Record
+from oneroster.model import EntityResult as LibraryEntityResult
+from oneroster.model import FetchResult as LibraryFetchResult
+from oneroster.preflight import run_preflight
+from oneroster.required_fields import sample_gaps
 from webapp.plugin_api import (
-    CheckResult,
+    CancelToken,
+    Checklist,
+    ConnectionDetails,
+    EgressRules,
+    EntityResult,
+    ErrorCategory,
+    FetchResult,
     Field,
-    PreflightResult,
+    PreflightReport,
+    Progress,
+    ProgressCallback,
+    Report,
     Sample,
     SchoolFilter,
+    Sink,
+    SourceConfig,
+    SourceError,
     SourcePlugin,
     SourceUnavailable,
 )
@@ -47,87 +58,154 @@ class OneRosterSource(SourcePlugin):
         Field("connection_id", "Connection", "connection", required=True,
               help="A saved connection of your organization, or create a new one."),
     )
+    check_steps = tuple((step.id, step.label) for step in initial_steps())
 
-    def connection(self) -> Any:
-        """Return the node's saved connection; SourceUnavailable when it was deleted."""
-        from webapp.extensions import db
-        from webapp.models import Connection
-
-        connection = db.session.scalar(select(Connection).where(
-            Connection.id == self.config.get("connection_id"),
-            Connection.organization_id == self.organization_id))
-        if connection is None:
-            raise SourceUnavailable(
-                "Connection missing",
-                "The saved connection this source used was deleted.",
-                ("Edit the flow and choose another connection for this source.",))
-        return connection
-
-    def settings(self, reason: str, time_budget: float | None = None) -> ClientSettings:
-        """Return client settings for the connection (decrypting its secret, audited)."""
-        from webapp.connections.services import client_settings
-
-        return client_settings(self.connection(), reason=reason, time_budget=time_budget)
-
-    def check(self) -> CheckResult:
-        from oneroster.check import run_check
-
-        budget = current_app.config["TEST_BUDGET_S"]
-        result = run_check(self.settings("connection check", budget), budget=budget)
-        if result.get("state") == "success":
-            return CheckResult(True, "The token and all five collections are readable.")
-        error = result.get("error") or {}
-        return CheckResult(False, error.get("message") or "The connection test failed.")
-
-    def preflight(self, report: Any = None, cancel: Any = None) -> PreflightResult:
-        from oneroster.preflight import run_preflight
-
-        budget = current_app.config["TEST_BUDGET_S"]
-        result = run_preflight(self.settings("pre-flight check", budget),
-                               entities=self.selected, budget=budget, report=report,
+    @classmethod
+    def check(cls, config: SourceConfig, report: Report, cancel: CancelToken) -> Checklist:
+        settings = client_settings(_details(config.connection), config.budget_s)
+        with library_errors():
+            result = run_check(settings, budget=config.budget_s, report=_checklist(report),
                                cancel=cancel)
-        return to_plugin_result(result)
+        return Checklist.from_json(result)
+
+    @classmethod
+    def preflight(cls, config: SourceConfig, report: Report,
+                  cancel: CancelToken) -> PreflightReport:
+        settings = client_settings(_details(config.connection), config.budget_s)
+        with library_errors():
+            result = run_preflight(settings, entities=cls.chosen(config.options),
+                                   budget=config.budget_s, report=_checklist(report),
+                                   cancel=cancel)
+        return PreflightReport.from_json(result)
+
+    @classmethod
+    def address_problem(cls, url: str, egress: EgressRules) -> str | None:
+        return egress_policy(egress).problem(url)
+
+    def settings(self, time_budget: float | None = None) -> ClientSettings:
+        """Return the client settings of the connection the host handed over."""
+        return client_settings(_details(self.connection), time_budget)
 
     def sample(self, entities: Sequence[str], limit: int = 5) -> dict[str, Sample]:
-        settings = self.settings("flow preview", current_app.config["TEST_BUDGET_S"])
+        settings = self.settings(self.connection.time_budget if self.connection else None)
         schools = self.config.get("schools") or []
-        with OneRosterClient(settings) as client, \
+        with library_errors(), OneRosterClient(settings) as client, \
                 ThreadPoolExecutor(max_workers=max(1, len(entities))) as pool:
             # A school filter needs more than a first page to find matching rows.
             size = limit if not schools else max(limit, settings.page_size)
             pages = {e: pool.submit(client.get_page, e, 0, size) for e in entities}
             keep = SchoolFilter(schools, _district_of(pages, schools)) if schools else None
-            samples = {}
-            for entity, future in pages.items():
-                try:
-                    page = future.result()
-                except OneRosterError as error:
-                    samples[entity] = Sample(entity, error=error)
-                    continue
-                records = [r for r in page.records if keep is None or keep.keeps(r)]
-                shown = tuple(records[:limit])
-                total = page.total if keep is None else None
-                more = len(records) > limit or (total is None and page.next_url is not None)
-                samples[entity] = Sample(entity, shown, total=total, more=more)
-        return samples
+            return {entity: _sample(entity, future, keep, limit)
+                    for entity, future in pages.items()}
 
     def read(self, entities: Sequence[str], *, sink: Sink,
              progress: ProgressCallback | None = None,
-             cancel: threading.Event | None = None,
+             cancel: CancelToken | None = None,
              since: str | None = None) -> FetchResult:
         schools = list(self.config.get("schools") or [])
-        with OneRosterClient(self.settings("flow run")) as client:
+        told = _progress(progress)
+        with library_errors(), OneRosterClient(self.settings()) as client:
             if not schools:
-                return client.fetch(entities, sink=sink, progress=progress, cancel=cancel,
-                                    since=since)
-            return _read_schools(client, tuple(entities), schools, sink, progress, cancel,
-                                 since)
+                found = client.fetch(entities, sink=sink, progress=told, cancel=cancel,
+                                     since=since)
+            else:
+                found = _read_schools(client, tuple(entities), schools, sink, told, cancel,
+                                      since)
+        return fetch_result(found)
 
 
-def to_plugin_result(result: dict[str, Any]) -> PreflightResult:
-    """Return a pre-flight result in the shape of the source plugin contract."""
-    return PreflightResult(ok=result["ok"], errors=tuple(result["errors"]),
-                           totals=dict(result["totals"]), details=result)
+def client_settings(details: ConnectionDetails, time_budget: float | None = None,
+                    ) -> ClientSettings:
+    """Return the library's settings for the connection details the host handed over."""
+    return ClientSettings(
+        base_url=details.base_url, client_id=details.client_id,
+        client_secret=details.client_secret, auth_url=details.auth_url,
+        auth_method=str(details.auth_method), signature_method=details.signature_method,
+        scopes=tuple(details.scopes),
+        version=details.version, proxy_country=details.proxy_country,
+        proxies=dict(details.proxies), page_size=details.page_size,
+        max_in_flight=details.max_in_flight,
+        time_budget=time_budget if time_budget is not None else details.time_budget,
+        egress=egress_policy(details.egress))
+
+
+def egress_policy(rules: EgressRules) -> EgressPolicy:
+    """Return the library's egress policy for the host's rules."""
+    return EgressPolicy(allow_private=rules.allow_private, allow_loopback=rules.allow_loopback,
+                        hints={**DEFAULT_HINTS, **dict(rules.hints)}, resolver=rules.resolver)
+
+
+def _details(connection: ConnectionDetails | None) -> ConnectionDetails:
+    if connection is None:
+        raise SourceUnavailable(
+            "Connection missing", "The saved connection this source used was deleted.",
+            ("Edit the flow and choose another connection for this source.",))
+    return connection
+
+
+def source_error(error: OneRosterError) -> SourceError:
+    """Return the contract's error for a library error: same category, words and details.
+
+    A category the contract does not know (a newer library) travels as an invalid response,
+    with the library's own title and advice.
+    """
+    known = {c.value for c in ErrorCategory}
+    category = error.category.value if error.category.value in known \
+        else ErrorCategory.INVALID_RESPONSE
+    return SourceError(category, error.message, title=error.title,
+                       advice=error.advice, entity=error.entity, status=error.status,
+                       server_message=error.server_message, url=error.url,
+                       missing_scope=error.missing_scope)
+
+
+@contextmanager
+def library_errors() -> Iterator[None]:
+    """Raise the library's errors as the contract's."""
+    try:
+        yield
+    except OneRosterError as error:
+        raise source_error(error) from error
+
+
+def fetch_result(found: LibraryFetchResult) -> FetchResult:
+    """Return the contract's result of a read: a few objects per collection, no records."""
+    return FetchResult({entity: _entity_result(r) for entity, r in found.results.items()})
+
+
+def _entity_result(r: LibraryEntityResult) -> EntityResult:
+    return EntityResult(r.entity, r.ok, r.records, r.pages, r.duplicates, r.elapsed_s,
+                        r.total, source_error(r.error) if r.error else None, r.requests,
+                        tuple(r.warnings))
+
+
+def _progress(progress: ProgressCallback | None) -> Callable[[EntityProgress], None] | None:
+    """Pass the library's progress (once per page, not per record) on in the contract's type."""
+    if progress is None:
+        return None
+
+    def tell(p: EntityProgress) -> None:
+        progress(Progress(p.entity, p.state, p.fetched, p.total, p.pages, p.retries,
+                          p.waiting_s, source_error(p.error) if p.error else None,
+                          p.requests))
+    return tell
+
+
+def _checklist(report: Report) -> Callable[[dict[str, Any]], None]:
+    """Hand each snapshot of the library's checklist to the host's report, typed."""
+    return lambda snapshot: report(Checklist.from_json(snapshot))
+
+
+def _sample(entity: str, future: Any, keep: SchoolFilter | None, limit: int) -> Sample:
+    try:
+        page = future.result()
+    except OneRosterError as error:
+        return Sample(entity, error=source_error(error))
+    records = [r for r in page.records if keep is None or keep.keeps(r)]
+    shown = tuple(records[:limit])
+    total = page.total if keep is None else None
+    more = len(records) > limit or (total is None and page.next_url is not None)
+    return Sample(entity, shown, total=total, more=more,
+                  warnings=tuple(sample_gaps(entity, [r.data for r in shown])))
 
 
 def _district_of(pages: dict[str, Any], schools: Sequence[str]) -> set[str]:
@@ -141,8 +219,8 @@ def _district_of(pages: dict[str, Any], schools: Sequence[str]) -> set[str]:
 
 
 def _read_schools(client: OneRosterClient, entities: tuple[str, ...], schools: list[str],
-                  sink: Sink, progress: ProgressCallback | None,
-                  cancel: threading.Event | None, since: str | None) -> FetchResult:
+                  sink: Sink, progress: Callable[[EntityProgress], None] | None,
+                  cancel: CancelToken | None, since: str | None) -> LibraryFetchResult:
     """Read the orgs first (to know the schools' district), then the rest, filtered."""
     orgs: list[Record] = []
     lock = threading.Lock()
@@ -158,7 +236,8 @@ def _read_schools(client: OneRosterClient, entities: tuple[str, ...], schools: l
     if not read.ok:
         failed = {e: dataclasses.replace(read, entity=e, records=0, pages=0, total=None)
                   for e in rest}
-        return FetchResult({**({"orgs": read} if "orgs" in entities else {}), **failed})
+        return LibraryFetchResult({**({"orgs": read} if "orgs" in entities else {}),
+                                   **failed})
     keep = SchoolFilter(schools, SchoolFilter.ancestors(orgs, schools))
     results = {}
     if "orgs" in entities:
@@ -176,4 +255,4 @@ def _read_schools(client: OneRosterClient, entities: tuple[str, ...], schools: l
     if rest:
         results.update(client.fetch(rest, sink=filtered, progress=progress, cancel=cancel,
                                     since=since).results)
-    return FetchResult(results)
+    return LibraryFetchResult(results)

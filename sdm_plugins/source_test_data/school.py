@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from oneroster.model import Record
+from webapp.plugin_api import Record
 
 MODIFIED = "2025-08-01T00:00:00.000Z"
 YEAR = "td-year-2025"
@@ -81,7 +81,7 @@ class SampleSchool:
             base = {"sourcedId": data.pop("sourcedId"), "status": "active",
                     "dateLastModified": MODIFIED}
             data = {**base, **data}
-            yield Record(entity, data["sourcedId"], "active", MODIFIED, data, data)
+            yield Record(entity, data["sourcedId"], "active", MODIFIED, data)
 
     def _orgs(self) -> Iterator[dict[str, Any]]:
         yield {"sourcedId": self.district_id, "name": "Sample District", "type": "district",

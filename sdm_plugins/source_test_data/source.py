@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Sequence
 from itertools import islice
 
-from oneroster.model import (
-    Category,
-    EntityProgress,
-    EntityResult,
-    FetchResult,
-    OneRosterError,
-    ProgressCallback,
-    Sink,
-)
+from oneroster.required_fields import sample_gaps
 from sdm_plugins.source_test_data.school import SampleSchool
 from webapp.plugin_api import (
-    CheckResult,
+    OK,
+    SUCCESS,
+    CancelToken,
+    Checklist,
+    CheckStep,
+    EntityResult,
+    ErrorCategory,
+    FetchResult,
     Field,
-    PreflightResult,
+    PreflightReport,
+    Progress,
+    ProgressCallback,
+    Report,
     Sample,
     SchoolFilter,
+    Sink,
+    SourceConfig,
+    SourceError,
     SourcePlugin,
 )
 
@@ -46,8 +50,12 @@ class SampleSchoolSource(SourcePlugin):
 
     @property
     def school(self) -> SampleSchool:
-        return SampleSchool(self.config["classes"], self.config["users_per_class"],
-                            self.config["teachers"])
+        return self.school_of(self.config)
+
+    @staticmethod
+    def school_of(config: dict) -> SampleSchool:
+        """Return the sample school a configuration generates."""
+        return SampleSchool(config["classes"], config["users_per_class"], config["teachers"])
 
     def _filter(self) -> SchoolFilter | None:
         schools = self.config.get("schools") or []
@@ -56,12 +64,20 @@ class SampleSchoolSource(SourcePlugin):
         orgs = list(self.school.records("orgs"))
         return SchoolFilter(schools, SchoolFilter.ancestors(orgs, schools))
 
-    def check(self) -> CheckResult:
-        return CheckResult(True, "Test data is generated locally; there is nothing to reach.")
+    @classmethod
+    def check(cls, config: SourceConfig, report: Report, cancel: CancelToken) -> Checklist:
+        step = CheckStep("generate", "Test data", OK,
+                         "Generated locally: there is nothing to reach.", elapsed_ms=0)
+        checklist = Checklist(SUCCESS, (step,))
+        report(checklist)
+        return checklist
 
-    def preflight(self) -> PreflightResult:
-        totals = self.school.totals()
-        return PreflightResult(True, totals={e: totals[e] for e in self.selected})
+    @classmethod
+    def preflight(cls, config: SourceConfig, report: Report,
+                  cancel: CancelToken) -> PreflightReport:
+        totals = cls.school_of(cls.clean(config.options)).totals()
+        chosen = cls.chosen(config.options)
+        return PreflightReport(Checklist(SUCCESS), totals={e: totals[e] for e in chosen})
 
     def sample(self, entities: Sequence[str], limit: int = 5) -> dict[str, Sample]:
         totals = self.school.totals()
@@ -72,12 +88,13 @@ class SampleSchoolSource(SourcePlugin):
             rows = tuple(islice(records, limit))
             total = totals[entity] if keep is None else None
             samples[entity] = Sample(entity, rows, total=total,
-                                     more=total is None and len(rows) == limit)
+                                     more=total is None and len(rows) == limit,
+                                     warnings=tuple(sample_gaps(entity, [r.data for r in rows])))
         return samples
 
     def read(self, entities: Sequence[str], *, sink: Sink,
              progress: ProgressCallback | None = None,
-             cancel: threading.Event | None = None,
+             cancel: CancelToken | None = None,
              since: str | None = None) -> FetchResult:
         keep = self._filter()
         results = {}
@@ -86,20 +103,20 @@ class SampleSchoolSource(SourcePlugin):
         return FetchResult(results)
 
     def _read_one(self, entity: str, sink: Sink, progress: ProgressCallback | None,
-                  cancel: threading.Event | None, since: str | None,
+                  cancel: CancelToken | None, since: str | None,
                   keep: SchoolFilter | None) -> EntityResult:
         started = time.monotonic()
         total = self.school.totals()[entity] if keep is None and since is None else None
-        state = EntityProgress(entity, "running", total=total)
-        _tell(progress, state)
+        tell = progress or (lambda _state: None)
+        tell(Progress(entity, "running", total=total))
         records = self.school.records(entity)
+        fetched = pages = 0
         while True:
             if cancel is not None and cancel.is_set():
-                state.state = "cancelled"
-                _tell(progress, state)
-                error = OneRosterError(Category.CANCELLED, "The read was cancelled.",
-                                       entity=entity)
-                return EntityResult(entity, False, state.fetched, state.pages, 0,
+                tell(Progress(entity, "cancelled", fetched, total, pages))
+                error = SourceError(ErrorCategory.CANCELLED, "The read was cancelled.",
+                                    entity=entity)
+                return EntityResult(entity, False, fetched, pages, 0,
                                     time.monotonic() - started, total, error)
             batch = list(islice(records, BATCH))
             if not batch:
@@ -108,16 +125,9 @@ class SampleSchoolSource(SourcePlugin):
                      and (since is None or (r.date_last_modified or "") > since)]
             if batch:
                 sink(entity, batch)
-            state.fetched += len(batch)
-            state.pages += 1
-            _tell(progress, state)
-        state.state = "done"
-        _tell(progress, state)
-        return EntityResult(entity, True, state.fetched, state.pages, 0,
-                            time.monotonic() - started, total if total is not None
-                            else state.fetched)
-
-
-def _tell(progress: ProgressCallback | None, state: EntityProgress) -> None:
-    if progress is not None:
-        progress(state)
+            fetched += len(batch)
+            pages += 1
+            tell(Progress(entity, "running", fetched, total, pages))
+        tell(Progress(entity, "done", fetched, total, pages))
+        return EntityResult(entity, True, fetched, pages, 0, time.monotonic() - started,
+                            total if total is not None else fetched)

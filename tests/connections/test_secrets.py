@@ -86,7 +86,8 @@ def test_replacing_the_secret_encrypts_the_new_one(app, client, people, login, s
     with app.test_request_context():
         connection = db.session.get(Connection, saved)
         assert "the-new-secret" not in connection.client_secret_encrypted
-        assert services.client_settings(connection, reason="test").client_secret == "the-new-secret"
+        details = services.connection_details(connection, reason="test")
+        assert details.client_secret == "the-new-secret"
 
 
 def test_key_rotation_still_decrypts_old_secrets(app, saved):
@@ -97,17 +98,17 @@ def test_key_rotation_still_decrypts_old_secrets(app, saved):
     app.config["ENCRYPTION_KEYS"] = f"{new_key},{old_key}"
     with app.test_request_context():
         connection = db.session.get(Connection, saved)
-        assert services.client_settings(connection, reason="rotation").client_secret == SECRET
+        assert services.connection_details(connection, reason="rotation").client_secret == SECRET
 
     app.config["ENCRYPTION_KEYS"] = new_key
     with app.test_request_context():
         connection = db.session.get(Connection, saved)
         with pytest.raises(SecretUnreadable) as raised:
-            services.client_settings(connection, reason="without the old key")
+            services.connection_details(connection, reason="without the old key")
         assert SECRET not in str(raised.value)
 
 
-def test_client_settings_maps_the_connection_and_audits_the_decryption(app, saved):
+def test_connection_details_maps_the_connection_and_audits_the_decryption(app, saved):
     from webapp.connections import services
 
     app.config.update(PROXY_EU="http://127.0.0.1:3128", PAGE_SIZE=250, MAX_IN_FLIGHT=3)
@@ -118,7 +119,7 @@ def test_client_settings_maps_the_connection_and_audits_the_decryption(app, save
         connection.auth_method = "oauth2_body"
         connection.oneroster_version = "1.1"
         db.session.commit()
-        settings = services.client_settings(connection, reason="connection test",
+        settings = services.connection_details(connection, reason="connection test",
                                             time_budget=12.5)
         events = db.session.scalars(db.select(AuditEvent).where(
             AuditEvent.action == "connection.secret_decrypted")).all()
@@ -137,27 +138,27 @@ def test_client_settings_maps_the_connection_and_audits_the_decryption(app, save
     assert SECRET not in events[0].summary
 
 
-def test_client_settings_without_auth_url_or_proxy(app, saved):
+def test_connection_details_without_auth_url_or_proxy(app, saved):
     from webapp.connections import services
 
     with app.test_request_context():
         connection = db.session.get(Connection, saved)
         connection.auth_url = None
         connection.provider = "aeries"
-        settings = services.client_settings(connection, reason="fetch")
+        settings = services.connection_details(connection, reason="fetch")
     assert settings.proxy_country is None
     assert dict(settings.proxies) == {}
     assert settings.auth_url == VALID["base_url"] + "/token"  # the Aeries template's default
 
 
-def test_settings_from_values_touch_no_database(app):
+def test_details_from_values_touch_no_database(app):
     from webapp.connections import services
 
     values = {"base_url": "https://a.example/ims/oneroster/v1p1", "client_id": "c",
               "auth_url": "", "proxy_country": "", "oneroster_version": "1.1",
               "auth_method": "oauth2_basic", "scopes": "x y", "provider": "custom"}
     with app.test_request_context():
-        settings = services.settings_from_values(values, secret="typed")
+        settings = services.details_from_values(values, secret="typed")
         assert db.session.scalar(db.select(db.func.count()).select_from(AuditEvent)) == 0
     assert (settings.client_secret, settings.auth_url, settings.scopes) == ("typed", None,
                                                                             ("x", "y"))

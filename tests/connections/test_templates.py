@@ -8,9 +8,9 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.connections.conftest import VALID
-from webapp.connections.providers import ProviderTemplate
 from webapp.extensions import db
 from webapp.models import AuthMethod, Connection
+from webapp.plugin_api import ProviderTemplate
 
 
 def _value(body: str, field: str) -> str:
@@ -127,7 +127,7 @@ def test_app_url_is_filled_in_and_the_demo_secret_stays_on_the_server(
     with app.test_request_context():
         connection = db.session.scalar(db.select(Connection))
         assert connection.provider == "demo-sis"
-        settings = services.client_settings(connection, reason="test")
+        settings = services.connection_details(connection, reason="test")
     assert settings.client_secret == "demo-only-secret"
     assert "demo-only-secret" not in client.get(response.headers["Location"]).get_data(
         as_text=True)

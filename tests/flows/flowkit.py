@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from webapp.extensions import db
-from webapp.models import Connection
-from webapp.plugin_api import CheckResult, Field, PreflightResult, Sample, SourcePlugin
+from webapp.plugin_api import Checklist, Field, PreflightReport, Sample, SourcePlugin
 
 
 class ConnectedSource(SourcePlugin):
@@ -19,18 +17,17 @@ class ConnectedSource(SourcePlugin):
     uses_connection = True
     fields = (Field("connection_id", "Connection", "connection", required=True),)
 
-    def _connection(self) -> Connection | None:
-        return db.session.get(Connection, self.config["connection_id"])
+    @classmethod
+    def check(cls, config, report, cancel) -> Checklist:
+        return Checklist("success")
 
-    def check(self) -> CheckResult:
-        return CheckResult(True, "ok")
-
-    def preflight(self) -> PreflightResult:
-        connection = self._connection()
-        if connection.client_id == "bad":
-            return PreflightResult(False, errors=(
+    @classmethod
+    def preflight(cls, config, report, cancel) -> PreflightReport:
+        if config.connection.client_id == "bad":
+            return PreflightReport(Checklist("error"), errors=(
                 "Credentials: Authentication Failed. The token endpoint refused the client.",))
-        return PreflightResult(True, totals={e: 3 for e in self.selected})
+        return PreflightReport(Checklist("success"),
+                               totals={e: 3 for e in cls.chosen(config.options)})
 
     def sample(self, entities, limit=5):
         return {e: Sample(e, (), total=0) for e in entities}

@@ -10,7 +10,7 @@ import pytest
 from oneroster.model import ENTITIES
 from sdm_plugins.source_test_data.school import SampleSchool
 from sdm_plugins.source_test_data.source import SampleSchoolSource
-from webapp.plugin_api import ConfigInvalid
+from webapp.plugin_api import ConfigInvalid, SourceConfig
 
 
 def read_all(plugin: SampleSchoolSource, entities=ENTITIES, **kwargs):
@@ -28,8 +28,12 @@ def test_defaults_match_the_product():
             plugin.config["teachers"]) == (10, 25, 5)
     assert [f.label for f in SampleSchoolSource.fields] == [
         "Number of classes", "Users per class", "Number of teachers"]
-    assert plugin.preflight().totals == {"orgs": 2, "courses": 10, "classes": 10,
-                                         "users": 68, "enrollments": 260}
+    reports = []
+    report = SampleSchoolSource.preflight(SourceConfig({}), reports.append, threading.Event())
+    assert report.ok and report.totals == {"orgs": 2, "courses": 10, "classes": 10,
+                                           "users": 68, "enrollments": 260}
+    checked = SampleSchoolSource.check(SourceConfig({}), reports.append, threading.Event())
+    assert checked.ok and reports[-1] == checked
 
 
 def test_read_is_deterministic_and_complete():

@@ -7,17 +7,20 @@ from typing import Any, ClassVar
 import pytest
 from sqlalchemy import select
 
-from oneroster.model import (
-    Category,
-    EntityProgress,
-    EntityResult,
-    FetchResult,
-    OneRosterError,
-    Record,
-)
 from webapp.extensions import db
 from webapp.models import Flow, Run, User
-from webapp.plugin_api import CheckResult, PreflightResult, Sample, SourcePlugin
+from webapp.plugin_api import (
+    Checklist,
+    EntityResult,
+    ErrorCategory,
+    FetchResult,
+    PreflightReport,
+    Progress,
+    Record,
+    Sample,
+    SourceError,
+    SourcePlugin,
+)
 
 
 @pytest.fixture
@@ -92,11 +95,13 @@ class ScriptedSource(SourcePlugin):
     name = "Scripted"
     reads: ClassVar[list[tuple[str, ...]]] = []
 
-    def check(self) -> CheckResult:
-        return CheckResult(True, "ok")
+    @classmethod
+    def check(cls, config, report, cancel) -> Checklist:
+        return Checklist("success")
 
-    def preflight(self) -> PreflightResult:
-        return PreflightResult(True)
+    @classmethod
+    def preflight(cls, config, report, cancel) -> PreflightReport:
+        return PreflightReport(Checklist("success"))
 
     def sample(self, entities, limit=5):
         return {e: Sample(e, tuple(self._records(e)[:limit])) for e in entities}
@@ -104,7 +109,7 @@ class ScriptedSource(SourcePlugin):
     def _records(self, entity: str) -> list[Record]:
         rows = (self.config.get("records") or {}).get(entity, [])
         return [Record(entity, d["sourcedId"], d.get("status", "active"),
-                       d.get("dateLastModified"), d, d) for d in rows]
+                       d.get("dateLastModified"), d) for d in rows]
 
     def read(self, entities, *, sink, progress=None, cancel=None, since=None):
         ScriptedSource.reads.append(tuple(entities))
@@ -117,19 +122,19 @@ class ScriptedSource(SourcePlugin):
             if self.config.get("block"):
                 sink(entity, records[:1])
                 if progress:
-                    progress(EntityProgress(entity, "running", fetched=1,
-                                            total=len(records), pages=1))
+                    progress(Progress(entity, "running", fetched=1, total=len(records),
+                                      pages=1))
                 cancel.wait(10)
-                error = OneRosterError(Category.CANCELLED, "Cancelled.", entity=entity)
+                error = SourceError(ErrorCategory.CANCELLED, "Cancelled.", entity=entity)
                 results[entity] = EntityResult(entity, False, 1, 1, 0, 0.1, None, error)
                 continue
             category = (self.config.get("fail") or {}).get(entity)
             if category and failing:
                 if records:
                     sink(entity, records[: len(records) // 2])
-                error = OneRosterError(Category(category), f"{entity} refused",
-                                       entity=entity, status=403,
-                                       missing_scope="roster.readonly")
+                error = SourceError(ErrorCategory(category), f"{entity} refused",
+                                    entity=entity, status=403,
+                                    missing_scope="roster.readonly")
                 results[entity] = EntityResult(entity, False, 0, 0, 0, 0.01, None, error)
                 continue
             if records:

@@ -158,11 +158,11 @@ def invalid_view(errors: dict[str, str], connection_id: int | None,
                     start_url=values_test_url(connection_id, region))
 
 
-def preflight_view(job: Job) -> TestView:
+def preflight_view(job: Job, poll_url: str = "") -> TestView:
     """Build the pre-flight region of a job: the same checklist, plus its errors and totals."""
     status = JobStatus(job.status)
     common = {"key": f"preflight-{job.id}", "job_id": job.id, "by": _name(job.created_by_id),
-              "poll_url": url_for("connections.preflight_status", job_id=job.id),
+              "poll_url": poll_url,
               "connection_id": int(job.subject_id) if job.subject_id else None}
     if not status.terminal:
         data = job.progress or {}

@@ -1,4 +1,4 @@
-"""The egress policy SDM hands the OneRoster client, built from configuration."""
+"""The egress rules SDM hands its sources, built from configuration."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from typing import Any
 
 from flask import current_app
 
-from oneroster.egress import LOOPBACK, PRIVATE, EgressPolicy
+from webapp.plugin_api import EgressRules
+from webapp.plugins import registry
 
+PRIVATE, LOOPBACK = "private", "loopback"  # the rules a source names when it refuses
 HINTS = {
     PRIVATE: "An administrator can allow servers on private networks (an on-premises SIS) "
              "by setting SDM_ALLOW_PRIVATE_NETWORKS=true.",
@@ -17,18 +19,18 @@ HINTS = {
 }
 
 
-def policy_from(config: Mapping[str, Any]) -> EgressPolicy:
-    """Return the egress policy a configuration asks for (SDM_ALLOW_LOOPBACK is on in demo)."""
-    return EgressPolicy(allow_private=bool(config.get("ALLOW_PRIVATE_NETWORKS")),
-                        allow_loopback=bool(config.get("ALLOW_LOOPBACK")), hints=HINTS,
-                        resolver=config.get("EGRESS_RESOLVER"))
+def policy_from(config: Mapping[str, Any]) -> EgressRules:
+    """Return the egress rules a configuration asks for (SDM_ALLOW_LOOPBACK is on in demo)."""
+    return EgressRules(allow_private=bool(config.get("ALLOW_PRIVATE_NETWORKS")),
+                       allow_loopback=bool(config.get("ALLOW_LOOPBACK")), hints=HINTS,
+                       resolver=config.get("EGRESS_RESOLVER"))
 
 
-def egress_policy() -> EgressPolicy:
-    """Return the running app's egress policy."""
+def egress_policy() -> EgressRules:
+    """Return the running app's egress rules."""
     return policy_from(current_app.config)
 
 
 def egress_problem(url: str) -> str | None:
     """Return why SDM would refuse to connect to a URL's host, or None."""
-    return egress_policy().problem(url)
+    return registry().connection_source().address_problem(url, egress_policy())

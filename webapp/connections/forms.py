@@ -6,8 +6,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from webapp.connections.providers import ProviderTemplate
 from webapp.models.connections import AuthMethod
+from webapp.plugin_api import ProviderTemplate
 
 FIELDS = ("name", "provider", "base_url", "client_id", "auth_url", "proxy_country",
           "oneroster_version", "auth_method", "signature_method", "scopes")

@@ -1,60 +1,22 @@
-"""Provider templates: pre-filled, explained starting points for a connection."""
+"""Provider templates: pre-filled, explained starting points for a connection.
+
+These are the host's own; plugins add theirs through the sdm_provider_templates hook.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from urllib.parse import urlsplit
-
-from webapp.models.connections import AuthMethod
-from webapp.plugins import hookimpl
+from webapp.plugin_types import AuthMethod, ProviderTemplate
 
 DEFAULT_PROVIDER = "custom"
-# Spelled out: the client package imports this module to register its own template.
-CORE_SCOPE_V1P2 = "https://purl.imsglobal.org/spec/or/v1p2/scope/roster-core.readonly"
+SCOPE_BASE = "https://purl.imsglobal.org/spec/or/{version}/scope/"
+CORE_SCOPE_V1P2 = SCOPE_BASE.format(version="v1p2") + "roster-core.readonly"
 
 
-@dataclass(frozen=True)
-class ProviderTemplate:
-    """What a provider pre-fills in the connection form, and where the school finds values."""
-
-    id: str
-    name: str
-    description: str
-    help: tuple[str, ...] = ()  # paragraphs: where the school finds its values
-    client_ids: tuple[tuple[str, str], ...] = ()  # Client IDs it knows, each with its meaning
-    base_url: str = ""  # pre-filled; "{app_url}" becomes the app's own root URL
-    base_url_example: str = ""
-    auth_url: str = ""  # pre-filled; same placeholder
-    auth_url_hint: str = ""
-    client_id: str = ""
-    demo_secret: str = ""  # used when the Client Secret is left blank; never rendered
-    version: str = "1.2"
-    auth_method: AuthMethod = AuthMethod.OAUTH2_BASIC
-    scopes: tuple[str, ...] = ()
-    order: int = 100
-    # The token URL used when a connection leaves Auth URL blank; "{base_url}" and "{origin}"
-    # (scheme and host of the Base URL) are filled in. Empty: the client's own default.
-    default_auth_url: str = ""
-    auth_url_required: bool = False  # the provider issues the token URL per school
-
-    def prefill(self, app_url: str) -> dict[str, str]:
-        """Return the form values this template pre-fills, placeholders resolved."""
-        return {
-            "base_url": self.base_url.replace("{app_url}", app_url),
-            "auth_url": self.auth_url.replace("{app_url}", app_url),
-            "client_id": self.client_id,
-            "oneroster_version": self.version,
-            "auth_method": AuthMethod(self.auth_method).value,
-            "scopes": " ".join(self.scopes),
-        }
-
-    def token_url_for(self, base_url: str) -> str | None:
-        """Return the default token URL for a Base URL, or None to leave it to the client."""
-        if not self.default_auth_url:
-            return None
-        parts = urlsplit(base_url)
-        return self.default_auth_url.format(base_url=base_url.rstrip("/"),
-                                             origin=f"{parts.scheme}://{parts.netloc}")
+def standard_scopes(version: str = "1.2") -> tuple[str, ...]:
+    """Return the standard OneRoster rostering scopes of a version, as full URLs."""
+    base = SCOPE_BASE.format(version="v1p2" if version == "1.2" else "v1p1")
+    return tuple(base + name for name in ("roster-core.readonly", "roster.readonly",
+                                          "roster-demographics.readonly"))
 
 
 CUSTOM = ProviderTemplate(
@@ -188,8 +150,3 @@ AERIES = ProviderTemplate(
 
 BUILTIN_TEMPLATES = (LIBRUS, POWERSCHOOL, INFINITE_CAMPUS, CLASSLINK, AERIES, CUSTOM)
 
-
-@hookimpl
-def sdm_provider_templates() -> list[ProviderTemplate]:
-    """Return the built-in provider templates."""
-    return list(BUILTIN_TEMPLATES)

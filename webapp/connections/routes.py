@@ -8,14 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from htmx_flask import request
 
-from webapp.connections import (
-    checklists,
-    health,
-    preflight,
-    services,
-    testing,
-    validation,
-)
+from webapp.connections import checklists, health, services, testing, validation
 from webapp.connections.forms import Embed, FormState, read, read_secret
 from webapp.models import AuthMethod, Connection, Job, Status
 from webapp.tenancy import current_org, get_or_404, is_admin, members_only
@@ -275,12 +268,3 @@ def cancel_values_test(job_id: str):
         return redirect(url_for(".values_test_status", job_id=job.id), 303)
     return render_template("connections/_test_status.html", view=checklists.job_view(job))
 
-
-@bp.get("/preflight/<job_id>")
-def preflight_status(job_id: str):
-    job = _job(job_id, preflight.KIND)
-    testing.refresh_job(job)
-    view = checklists.preflight_view(job)
-    if not request.htmx:
-        return render_template("connections/test_result.html", view=view, preflight=True)
-    return _poll_answer("connections/_preflight_status.html", view)

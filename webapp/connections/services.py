@@ -8,7 +8,6 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import func
 
-from oneroster.model import ClientSettings, standard_scopes
 from webapp import audit, crypto
 from webapp.connections.egress import egress_policy
 from webapp.connections.forms import (
@@ -22,11 +21,18 @@ from webapp.connections.forms import (
     read,
     switch_template,
 )
-from webapp.connections.providers import DEFAULT_PROVIDER, ProviderTemplate
+from webapp.connections.providers import DEFAULT_PROVIDER, standard_scopes
 from webapp.extensions import db
 from webapp.models import Connection, Organization, Status, User
 from webapp.models.common import utcnow
 from webapp.models.connections import TESTED_FIELDS
+from webapp.plugin_api import (
+    ConnectionDetails,
+    ProviderTemplate,
+    SourceConfig,
+    SourcePlugin,
+    SourceUnavailable,
+)
 from webapp.plugins import registry
 from webapp.tenancy import scoped
 
@@ -60,9 +66,9 @@ def _proxies() -> dict[str, str]:
     return {"EU": current_app.config["PROXY_EU"]} if current_app.config.get("PROXY_EU") else {}
 
 
-def settings_from_values(values: Mapping[str, Any], *, secret: str,
-                         time_budget: float | None = None) -> ClientSettings:
-    """Build client settings from form values that are not saved (nothing touches the DB).
+def details_from_values(values: Mapping[str, Any], *, secret: str,
+                        time_budget: float | None = None) -> ConnectionDetails:
+    """Build a source's connection details from unsaved form values (nothing touches the DB).
 
     `values` holds the connection form's fields: base_url, client_id, auth_url, proxy_country,
     oneroster_version, auth_method, scopes (space-separated text or a sequence), provider.
@@ -75,7 +81,7 @@ def settings_from_values(values: Mapping[str, Any], *, secret: str,
     if auth_url is None and template is not None:
         auth_url = template.token_url_for(values["base_url"])
     config = current_app.config
-    return ClientSettings(
+    return ConnectionDetails(
         base_url=values["base_url"],
         client_id=values["client_id"],
         client_secret=secret,
@@ -126,12 +132,59 @@ def stored_secret(connection: Connection, *, reason: str, actor_id: int | None =
     return secret
 
 
-def client_settings(connection: Connection, *, reason: str, time_budget: float | None = None,
-                    actor_id: int | None = None, commit: bool = True) -> ClientSettings:
-    """Return the client settings of a saved connection, decrypting its secret (audited)."""
+def connection_details(connection: Connection, *, reason: str,
+                       time_budget: float | None = None, actor_id: int | None = None,
+                       commit: bool = True) -> ConnectionDetails:
+    """Return what a source needs of a saved connection, decrypting its secret (audited)."""
     values = connection_values(connection)
     secret = stored_secret(connection, reason=reason, actor_id=actor_id, commit=commit)
-    return settings_from_values(values, secret=secret, time_budget=time_budget)
+    return details_from_values(values, secret=secret, time_budget=time_budget)
+
+
+def source_config(cls: type[SourcePlugin], options: Mapping[str, Any], *,
+                  organization_id: int | None, reason: str, budget: float,
+                  actor_id: int | None = None) -> SourceConfig:
+    """Return what a source's check or pre-flight needs: options and the connection named."""
+    connection = _named_connection(cls, options, organization_id, reason=reason,
+                                   time_budget=budget, actor_id=actor_id)
+    return SourceConfig(dict(options), connection, organization_id, budget)
+
+
+def open_source(cls: type[SourcePlugin], options: Mapping[str, Any], *,
+                organization_id: int | None, reason: str, time_budget: float | None = None,
+                actor_id: int | None = None) -> SourcePlugin:
+    """Create a source for a node's options, handing it the saved connection they name.
+
+    ConfigInvalid for options the plugin refuses; SourceUnavailable for a secret that can no
+    longer be read. A connection that is gone is handed over as None: the source says so.
+    """
+    plugin = cls(options, organization_id=organization_id)
+    plugin.connection = _named_connection(cls, plugin.config, organization_id, reason=reason,
+                                          time_budget=time_budget, actor_id=actor_id)
+    return plugin
+
+
+def _named_connection(cls: type[SourcePlugin], options: Mapping[str, Any],
+                      organization_id: int | None, *, reason: str,
+                      time_budget: float | None, actor_id: int | None,
+                      ) -> ConnectionDetails | None:
+    if not cls.uses_connection or options.get("connection_id") in (None, ""):
+        return None
+    try:
+        connection_id = int(options["connection_id"])
+    except (TypeError, ValueError):
+        return None
+    connection = db.session.scalar(db.select(Connection).where(
+        Connection.id == connection_id, Connection.organization_id == organization_id))
+    if connection is None:
+        return None
+    try:
+        return connection_details(connection, reason=reason, time_budget=time_budget,
+                                  actor_id=actor_id)
+    except crypto.SecretUnreadable as error:
+        raise SourceUnavailable("Secret unreadable", str(error),
+                                ("Edit the connection and enter the Client Secret again",)
+                                ) from error
 
 
 def list_connections() -> list[Connection]:

@@ -18,8 +18,6 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import update
 
-from oneroster.check import initial_steps, run_check
-from oneroster.model import Category, OneRosterError
 from webapp import audit, crypto, jobs
 from webapp.connections import services
 from webapp.connections.checklists import FORM_KEY, TestView, connection_view, job_view
@@ -27,6 +25,16 @@ from webapp.crypto import SecretUnreadable
 from webapp.extensions import db
 from webapp.models import Connection, Job, JobStatus, Status
 from webapp.models.common import utcnow
+from webapp.plugin_api import (
+    Checklist,
+    CheckStep,
+    ConnectionDetails,
+    ErrorCategory,
+    SourceConfig,
+    SourceError,
+    SourceUnavailable,
+)
+from webapp.plugins import registry
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +62,9 @@ def _budget() -> float:
 
 
 def _pending(started_by: str | None) -> dict[str, Any]:
-    return {"state": "testing", "steps": [_step_dict(s) for s in initial_steps()],
-            "learned": {}, "error": None, "elapsed_ms": 0, "started_at": _iso(utcnow()),
+    steps = tuple(CheckStep(step_id, label)
+                  for step_id, label in registry().connection_source().check_steps)
+    return {**Checklist(steps=steps, elapsed_ms=0).to_json(), "started_at": _iso(utcnow()),
             "started_by": started_by}
 
 
@@ -66,11 +75,6 @@ def _verdict_of(connection: Connection) -> dict[str, Any]:
             "last_tested_at": connection.last_tested_at.isoformat()
             if connection.last_tested_at else None,
             "last_tested_by_id": connection.last_tested_by_id}
-
-
-def _step_dict(step: Any) -> dict[str, Any]:
-    return {"id": step.id, "label": step.label, "state": step.state, "summary": "",
-            "details": [], "elapsed_ms": None, "error": None}
 
 
 def _iso(moment) -> str:
@@ -193,16 +197,22 @@ def run_connection_test(ctx: jobs.JobContext) -> dict[str, Any]:
     result: dict[str, Any] | None = None
     started = _started_fields(connection_id)
     try:
-        settings = _settings(ctx, connection_id, budget)
+        details = _details(ctx, connection_id, budget)
 
-        def report(snapshot: dict[str, Any]) -> None:
+        def report(checklist: Checklist) -> None:
+            snapshot = checklist.to_json()
             if connection_id is not None:
                 _write_progress(connection_id, ctx.job_id, {**snapshot, **started})
             ctx.report(snapshot)
 
-        result = run_check(settings, budget=budget, report=report, cancel=ctx)
-    except OneRosterError as error:
+        config = SourceConfig(connection=details, organization_id=ctx.organization_id,
+                              budget_s=budget)
+        result = registry().connection_source().check(config, report, ctx).to_json()
+    except SourceError as error:
         result = _failure(error.to_dict())
+    except SourceUnavailable as error:
+        result = _failure({"category": "unavailable", "title": error.title,
+                           "message": error.message, "advice": list(error.advice)})
     except SecretUnreadable as error:
         result = _failure({"category": "secret_unreadable", "title": "Secret unreadable",
                            "message": str(error), "advice": ["Enter the Client Secret again"]})
@@ -217,22 +227,23 @@ def run_connection_test(ctx: jobs.JobContext) -> dict[str, Any]:
     return result
 
 
-def _settings(ctx: jobs.JobContext, connection_id: int | None, budget: float):
+def _details(ctx: jobs.JobContext, connection_id: int | None,
+             budget: float) -> ConnectionDetails:
     if connection_id is not None:
         connection = db.session.get(Connection, connection_id)
-        return services.client_settings(connection, reason="connection test",
-                                        time_budget=budget, actor_id=ctx.created_by_id)
+        return services.connection_details(connection, reason="connection test",
+                                           time_budget=budget, actor_id=ctx.created_by_id)
     values = dict(ctx.params["values"])
     if SECRET_PARAM in ctx.params:
         secret = crypto.decrypt(ctx.params[SECRET_PARAM])
     else:
         stored = db.session.get(Connection, int(ctx.params["stored_secret_of"]))
         if stored is None or stored.organization_id != ctx.organization_id:
-            raise OneRosterError(Category.AUTHENTICATION,
-                                 "The connection whose stored secret this test uses is gone.")
+            raise SourceError(ErrorCategory.AUTHENTICATION,
+                              "The connection whose stored secret this test uses is gone.")
         secret = services.stored_secret(stored, reason="test of edited, unsaved values",
                                         actor_id=ctx.created_by_id)
-    return services.settings_from_values(values, secret=secret, time_budget=budget)
+    return services.details_from_values(values, secret=secret, time_budget=budget)
 
 
 def _write_progress(connection_id: int, job_id: str, snapshot: dict[str, Any]) -> None:
@@ -271,7 +282,7 @@ def _finish(ctx: jobs.JobContext, connection_id: int | None, result: dict[str, A
         job.params = {k: v for k, v in job.params.items() if k != SECRET_PARAM}
     state = Status.SUCCESS if result.get("state") == "success" else Status.ERROR
     error = result.get("error") or {}
-    cancelled = error.get("category") == Category.CANCELLED  # audited by whoever cancelled
+    cancelled = error.get("category") == ErrorCategory.CANCELLED  # audited by the canceller
     if connection_id is None:
         if cancelled:
             db.session.commit()

@@ -11,9 +11,9 @@ from sqlalchemy import func
 
 from webapp.connections.egress import egress_problem
 from webapp.connections.forms import PROXY_COUNTRIES, SIGNATURE_METHODS, VERSIONS
-from webapp.connections.providers import ProviderTemplate
 from webapp.extensions import db
 from webapp.models import AuthMethod, Connection
+from webapp.plugin_api import ProviderTemplate
 from webapp.tenancy import scoped
 
 NAME_MAX = 100

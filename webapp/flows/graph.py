@@ -20,7 +20,7 @@ from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from oneroster.model import ENTITIES
+from webapp.plugin_api import ENTITIES
 
 SOURCE = "source"
 MERGE = "merge"

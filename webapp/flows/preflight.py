@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import current_app
 from flask_login import current_user
 
 from webapp import jobs, plugins, tenancy
-from webapp.connections import checklists
+from webapp.connections import checklists, services
 from webapp.connections.checklists import TestView
 from webapp.extensions import db
 from webapp.flows import drafts
 from webapp.flows import graph as g
 from webapp.models import Connection, FlowDraft, Job
-from webapp.plugin_api import SOURCE_OPTIONS
+from webapp.plugin_api import SOURCE_OPTIONS, Checklist, SourceError, SourceUnavailable
 
 KIND = "flow.preflight"
 OPTION_NAMES = frozenset(f.name for f in SOURCE_OPTIONS)
@@ -106,24 +106,23 @@ def passed(draft: FlowDraft, node: Mapping[str, Any]) -> bool:
 
 @jobs.handler(KIND)
 def run_preflight(ctx: jobs.JobContext) -> dict[str, Any]:
-    """Run a source plugin's pre-flight; keep it in the shape of the connection pre-flight."""
+    """Run a source plugin's pre-flight through the contract, its checklist live on the job."""
     cls = plugins.registry().source(ctx.params["plugin"])
-    source = cls(ctx.params["config"], organization_id=ctx.organization_id)
-    if "report" in inspect.signature(source.preflight).parameters:
-        # Plugins that can tell how far they are get the live checklist on the job row.
-        result = source.preflight(report=ctx.report)
-    else:
-        result = source.preflight()
-    details = result.details if isinstance(result.details, Mapping) else {}
-    return {"steps": [], "warnings": [], "error": None, **_jsonable(dict(details)),
-            "state": "success" if result.ok else "error", "ok": result.ok,
-            "errors": list(result.errors), "totals": dict(result.totals)}
-
-
-def _jsonable(value: dict[str, Any]) -> dict[str, Any]:
-    """Keep a plugin's checklist details only when they can be stored as JSON."""
+    budget = float(current_app.config["TEST_BUDGET_S"])
     try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return {}
-    return value
+        config = services.source_config(cls, cls.clean(ctx.params["config"]),
+                                        organization_id=ctx.organization_id,
+                                        reason="pre-flight check", budget=budget,
+                                        actor_id=ctx.created_by_id)
+        result = cls.preflight(config, lambda sheet: ctx.report(sheet.to_json()), ctx)
+    except (SourceError, SourceUnavailable) as error:
+        return _failed(error.title, error.message, tuple(getattr(error, "advice", ())))
+    return result.to_json()
+
+
+def _failed(title: str, message: str, advice: tuple[str, ...]) -> dict[str, Any]:
+    """Return the pre-flight of a source that could not even start checking."""
+    error = {"category": "unavailable", "title": title, "message": message,
+             "advice": list(advice)}
+    return {**Checklist("error").to_json(), "error": error, "errors": [f"{title}: {message}"],
+            "warnings": [], "totals": {}, "ok": False}

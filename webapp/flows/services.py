@@ -6,11 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp import audit, plugins, tenancy
+from webapp.connections.services import open_source
 from webapp.extensions import db
 from webapp.flows import graph as g
 from webapp.models import Connection, Flow, FlowMode
@@ -130,7 +132,10 @@ def list_schools(node: Mapping[str, Any], organization_id: int
     try:
         # List every school the source offers, not only those an earlier choice kept.
         config = {k: v for k, v in (node.get("config") or {}).items() if k != "schools"}
-        source = cls(config, organization_id=organization_id)
+        source = open_source(cls, config, organization_id=organization_id,
+                             reason="flow preview",
+                             time_budget=current_app.config["TEST_BUDGET_S"],
+                             actor_id=getattr(current_user, "id", None))
         sample = source.sample(["orgs"], SCHOOL_SAMPLE).get("orgs")
     except Exception as exc:  # any failure leaves the free-text filter, with the reason
         reason = getattr(exc, "message", None) or "the source could not be read"

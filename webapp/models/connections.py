@@ -13,6 +13,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from webapp.extensions import db
 from webapp.models.accounts import User
 from webapp.models.common import Timestamps
+from webapp.plugin_types import AUTH_METHOD_LABELS, AuthMethod
+
+__all__ = ["AUTH_METHOD_LABELS", "AuthMethod", "Connection", "Status", "TESTED_FIELDS"]
 
 
 class Status(enum.StrEnum):
@@ -25,24 +28,6 @@ class Status(enum.StrEnum):
     def label(self) -> str:
         return self.value.capitalize()
 
-
-class AuthMethod(enum.StrEnum):
-    OAUTH2_BASIC = "oauth2_basic"
-    OAUTH2_BODY = "oauth2_body"
-    OAUTH1 = "oauth1"
-    BEARER = "bearer"
-
-    @property
-    def label(self) -> str:
-        return AUTH_METHOD_LABELS[self]
-
-
-AUTH_METHOD_LABELS = {
-    AuthMethod.OAUTH2_BASIC: "OAuth 2 client credentials, secret sent with HTTP Basic",
-    AuthMethod.OAUTH2_BODY: "OAuth 2 client credentials, secret sent in the request body",
-    AuthMethod.OAUTH1: "OAuth 1.0a request signing",
-    AuthMethod.BEARER: "Static bearer token (the Client Secret is the token)",
-}
 
 # Changing any of these invalidates the last test result.
 TESTED_FIELDS = ("base_url", "client_id", "auth_url", "proxy_country", "auth_method",

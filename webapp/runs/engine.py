@@ -21,17 +21,20 @@ from flask import current_app
 from sqlalchemy import delete, tuple_
 from sqlalchemy.exc import OperationalError
 
-from oneroster.model import (
-    Category,
-    EntityResult,
-    FetchResult,
-    OneRosterError,
-)
 from webapp import jobs
+from webapp.connections.services import open_source
 from webapp.extensions import db
 from webapp.models import CollectionState, Job, Run, RunCollection, RunRecord, RunStatus
 from webapp.models.common import utcnow
-from webapp.plugin_api import ConfigInvalid, SourcePlugin, SourceUnavailable
+from webapp.plugin_api import (
+    ConfigInvalid,
+    EntityResult,
+    ErrorCategory,
+    FetchResult,
+    SourceError,
+    SourcePlugin,
+    SourceUnavailable,
+)
 from webapp.plugins import registry
 from webapp.runs import integrity, output, retention
 from webapp.runs.artifacts import artifacts_dir
@@ -144,7 +147,9 @@ class Engine:
                     raise SourceUnavailable(
                         "Plugin not installed",
                         f"The source plugin {source['plugin']!r} is not installed.")
-                reader.plugin = cls(source["config"], organization_id=run.organization_id)
+                reader.plugin = open_source(cls, source["config"],
+                                            organization_id=run.organization_id,
+                                            reason="flow run", actor_id=self.ctx.created_by_id)
             except (SourceUnavailable, ConfigInvalid) as exc:
                 reader.result = exc
             readers.append(reader)
@@ -215,7 +220,7 @@ class Engine:
                     progress=self.progress.callback(reader.node), cancel=self.cancel,
                     since=reader.since)
             except BaseException as exc:  # reported per collection; never lost
-                if not isinstance(exc, OneRosterError | SourceUnavailable | StoreFailed):
+                if not isinstance(exc, SourceError | SourceUnavailable | StoreFailed):
                     log.exception("source %s of run %s failed", reader.node, self.run_id)
                 reader.result = exc
 
@@ -306,8 +311,8 @@ class Engine:
         collection.retries = live.get("retries", 0)
         collection.requests = live.get("requests", 0)
         if isinstance(outcome, BaseException):
-            cancelled = self.user_cancelled and isinstance(outcome, OneRosterError) \
-                and outcome.category == Category.CANCELLED
+            cancelled = self.user_cancelled and isinstance(outcome, SourceError) \
+                and outcome.cancelled
             collection.state = CollectionState.CANCELLED if cancelled else CollectionState.FAILED
             collection.records = live.get("fetched", 0)
             collection.error = error_dict(outcome, entity)
@@ -315,8 +320,8 @@ class Engine:
         result: EntityResult | None = outcome.results.get(entity) if outcome else None
         if result is None:
             collection.state = CollectionState.FAILED
-            collection.error = error_dict(OneRosterError(
-                Category.INVALID_RESPONSE, "The source did not report on this collection.",
+            collection.error = error_dict(SourceError(
+                ErrorCategory.INVALID_RESPONSE, "The source did not report on this collection.",
                 entity=entity), entity)
             return
         collection.records = result.records
@@ -329,10 +334,10 @@ class Engine:
         if result.ok:
             collection.state = CollectionState.COMPLETED
         else:
-            cancelled = result.error is not None and result.error.category == Category.CANCELLED
+            cancelled = result.error is not None and result.error.cancelled
             collection.state = CollectionState.CANCELLED if cancelled else CollectionState.FAILED
-            collection.error = error_dict(result.error or OneRosterError(
-                Category.INVALID_RESPONSE, "The collection could not be read.", entity=entity),
+            collection.error = error_dict(result.error or SourceError(
+                ErrorCategory.INVALID_RESPONSE, "The collection could not be read.", entity=entity),
                 entity)
 
     def _complete(self, run: Run, entities: list[str], same: dict[str, int],

@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
-from oneroster.model import ENTITY_LABELS
 from webapp.extensions import db
 from webapp.models import RunRecord
+from webapp.plugin_api import ENTITY_LABELS
 from webapp.runs.tally import Tally
 from webapp.wording import counted, entity_label
 

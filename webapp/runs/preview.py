@@ -9,10 +9,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from oneroster.model import ENTITY_LABELS, OneRosterError
-from oneroster.required_fields import missing_in_sample, required_fields
+from flask import current_app
+from flask_login import current_user
+
 from webapp import tenancy
-from webapp.plugin_api import ConfigInvalid, Sample, SourceUnavailable
+from webapp.connections.services import open_source
+from webapp.plugin_api import ENTITY_LABELS, ConfigInvalid, Sample, SourceError, SourceUnavailable
 from webapp.plugins import registry
 from webapp.runs import columns
 
@@ -102,12 +104,15 @@ def _source(node: Mapping[str, Any], organization_id: int, limit: int) -> Source
             "title": "Plugin not installed",
             "message": f"The source plugin {node.get('plugin')!r} is not installed."})
     try:
-        plugin = cls(node.get("config") or {}, organization_id=organization_id)
+        plugin = open_source(cls, node.get("config") or {}, organization_id=organization_id,
+                             reason="flow preview",
+                             time_budget=current_app.config["TEST_BUDGET_S"],
+                             actor_id=getattr(current_user, "id", None))
         samples = plugin.sample(plugin.selected, limit)
     except ConfigInvalid as exc:
         return SourcePreview(node_id, label, error={"title": "Invalid configuration",
                                                     "message": str(exc)})
-    except (SourceUnavailable, OneRosterError) as exc:
+    except (SourceUnavailable, SourceError) as exc:
         return SourcePreview(node_id, label, error={"title": exc.title,
                                                     "message": exc.message})
     return SourcePreview(node_id, label, tuple(
@@ -124,11 +129,7 @@ def _collection(entity: str, sample: Sample) -> PreviewCollection:
     warnings = []
     if not sample.records:
         warnings.append(f"No {label.lower()} found.")
-    missing = missing_in_sample([r.data for r in sample.records],
-                                required_fields(entity, "1.2"))
-    for field_name, count in sorted(missing.items()):
-        warnings.append(f"{count} of {len(sample.records)} sample records have no "
-                        f"{field_name}.")
+    warnings += sample.warnings
     deleted = sum(1 for r in sample.records if r.status == "tobedeleted")
     if deleted:
         warnings.append(f"{deleted} of {len(sample.records)} sample records are marked "

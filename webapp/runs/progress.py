@@ -7,14 +7,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from oneroster.model import EntityProgress, OneRosterError
-from webapp.plugin_api import ConfigInvalid, SourceUnavailable
+from webapp.plugin_api import ConfigInvalid, Progress, SourceError, SourceUnavailable
 from webapp.runs.store import StoreFailed
 
 
 def error_dict(exc: BaseException, entity: str | None = None) -> dict[str, Any]:
     """Describe a failure for a person: category, title, message, advice; never a secret."""
-    if isinstance(exc, OneRosterError):
+    if isinstance(exc, SourceError):
         return exc.to_dict()
     if isinstance(exc, SourceUnavailable):
         return {"category": "unavailable", "title": exc.title, "message": exc.message,
@@ -42,8 +41,8 @@ class LiveProgress:
         self._started: dict[str, float] = {}
         self.version = 0
 
-    def callback(self, node: str) -> Callable[[EntityProgress], None]:
-        def update(p: EntityProgress) -> None:
+    def callback(self, node: str) -> Callable[[Progress], None]:
+        def update(p: Progress) -> None:
             key = f"{node}:{p.entity}"
             now = time.monotonic()
             with self._lock:

@@ -20,8 +20,8 @@ from typing import Any
 
 import orjson
 
-from oneroster.model import Record
 from webapp.models import RunRecord
+from webapp.plugin_api import Record
 from webapp.runs.tally import REFERENCES, pointed
 
 COLUMNS = ("run_id", "entity", "sourced_id", "source_rank", "status", "date_last_modified",

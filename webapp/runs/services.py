@@ -18,7 +18,6 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from oneroster.model import ENTITY_LABELS
 from webapp import audit, jobs, tenancy
 from webapp.extensions import db
 from webapp.models import (
@@ -33,6 +32,7 @@ from webapp.models import (
     RunTrigger,
     User,
 )
+from webapp.plugin_api import ENTITY_LABELS
 from webapp.plugins import registry
 from webapp.runs import columns, output
 from webapp.runs.artifacts import artifacts_dir

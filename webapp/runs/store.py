@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -32,11 +31,9 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, func, select
 
-from oneroster.model import Record, Sink
-from oneroster.settings_held import HeldSetting
 from webapp.extensions import db
 from webapp.models import RunRecord
-from webapp.plugin_api import RunData, StoredRecord
+from webapp.plugin_api import Record, RunData, Sink, StoredRecord
 from webapp.runs.rows import COPY_SQL, PreparedPage, method, prepare
 from webapp.runs.tally import Tally
 
@@ -46,16 +43,7 @@ COPY_WRITERS = 2  # connections storing pages at once on PostgreSQL
 QUEUE_PAGES = 8  # pages waiting for the writer (about 1 MB each); readers block beyond this
 FLUSH_ROWS = 3000  # rows per transaction at most
 SQLITE_CACHE_KIB = 16384  # the writer's page cache: index inserts stay in memory
-# While a writer runs, a thread waiting for the interpreter lock asks for it after this long
-# rather than the default 5 ms. The writer gives the lock up for every statement, while the
-# database works, and must win it back from readers busy parsing pages: at 5 ms a wait it
-# spent more time waiting than storing, and the readers waited for it in turn.
-SWITCH_INTERVAL_S = 0.001
 _STOP = object()
-# Shortened for as long as any writer runs.
-prompt_switching = HeldSetting(
-    sys.getswitchinterval, sys.setswitchinterval,
-    lambda saved: min(SWITCH_INTERVAL_S, saved)).held
 
 
 class StoreFailed(Exception):
@@ -137,7 +125,7 @@ class RecordWriter:
 
     def _loop(self) -> None:
         started = time.thread_time()
-        with prompt_switching(), self.engine.connect() as conn:
+        with self.engine.connect() as conn:
             try:
                 self._drain(conn)
             finally:
