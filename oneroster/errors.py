@@ -289,7 +289,13 @@ def _reason(exc: BaseException) -> str:
     text = re.sub(r"HTTPS?ConnectionPool\([^)]*\):\s*", "", text)
     text = re.sub(r"Max retries exceeded with url: \S+ \(Caused by ", "", text)
     text = re.sub(r"<urllib3[^>]*>:?\s*", "", text)
-    return _clip(text.strip(" ()'\"")) or type(innermost).__name__
+    text = re.sub(r"\s*\(_ssl\.c:\d+\)", "", text).strip(" '\"")  # OpenSSL's source line
+    # Drop the parentheses the wrapping left unmatched, never one that closes a pair.
+    while text.endswith(")") and text.count(")") > text.count("("):
+        text = text[:-1].rstrip(" '\"")
+    while text.startswith("(") and text.count("(") > text.count(")"):
+        text = text[1:].lstrip(" '\"")
+    return _clip(text) or type(innermost).__name__
 
 
 def classify_status(status: int, body: bytes, content_type: str, *, url: str,

@@ -155,7 +155,7 @@ CATEGORIES: dict[Category, CategoryInfo] = {
         "Ensure API access is enabled",
     )),
     Category.TOKEN_UNREACHABLE: CategoryInfo("Token endpoint unreachable", (
-        "Verify the Auth URL (or leave it blank to use the provider's default)",
+        "Verify the Auth URL: it must be the SIS's OAuth token endpoint",
         "Check network allows outbound HTTPS",
     )),
     Category.TIMEOUT: CategoryInfo("Connection Timeout", (

@@ -575,3 +575,106 @@ def test_other_organizations_get_404_on_every_test_route(app, client, people, lo
                         ("get", f"/connections/preflight/{values_job}")):
         response = getattr(client, method)(url, headers=HX, data=FORM)
         assert response.status_code == 404, url
+
+
+def test_an_empty_form_highlights_the_fields_to_fill_in(app, client, people, login):
+    login(people.admin_id)
+    empty = {"provider": "custom", "name": "", "base_url": "", "client_id": "",
+             "client_secret": ""}
+    response = client.post("/connections/test", data=empty, headers=HX)
+    html = response.text
+    # The whole form comes back in place of itself, each missing field marked for the eye
+    # and for screen readers; the test region says where to look, with no empty list.
+    assert response.headers["HX-Retarget"] == "#connection-form"
+    assert response.headers["HX-Reswap"] == "outerHTML"
+    for name in ("base_url", "client_id", "client_secret"):
+        assert f'id="connection-form-{name}-error"' in html, name
+    assert html.count('aria-invalid="true"') >= 3
+    assert "need attention (highlighted); then test again." in html
+    assert "These values cannot be tested yet" not in html
+    assert "Troubleshooting" not in html
+    with app.app_context():
+        assert db.session.scalar(select(db.func.count(Job.id))) == 0
+
+
+def _tested_job(html: str) -> str:
+    return re.search(r'name="tested_job" value="([^"]+)"', html).group(1)
+
+
+def test_saving_the_values_just_tested_keeps_the_verdict(app, client, people, login, sis):
+    login(people.admin_id)
+    html = client.post("/connections/test", data=FORM, headers=HX).text
+    assert ">Success</span>" in html
+    saved = client.post("/connections/", data={**FORM, "name": "District SIS",
+                                               "tested_job": _tested_job(html)})
+    assert saved.status_code == 303
+    with app.app_context():
+        connection = db.session.scalars(select(Connection)).one()
+        assert connection.status == Status.SUCCESS
+        assert connection.last_tested_at is not None
+        assert connection.last_test["state"] == "success" and connection.last_test["steps"]
+    page = client.get(saved.headers["Location"]).text
+    assert ">Success</span>" in page and ">Configured</span>" not in page
+
+
+def test_a_verdict_is_not_kept_for_other_values_or_another_secret(app, client, people, login,
+                                                                   sis):
+    login(people.admin_id)
+    job = _tested_job(client.post("/connections/test", data=FORM, headers=HX).text)
+    client.post("/connections/", data={**FORM, "name": "Other secret", "tested_job": job,
+                                       "client_secret": "not-the-tested-one"})
+    client.post("/connections/", data={**FORM, "name": "Other client", "tested_job": job,
+                                       "client_id": "someone-else"})
+    with app.app_context():
+        statuses = set(db.session.scalars(select(Connection.status)))
+    assert statuses == {Status.CONFIGURED}
+
+
+def test_an_edit_tested_with_the_stored_secret_keeps_its_verdict(app, client, sis,
+                                                                 connection_id):
+    edited = {**FORM, "name": "Renamed", "client_secret": "", "scopes": "roster-core.readonly"}
+    html = client.post(f"/connections/{connection_id}/test-values", data=edited,
+                       headers=HX).text
+    assert ">Success</span>" in html
+    client.post(f"/connections/{connection_id}", data={**edited,
+                                                       "tested_job": _tested_job(html)})
+    connection = _connection(app, connection_id)
+    assert connection.status == Status.SUCCESS and connection.scopes == "roster-core.readonly"
+
+
+def test_the_list_learns_of_verdicts_reached_elsewhere(app, client, sis, connection_id):
+    page = client.get("/connections/").text
+    poll = re.search(r'id="connection-list"[^>]*hx-get="([^"]+)"[^>]*hx-trigger="every 5s"',
+                     page)
+    assert poll, "the list polls itself"
+    url = poll.group(1).replace("&amp;", "&")
+    assert client.get(url, headers=HX).status_code == 204  # nothing changed: no body
+    # Another tab (or person) tests the connection to its verdict.
+    client.post(f"/connections/{connection_id}/test", headers=HX)
+    changed = client.get(url, headers=HX)
+    assert changed.status_code == 200 and 'id="connection-list"' in changed.text
+    assert 'data-status="success"' in changed.text
+    again = re.search(r'hx-get="([^"]+)"', changed.text).group(1).replace("&amp;", "&")
+    assert client.get(again, headers=HX).status_code == 204
+
+
+def test_a_running_test_shows_the_step_it_waits_on_and_for_how_long(app):
+    from webapp.connections.checklists import TestView
+
+    steps = ({"id": "base_url", "label": "Base URL", "state": "ok", "summary": "Looks right"},
+             {"id": "proxy", "label": "Proxy", "state": "ok", "summary": "Direct"},
+             {"id": "token", "label": "Token", "state": "pending", "summary": ""},
+             {"id": "orgs", "label": "Organizations", "state": "pending", "summary": ""})
+    view = TestView(key="1", state="testing", poll_url="/", steps=steps, elapsed_ms=400,
+                    started=utcnow() - timedelta(seconds=5))
+    shown = {s["id"]: s["state"] for s in view.shown_steps}
+    assert shown == {"base_url": "ok", "proxy": "ok", "token": "running"}
+    assert view.waiting_s in (4, 5)
+    with app.test_request_context():
+        from flask import render_template
+        html = render_template("connections/_checklist.html", view=view)
+    assert 'data-step="token" data-state="running"' in html
+    assert f'data-testid="waiting">{view.waiting_s} s<' in html
+    later = TestView(key="1", state="testing", poll_url="/", steps=steps, elapsed_ms=400,
+                     started=utcnow() - timedelta(seconds=7))
+    assert later.signature != view.signature  # the clock ticks between polls

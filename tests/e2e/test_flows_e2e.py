@@ -14,6 +14,7 @@ import zipfile
 
 from sqlalchemy import select
 
+from tests.e2e.axe import assert_accessible
 from webapp.extensions import db
 from webapp.models import Run, RunRecord
 
@@ -56,14 +57,21 @@ def assert_not_reloaded(page) -> None:
     assert page.evaluate("window.__marker") == "still-here", "the page reloaded"
 
 
+def assert_address(page, step: str) -> None:
+    """The address bar names the step on screen (htmx updates it once the swap settles)."""
+    page.wait_for_function(f"location.pathname.endsWith('/{step}')", timeout=5_000)
+
+
 def start_wizard(page) -> None:
     page.goto("/flows/")
     page.click("button:has-text('New flow (wizard)')")
     swapped_in(page, "#wizard[data-step=source]")
+    assert_accessible(page, "the wizard's Source step")
     mark(page)
     page.click("[data-plugin=source-oneroster]")
     swapped_in(page, "#wizard[data-step=configure]")
     assert re.search(r"/flows/wizard/\d+/configure$", page.url)
+    assert_accessible(page, "the wizard's Configure step")
 
 
 def wait_for_preflight(page) -> None:
@@ -77,14 +85,20 @@ def finish_wizard(page, name: str, sandbox_counts: dict[str, int]) -> None:
     """Options, Preview (checking the counts), then Save and run now."""
     page.click("#preflight-source-1 button.next")
     swapped_in(page, "#wizard[data-step=options]")
+    assert_address(page, "options")
+    assert_accessible(page, "the wizard's Options step")
     assert page.locator("input[name=entities]:checked").count() == 5
     page.click("#wizard button.next")
     swapped_in(page, "#wizard[data-step=preview]", timeout=15_000)
+    assert_address(page, "preview")
+    assert_accessible(page, "the wizard's Preview step")
     for entity in ENTITIES:
         shown = page.inner_text(f".preview-counts tr[data-entity={entity}] td.nowrap")
         assert shown.replace(",", "") == str(sandbox_counts[entity])
     page.click("#wizard button.next")
     swapped_in(page, "#wizard[data-step=save]")
+    assert_address(page, "save")
+    assert_accessible(page, "the wizard's Output and save step")
     assert_not_reloaded(page)
     page.fill("#wizard-save-form-name", name)
     page.click("button:has-text('Save and run now')")
@@ -122,12 +136,15 @@ def test_wizard_with_an_existing_connection_runs_to_the_sandbox_counts(signed_in
     page.select_option("#source-1-connection-select", str(connection))
     wait_for_preflight(page)
     assert page.is_enabled("#preflight-source-1 button.next")
+    assert_accessible(page, "the wizard's passed pre-flight")
     page.screenshot(path=str(screenshots / "flow-wizard-preflight.png"), full_page=True)
     # The browser's Back button returns to the previous step, as a whole page.
     page.click("#preflight-source-1 button.next")
     swapped_in(page, "#wizard[data-step=options]")
+    assert_address(page, "options")
     page.go_back()
     swapped_in(page, "#wizard[data-step=configure]")
+    assert_address(page, "configure")
     assert page.locator("header.topbar").count() == 1
     assert page.input_value("#source-1-connection-select") == str(connection)
     wait_for_preflight(page)
@@ -171,7 +188,7 @@ def test_wizard_creates_a_new_connection_inline(signed_in, live_server):
     check_run(page, live_server, counts)
 
 
-def test_failing_preflight_keeps_next_disabled_with_the_reason(signed_in):
+def test_failing_preflight_keeps_next_disabled_and_offers_a_way_on(signed_in):
     page = signed_in
     connection = create_sandbox_connection(page, "Forbidden enrollments",
                                            client_id="no-enrollments")
@@ -181,6 +198,15 @@ def test_failing_preflight_keeps_next_disabled_with_the_reason(signed_in):
     assert page.is_disabled("#preflight-source-1 button.next")
     reason = page.inner_text("[data-testid=preflight-errors]")
     assert "Enrollments" in reason
+    assert_accessible(page, "the wizard's failed pre-flight")
+    # The way on: leave the closed collection out, and the pre-flight checks the rest.
+    page.click("[data-testid=continue-without]")
+    page.wait_for_selector("#preflight-source-1[data-status=passed]", timeout=15_000)
+    assert page.locator("#preflight-source-1 [data-step=enrollments]").count() == 0
+    page.click("#preflight-source-1 button.next")
+    swapped_in(page, "#wizard[data-step=options]")
+    assert not page.is_checked("input[name=entities][value=enrollments]")
+    assert page.is_checked("input[name=entities][value=users]")
     assert_not_reloaded(page)
 
 
@@ -234,3 +260,43 @@ def test_editor_merges_two_sources_with_the_chosen_precedence(signed_in, live_se
         losers = db.session.scalar(select(db.func.count()).select_from(RunRecord).where(
             RunRecord.run_id == run_id, RunRecord.superseded.is_(True)))
         assert losers == sum(counts[e] for e in ENTITIES)
+
+
+def add_editor_source(page, node: str, connection: int, label: str | None = None) -> None:
+    """Add a OneRoster source in the editor and choose its connection."""
+    page.select_option(".add-source select", "source-oneroster")
+    page.click(".add-source button")
+    swapped_in(page, f"#panel-{node}")
+    if label:
+        page.fill(f"#panel-{node}-label", label)
+    page.select_option(f"#{node}-connection-select", str(connection))
+    page.click(f"#panel-{node} button:has-text('Apply')")
+    page.wait_for_selector(f".graph-node[data-node={node}]")
+
+
+def test_editor_validation_settles_when_the_last_preflight_ends(signed_in, live_server):
+    page = signed_in
+    demo = create_sandbox_connection(page, "Demo sandbox")
+    slow = create_sandbox_connection(page, "Latency sandbox", client_id="latency")
+    page.goto("/flows/")
+    page.click("button:has-text('New flow (advanced editor)')")
+    swapped_in(page, "#editor")
+    add_editor_source(page, "source-1", demo)
+    add_editor_source(page, "source-2", slow)
+    page.click("button:has-text('Add merge')")
+    swapped_in(page, "[data-testid=precedence]")
+    page.click(".validate button")
+    page.wait_for_selector("[data-testid=graph-ok]")
+    assert_accessible(page, "the editor while its pre-flights run")
+    for node in ("source-1", "source-2"):
+        page.wait_for_selector(f".graph-node.preflight-passed[data-node={node}]", timeout=30_000)
+    # The banner follows the picture: no "running" once both nodes show their verdict.
+    page.wait_for_function(
+        "!document.querySelector('[data-testid=graph-ok]').textContent.includes('running')",
+        timeout=5_000)
+    banner = page.inner_text("[data-testid=graph-ok]")
+    assert "every source's pre-flight passed" in banner
+    # Both sources read OneRoster: each is named by its connection, not twice "OneRoster API".
+    titles = page.locator(".graph-source .graph-title").all_inner_texts()
+    assert titles == ["Demo sandbox", "Latency sandbox"]
+    assert_accessible(page, "the editor once its pre-flights passed")

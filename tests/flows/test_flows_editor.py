@@ -150,3 +150,25 @@ def test_editing_a_saved_flow_keeps_its_id(ada, store):
     assert flow.id == flow_id
     assert flow.graph["nodes"][0]["label"] == "Renamed"
     assert flow.graph["nodes"][0]["config"]["sync"] == "delta"
+
+
+def test_sources_nobody_named_are_named_by_their_connection(ada, store, connected):
+    north = store.connection("North SIS")
+    south = store.connection("South SIS")
+    draft = open_editor(ada)
+    for connection_id in (north, south):
+        hx(ada, "post", f"/flows/editor/{draft}/sources", data={"plugin": "source-connected"})
+        node_id = store.draft(draft).data["selected"]
+        default = next(n for n in nodes(store, draft) if n["id"] == node_id)["label"]
+        hx(ada, "post", f"/flows/editor/{draft}/nodes/{node_id}",
+           data={"label": default, "connection_id": str(connection_id)})
+    assert [n["label"] for n in nodes(store, draft) if n["kind"] == "source"] \
+        == ["North SIS", "South SIS"]
+    # Choosing another connection renames a label that followed the first one ...
+    hx(ada, "post", f"/flows/editor/{draft}/nodes/source-1",
+       data={"label": "North SIS", "connection_id": str(south)})
+    # ... but never a label somebody typed.
+    hx(ada, "post", f"/flows/editor/{draft}/nodes/source-2",
+       data={"label": "Our district", "connection_id": str(north)})
+    assert [n["label"] for n in nodes(store, draft) if n["kind"] == "source"] \
+        == ["South SIS", "Our district"]

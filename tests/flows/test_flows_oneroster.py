@@ -116,3 +116,28 @@ def test_listing_schools_ignores_the_schools_already_chosen(app, ada, store, san
         again, _ = list_schools(node, organization_id)
     assert len(every) > 1
     assert again == every
+
+
+def test_a_forbidden_collection_can_be_left_out_from_the_preflight(ada, store, sandbox):
+    connection = store.connection("No enrollments", client_id="no-enrollments",
+                                  secret="sandbox-secret", status="configured",
+                                  base_url=sandbox.base_url, auth_url=sandbox.token_url)
+    draft = draft_id(ada.post("/flows/wizard"))
+    hx(ada, "post", f"/flows/wizard/{draft}/source", data={"plugin": "source-oneroster"})
+    failed = hx(ada, "post", f"/flows/wizard/{draft}/configure",
+                data={"connection_id": str(connection)}).get_data(as_text=True)
+    assert 'data-status="failed"' in failed
+    assert 'name="without" value="enrollments"' in failed
+    assert "Continue without Enrollments" in failed
+
+    passed = hx(ada, "post", f"/flows/wizard/{draft}/configure",
+                data={"connection_id": str(connection), "without": "enrollments"}
+                ).get_data(as_text=True)
+    assert 'data-status="passed"' in passed, passed
+    assert 'data-step="enrollments"' not in passed  # only the chosen collections are checked
+    assert 'data-step="users" data-state="ok"' in passed
+    options = hx(ada, "post", f"/flows/wizard/{draft}/configure",
+                 data={"connection_id": str(connection), "next": "1"}).get_data(as_text=True)
+    assert 'data-step="options"' in options
+    ticked = re.findall(r'name="entities" value="(\w+)"\s+checked', options)
+    assert ticked == ["orgs", "courses", "classes", "users"], ticked

@@ -49,7 +49,10 @@ def test_cancel_stops_the_run_and_keeps_what_was_read(ada, flows, scripted):
     assert run.output is None
     final = ada.get(f"/runs/{run_id}/progress", headers={"HX-Request": "true"})
     assert final.status_code == 286
-    assert "Retry failed collections" in final.get_data(as_text=True)
+    html = final.get_data(as_text=True)
+    assert "Retry failed collections" in html
+    assert "was cancelled" not in html  # each row says Cancelled once, not twice over
+
 
 
 class SlowOutput:

@@ -94,3 +94,28 @@ def test_a_flaky_server_still_gives_every_record(app, ada, flows, sandbox, conne
     run = flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
     assert run.status in ("completed", "completed_with_warnings"), run.error
     assert run.counts == expected(sandbox)
+
+
+def test_a_run_that_read_everything_vouches_for_its_connection(app, ada, flows, sandbox,
+                                                               connect):
+    connection_id = connect()
+    flow_id = flows.create(graph(source(plugin="source-oneroster", connection_id=connection_id)))
+    run = flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
+    assert run.status == "completed"
+    with app.app_context():
+        connection = db.session.get(Connection, connection_id)
+        assert connection.status == "success"
+        assert connection.last_test["learned"]["run"]["id"] == run.id
+    listed = ada.get("/connections/").get_data(as_text=True)
+    assert "Working: last run" in listed
+    shown = ada.get(f"/connections/{connection_id}").get_data(as_text=True)
+    assert "read 5 collections through it" in shown and "last run" in shown
+
+
+def test_a_failed_run_does_not_vouch_for_its_connection(app, ada, flows, sandbox, connect):
+    connection_id = connect("no-enrollments")
+    flow_id = flows.create(graph(source(plugin="source-oneroster", connection_id=connection_id)))
+    run = flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
+    assert run.status == "failed"
+    with app.app_context():
+        assert db.session.get(Connection, connection_id).status == "configured"

@@ -311,3 +311,19 @@ def test_a_closed_port_and_a_silent_one_read_the_same():
                                  **kwargs)
     silent = classify_exception(requests.exceptions.ConnectTimeout("timed out"), **kwargs)
     assert (refused.category, refused.message) == (silent.category, silent.message)
+
+
+def test_a_tls_failure_keeps_the_whole_reason_without_openssls_source_line():
+    import ssl
+
+    verify = ssl.SSLCertVerificationError(
+        1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed "
+           "certificate in certificate chain (_ssl.c:1006)")
+    pool = urllib3.exceptions.MaxRetryError(None, "/ims/oneroster/rostering/v1p2/orgs",
+                                            urllib3.exceptions.SSLError(verify))
+    wrapped = requests.exceptions.SSLError(pool)
+    error = classify_exception(wrapped, url="https://sis.example.org/ims/orgs", entity="orgs",
+                               token_phase=False, connect_timeout=5, read_timeout=20)
+    assert error.category == Category.TLS
+    assert error.message.endswith("self-signed certificate in certificate chain")
+    assert "_ssl.c" not in error.message and error.message.count("(") == error.message.count(")")

@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import url_for
@@ -41,6 +41,7 @@ class TestView:
     cancel_url: str | None = None  # where Cancel test posts while testing; None: no button
     cancelling: bool = False  # someone asked the running test to stop
     cancelled: dict[str, Any] | None = None  # a later test that was cancelled: by, at
+    started: datetime | None = None  # when a running test started (UTC), for its clock
 
     @property
     def running(self) -> bool:
@@ -61,8 +62,25 @@ class TestView:
 
     @property
     def shown_steps(self) -> list[dict[str, Any]]:
-        """Return the steps that have started: each appears as the test reaches it."""
-        return [s for s in self.steps if s.get("state") != "pending"]
+        """Return the steps that have started: each appears as the test reaches it.
+
+        Steps that run one after another (Base URL, proxy, token) are reported when they
+        end; while a test runs, the first one not reported yet is the one it waits on.
+        """
+        shown = [s for s in self.steps if s.get("state") != "pending"]
+        if self.running and not any(s.get("state") == "running" for s in shown):
+            waiting = next((s for s in self.steps if s.get("state") == "pending"), None)
+            if waiting is not None:
+                shown.append({**waiting, "state": "running"})
+        return shown
+
+    @property
+    def waiting_s(self) -> int | None:
+        """Return how long the running step has been waiting, in whole seconds."""
+        if not self.running or self.started is None or self.elapsed_ms is None:
+            return None
+        since = (datetime.now(UTC).replace(tzinfo=None) - self.started).total_seconds()
+        return max(0, int(since - self.elapsed_ms / 1000))
 
     @property
     def done(self) -> int:
@@ -71,7 +89,7 @@ class TestView:
     @property
     def signature(self) -> str:
         """Return a short fingerprint of what the fragment shows, to skip unchanged polls."""
-        parts = [self.state, str(self.cancelling)]
+        parts = [self.state, str(self.cancelling), str(self.waiting_s)]
         parts += [f"{s.get('id')}:{s.get('state')}:{s.get('summary')}" for s in self.steps]
         return hashlib.sha1("|".join(parts).encode()).hexdigest()[:12]
 
@@ -96,8 +114,11 @@ def connection_view(connection: Connection) -> TestView:
         return TestView(state="configured", cancelled=last.get("cancelled"), **common)
     if status == Status.TESTING:
         job = db.session.get(Job, connection.test_job_id) if connection.test_job_id else None
+        started = last.get("started_at")
         return TestView(state="testing", steps=tuple(last.get("steps") or ()),
                         by=last.get("started_by"), elapsed_ms=last.get("elapsed_ms"),
+                        started=datetime.fromisoformat(started.removesuffix("Z"))
+                        if started else None,
                         cancel_url=url_for("connections.cancel_test",
                                            connection_id=connection.id),
                         cancelling=bool(job and job.cancel_requested), **common)
@@ -140,6 +161,7 @@ def job_view(job: Job, *, with_button: bool = True) -> TestView:
         data = job.progress or {}
         return TestView(state="testing", steps=tuple(data.get("steps") or ()),
                         elapsed_ms=data.get("elapsed_ms"), cancelling=job.cancel_requested,
+                        started=job.started_at,
                         cancel_url=url_for("connections.cancel_values_test", job_id=job.id),
                         **common)
     view = _verdict(job, common)
@@ -150,10 +172,13 @@ def job_view(job: Job, *, with_button: bool = True) -> TestView:
 
 def invalid_view(errors: dict[str, str], connection_id: int | None,
                  region: str = FORM_KEY) -> TestView:
-    """Build the region for values too incomplete to test: what to fix first."""
+    """Build the region for values too incomplete to test: the form highlights each field."""
+    count = len(errors)
     error = {"category": "invalid_values", "title": "Fix the form first",
-             "message": "These values cannot be tested yet:",
-             "advice": list(errors.values()), "step": None}
+             "message": f"{count} field{'s' if count != 1 else ''} above "
+                        f"need{'s' if count == 1 else ''} attention (highlighted); "
+                        "then test again.",
+             "advice": [], "step": None}
     return TestView(key=region, state="error", poll_url="", in_form=True, error=error,
                     start_url=values_test_url(connection_id, region))
 
@@ -167,7 +192,7 @@ def preflight_view(job: Job, poll_url: str = "") -> TestView:
     if not status.terminal:
         data = job.progress or {}
         return TestView(state="testing", steps=tuple(data.get("steps") or ()),
-                        elapsed_ms=data.get("elapsed_ms"), **common)
+                        elapsed_ms=data.get("elapsed_ms"), started=job.started_at, **common)
     view = _verdict(job, common)
     result = job.result or {}
     extra = {"errors": result.get("errors") or ([view.error["message"]] if view.error else []),

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from htmx_flask import request
 
-from webapp.connections import checklists, health, services, testing, validation
+from webapp.connections import checklists, health, services, testing, validation, verdicts
 from webapp.connections.forms import Embed, FormState, read, read_secret
 from webapp.models import AuthMethod, Connection, Job, Status
 from webapp.tenancy import current_org, get_or_404, is_admin, members_only
@@ -47,8 +47,11 @@ def _render_form(page: str, state: FormState, *, connection: Connection | None =
 @bp.get("/")
 def index():
     connections = services.list_connections()
+    signature = services.list_signature(connections)
+    if request.htmx and request.args.get("seen") == signature:
+        return "", 204  # the list's light poll: nothing changed
     template = "connections/_list.html" if request.htmx else "connections/index.html"
-    return render_template(template, connections=connections)
+    return render_template(template, connections=connections, signature=signature)
 
 
 @bp.get("/new")
@@ -69,6 +72,8 @@ def create():
         return _render_form("connections/new.html", state, embed=embed, status=422)
     connection = services.create_connection(values, secret=secret, organization=current_org(),
                                             created_by=current_user)
+    verdicts.adopt(connection, request.form.get("tested_job", ""), values,
+                   secret or services.template_or_default(values["provider"]).demo_secret)
     if embed is not None:
         return _created(connection, embed)
     flash(f"Connection “{connection.name}” saved. Test it to check the credentials.", "success")
@@ -130,6 +135,8 @@ def update(connection_id: int):
                                        kept_client_side=bool(request.htmx))
         return _render_form("connections/edit.html", state, connection=connection, status=422)
     changed = services.update_connection(connection, values, secret=secret)
+    if connection.status == Status.CONFIGURED:
+        verdicts.adopt(connection, request.form.get("tested_job", ""), values, secret)
     flash(services.update_message(connection, changed), "success")
     return redirect(url_for(".show", connection_id=connection.id), 303)
 
@@ -228,18 +235,36 @@ def _test_values(editing: Connection | None):
     """Test the connection form's values without saving them."""
     region = checklists.safe_region(request.args.get("region"))
     values, secret = read(request.form), read_secret(request.form)
+    template = services.provider_template(values["provider"])
     errors = validation.validate(values, secret=secret, connection=editing, check_name=False,
-                                 template=services.provider_template(values["provider"]))
+                                 template=template)
     if errors:
-        view = checklists.invalid_view(errors, editing.id if editing else None, region)
-        if not request.htmx:
-            return render_template("connections/test_result.html", view=view), 422
-        return render_template("connections/_test_status.html", view=view)
+        return _untestable(values, errors, template, editing, region, secret_typed=bool(secret))
     job = testing.start_values_test(values, secret=secret, organization_id=current_org().id,
                                     user_id=current_user.id, editing=editing, region=region)
     if not request.htmx:
         return redirect(url_for(".values_test_status", job_id=job.id), 303)
     return render_template("connections/_test_status.html", view=checklists.job_view(job))
+
+
+def _untestable(values: dict, errors: dict, template, editing: Connection | None, region: str,
+                *, secret_typed: bool):
+    """Answer a test of values that cannot be tested: the form again, each field marked.
+
+    A typed new secret survives only where the form keeps it in the browser (a new
+    connection's field is preserved across swaps; an edit's replacement field is not).
+    """
+    state = services.invalid_state(values, errors, template, secret_typed=secret_typed,
+                                   kept_client_side=bool(request.htmx) and editing is None)
+    view = checklists.invalid_view(errors, editing.id if editing else None, region)
+    embed = Embed.from_request(request.form)
+    context = services.form_context(state, connection=editing, embed=embed)
+    if not request.htmx:
+        page = "connections/edit.html" if editing else "connections/new.html"
+        return render_template(page, **context, test_view=view), 422
+    form_id = embed.form_id if embed else "connection-form"
+    return (render_template("connections/_form.html", **context, test_view=view), 200,
+            {"HX-Retarget": f"#{form_id}", "HX-Reswap": "outerHTML"})
 
 
 def _job(job_id: str, kind: str) -> Job:

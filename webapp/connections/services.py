@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -190,6 +191,13 @@ def _named_connection(cls: type[SourcePlugin], options: Mapping[str, Any],
 def list_connections() -> list[Connection]:
     """Return the active organization's connections, by name."""
     return list(db.session.scalars(scoped(Connection).order_by(func.lower(Connection.name))))
+
+
+def list_signature(connections: list[Connection]) -> str:
+    """Return a short key that changes whenever anything the list shows changes."""
+    parts = "|".join(f"{c.id}:{c.name}:{c.status}:{c.last_tested_at}:{c.updated_at}:"
+                     f"{(c.last_test or {}).get('finished_at')}" for c in connections)
+    return hashlib.sha1(parts.encode()).hexdigest()[:12]
 
 
 def reset_status(connection: Connection) -> None:

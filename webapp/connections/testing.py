@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import update
 
 from webapp import audit, crypto, jobs
-from webapp.connections import services
+from webapp.connections import services, verdicts
 from webapp.connections.checklists import FORM_KEY, TestView, connection_view, job_view
 from webapp.crypto import SecretUnreadable
 from webapp.extensions import db
@@ -147,8 +147,11 @@ def start_values_test(values: Mapping[str, str], *, secret: str, organization_id
     elif editing is not None:
         params["stored_secret_of"] = editing.id
     else:
-        template = services.template_or_default(values.get("provider"))
-        params[SECRET_PARAM] = crypto.encrypt(template.demo_secret)
+        secret = services.template_or_default(values.get("provider")).demo_secret
+        params[SECRET_PARAM] = crypto.encrypt(secret)
+    # Saving these very values right after keeps this test's verdict (connections.verdicts).
+    params[verdicts.DIGEST_PARAM] = verdicts.digest(
+        values, secret or verdicts.stored_marker(editing))
     return jobs.runner().submit(KIND, organization_id=organization_id, created_by_id=user_id,
                                 **params)
 

@@ -7,10 +7,8 @@ from typing import Any
 from webapp import plugins
 from webapp.flows import drafts, preflight, wizard
 from webapp.flows import graph as g
-from webapp.flows.services import save_flow
+from webapp.flows.services import LABEL_MAX, save_flow, source_label
 from webapp.models import Flow, FlowDraft, FlowMode
-
-LABEL_MAX = 60
 
 
 def selected(draft: FlowDraft) -> dict[str, Any] | None:
@@ -68,8 +66,8 @@ def _configure_source(draft: FlowDraft, node: dict[str, Any], form: Any) -> dict
     config, errors = wizard.parse_fields(cls, cls.fields, form, node["config"])
     config, option_errors = wizard.parse_fields(cls, cls.options,
                                                 wizard.options_values(form), config)
-    label = (form.get("label") or "").strip()[:LABEL_MAX] or cls.name
-    updated = {**node, "label": label, "config": config}
+    typed = (form.get("label") or "").strip()[:LABEL_MAX]
+    updated = {**node, "label": source_label(cls, typed, node, config), "config": config}
     drafts.update(draft, graph=g.replace_node(drafts.graph_of(draft), updated))
     return {**errors, **option_errors}
 

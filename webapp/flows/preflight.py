@@ -18,7 +18,13 @@ from webapp.extensions import db
 from webapp.flows import drafts
 from webapp.flows import graph as g
 from webapp.models import Connection, FlowDraft, Job
-from webapp.plugin_api import SOURCE_OPTIONS, Checklist, SourceError, SourceUnavailable
+from webapp.plugin_api import (
+    ENTITY_LABELS,
+    SOURCE_OPTIONS,
+    Checklist,
+    SourceError,
+    SourceUnavailable,
+)
 
 KIND = "flow.preflight"
 OPTION_NAMES = frozenset(f.name for f in SOURCE_OPTIONS)
@@ -43,6 +49,29 @@ class PreflightView:
     @property
     def passed(self) -> bool:
         return self.status == PASSED and not self.stale
+
+    @property
+    def blocked(self) -> tuple[str, ...]:
+        """Return the collections that alone failed a finished pre-flight (say, forbidden).
+
+        When every other step passed, leaving these out is a way on; when the token or
+        every collection failed, it is not.
+        """
+        if self.status != FAILED or self.stale or self.checklist is None:
+            return ()
+        steps = self.checklist.steps
+        failed = tuple(s["id"] for s in steps if s.get("state") == "failed")
+        collections = [s["id"] for s in steps if s.get("id") in ENTITY_LABELS]
+        if not failed or any(f not in ENTITY_LABELS for f in failed) \
+                or len(failed) == len(collections):
+            return ()
+        return failed
+
+    @property
+    def blocked_labels(self) -> str:
+        """Name the blocked collections for a button: "Enrollments", "Classes and Users"."""
+        names = [ENTITY_LABELS[e] for e in self.blocked]
+        return " and ".join(filter(None, [", ".join(names[:-1]), names[-1]])) if names else ""
 
     @property
     def advice(self) -> list[str]:

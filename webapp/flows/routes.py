@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from htmx_flask import request
@@ -104,8 +106,12 @@ def _wizard(draft, step: str, *, errors: dict | None = None, status: int = 200,
     context = pages.wizard_context(draft, step, errors or {})
     template = "flows/_wizard.html" if request.htmx else "flows/wizard.html"
     headers = {}
+    here = url_for(".wizard_step", draft_id=draft.id, step=step)
     if push and request.htmx:
-        headers["HX-Push-Url"] = url_for(".wizard_step", draft_id=draft.id, step=step)
+        headers["HX-Push-Url"] = here
+    elif request.htmx and urlsplit(request.headers.get("HX-Current-URL", "")).path != here:
+        # The address bar always names the step on screen, whatever asked for it.
+        headers["HX-Replace-Url"] = here
     return render_template(template, **context), status, headers
 
 
@@ -210,7 +216,9 @@ def editor(draft_id: int):
 def editor_graph(draft_id: int):
     context = pages.editor_context(drafts.get_or_404(draft_id, FlowMode.ADVANCED))
     status = 286 if request.htmx and not context["running"] else 200
-    return render_template("flows/editor/_graph.html", **context), status
+    # The banner above the picture follows the pre-flights too, out of band.
+    return (render_template("flows/editor/_graph.html", **context)
+            + render_template("flows/editor/_status.html", oob=True, **context)), status
 
 
 @bp.get("/editor/<int:draft_id>/nodes/<node_id>")

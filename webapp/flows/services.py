@@ -42,6 +42,25 @@ def org_connections() -> dict[int, Connection]:
     return {c.id: c for c in rows}
 
 
+LABEL_MAX = 60
+
+
+def source_label(cls: type, typed: str, before: Mapping[str, Any],
+                 config: Mapping[str, Any]) -> str:
+    """Name a source: what the person typed, else its connection's name, else the plugin's.
+
+    A label nobody chose (the plugin's name, or the name of the connection chosen before)
+    follows the connection, so two OneRoster sources are told apart by what they read.
+    """
+    connections = org_connections() if getattr(cls, "uses_connection", False) else {}
+    old = connections.get((before.get("config") or {}).get(g.CONNECTION_KEY))
+    automatic = {cls.name, old.name if old else cls.name}
+    if typed and typed not in automatic:
+        return typed
+    chosen = connections.get(config.get(g.CONNECTION_KEY))
+    return chosen.name[:LABEL_MAX] if chosen else cls.name
+
+
 def check_graph(graph: Mapping[str, Any],
                 connections: Mapping[int, Connection] | None = None) -> g.Problems:
     """Explain what keeps a graph of the active organization from being saved."""

@@ -11,7 +11,7 @@ from flask_login import current_user
 from webapp import plugins
 from webapp.flows import drafts, preflight
 from webapp.flows import graph as g
-from webapp.flows.services import FlowInvalid, name_error, save_flow
+from webapp.flows.services import FlowInvalid, name_error, save_flow, source_label
 from webapp.models import Flow, FlowDraft, FlowMode
 from webapp.schedules import services as schedules
 
@@ -136,12 +136,22 @@ def configure(draft: FlowDraft, values: Any) -> dict[str, str]:
     cls = source_plugin(draft)
     node = source_node(draft)
     config, errors = parse_fields(cls, cls.fields, values, node["config"])
-    node = {**node, "config": config}
+    config = _without(cls, config, (values.get("without") or "").split(","))
+    node = {**node, "config": config,
+            "label": source_label(cls, node.get("label") or "", node, config)}
     drafts.update(draft, graph=g.replace_node(drafts.graph_of(draft), node), previewed=False)
     check = preflight.view(draft, node)
     if not errors and (check.stale or check.status in (preflight.IDLE, preflight.FAILED)):
         errors = preflight.start(draft, node)
     return errors
+
+
+def _without(cls: type, config: dict[str, Any], left_out: list[str]) -> dict[str, Any]:
+    """Untick collections the pre-flight found closed ("Continue without Enrollments")."""
+    if not any(left_out):
+        return config
+    chosen = [e for e in (config.get("entities") or cls.entities) if e not in left_out]
+    return {**config, "entities": chosen} if chosen else config
 
 
 def options_values(form: Any) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from sqlalchemy import delete, tuple_
 from sqlalchemy.exc import OperationalError
 
 from webapp import jobs
+from webapp.connections import verdicts
 from webapp.connections.services import open_source
 from webapp.extensions import db
 from webapp.models import CollectionState, Job, Run, RunCollection, RunRecord, RunStatus
@@ -356,6 +357,7 @@ class Engine:
         self._lap("integrity_s")
         run.status = (RunStatus.COMPLETED_WITH_WARNINGS if found.warnings
                       else RunStatus.COMPLETED)
+        verdicts.record_run(run)  # a run that read everything shows its connection works
         output.prepare(run, modes)
 
 
