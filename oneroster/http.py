@@ -29,6 +29,7 @@ from oneroster.model import Category, ClientSettings, OneRosterError
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_RATE_LIMIT_WAITS = 50  # 429s with Retry-After are bounded by this and the time budget
+STOP_WAIT_S = 0.25  # how often a request waiting in line looks whether it was cancelled
 MAX_RETRY_AFTER_S = 300.0  # a server asking for a longer pause is reported, not waited for
 USER_AGENT = "SDM-OneRoster/1.0 (+python-requests)"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -154,6 +155,49 @@ def _retryable_exception(exc: requests.RequestException) -> bool:
     return False
 
 
+class WaitLine:
+    """The order in which requests go once the server limits the rate: longest waiting first.
+
+    Without it, requests that wait out a refusal wake together with fresh ones and race for
+    what the server lets through; a collection whose page was refused can lose that race
+    again and again while another's fresh requests win. In line, a refused request keeps
+    the place it took when it first queued, and goes before requests that came later.
+    """
+
+    def __init__(self) -> None:
+        self._turn = threading.Condition()
+        self._places: set[int] = set()
+        self._taken = 0
+        self.active = False
+
+    def activate(self) -> None:
+        """Start lining requests up (the server refused one for its rate)."""
+        self.active = True
+
+    def join(self, place: int | None) -> int:
+        """Take a place in line, or take back the one held before a refusal."""
+        with self._turn:
+            if place is None:
+                self._taken += 1
+                place = self._taken
+            self._places.add(place)
+            return place
+
+    def wait_turn(self, place: int, cancel: threading.Event | None) -> None:
+        """Wait until every request ahead in line is on its way (or stopped waiting)."""
+        with self._turn:
+            while min(self._places) != place:
+                if cancel is not None and cancel.is_set():
+                    break
+                self._turn.wait(STOP_WAIT_S)
+
+    def leave(self, place: int) -> None:
+        """Leave the line: the request is being sent, or given up."""
+        with self._turn:
+            self._places.discard(place)
+            self._turn.notify_all()
+
+
 class Transport:
     """One connection's HTTP session: every request of the client goes through it."""
 
@@ -176,6 +220,7 @@ class Transport:
         self._pause_until = 0.0
         self._lock = threading.Lock()
         self._random = random.Random()
+        self._line = WaitLine()
 
     def _make_session(self) -> requests.Session:
         session = requests.Session()
@@ -240,15 +285,19 @@ class Transport:
                 raise scrub_error(retry_of.error, self.secrets)
             attempt = 1
             self._backoff(attempt, None, cancel, entity, url, observer)
+        place: int | None = None  # once rate-limited, this request's place in line
         while True:
             self._check(cancel, entity, url)
             self._respect_pause(cancel, entity, url, observer)
             used = None
             if credentials is not None:
                 auth, used = credentials.authorizer(cancel)
+            if self._line.active:
+                place = self._line.join(place)
+                self._line.wait_turn(place, cancel)
             try:
                 answer = self._attempt(method, url, params, data, auth, started, refreshed,
-                                       token_phase, redirects)
+                                       token_phase, redirects, place)
             except OneRosterError as error:
                 raise scrub_error(error, self.secrets) from None
             except EgressRefused as refused:
@@ -275,6 +324,8 @@ class Transport:
             if answer.status in RETRY_STATUSES:
                 retry_after = parse_retry_after(answer.headers.get("Retry-After"))
                 rate_limited = answer.status == 429 and retry_after is not None
+                if rate_limited:
+                    self._line.activate()
                 if rate_limited and rate_waits < MAX_RATE_LIMIT_WAITS:
                     rate_waits += 1
                 elif attempt < self.settings.max_retries:
@@ -296,9 +347,12 @@ class Transport:
 
     def _attempt(self, method: str, url: str, params: Mapping[str, Any] | None,
                  data: Mapping[str, str] | None, auth: Any, started: float,
-                 refreshed: bool, token_phase: bool, redirects: bool = True) -> Answer:
+                 refreshed: bool, token_phase: bool, redirects: bool = True,
+                 place: int | None = None) -> Answer:
         timeout = (self.settings.connect_timeout, self._read_timeout())
         with self._slots:
+            if place is not None:
+                self._line.leave(place)  # the next in line may go as this one is sent
             response = self._follow(method, url, params, data, auth, timeout, token_phase,
                                     redirects)
             try:

@@ -23,6 +23,7 @@ from oneroster.model import (
 from oneroster.normalize import DATA_TYPE
 from oneroster.paging import Planner, Slice
 from oneroster.repeats import RecentIds
+from oneroster.turns import TurnQueue
 
 if TYPE_CHECKING:
     from oneroster.client import OneRosterClient
@@ -69,6 +70,8 @@ class EntityRun:
         self._fetch.report(self)
 
     def waiting(self, seconds: float) -> None:
+        if seconds > 0:  # the server limits the rate: collections share the slots from now on
+            self._fetch.todo.share()
         with self.lock:
             self.progress.waiting_s = seconds
         self._fetch.report(self)
@@ -141,13 +144,13 @@ class EntityRun:
 class ParallelFetch:
     """Fetch several collections on one connection, streaming records to a sink.
 
-    There is one fetcher thread per request in flight, and they do nothing but HTTP: as soon
-    as a fetcher has read an answer it hands it over and sends the next request, holding the
-    interpreter lock it already has, so no slot waits for a thread to wake up. The thread
-    that called run() does all the rest, page by page: parse, normalise, plan the next pages,
-    hand records to the sink, report progress. The work that needs the interpreter lock is
-    the same whichever thread does it; done by one thread, it does not preempt the fetchers
-    with more of itself.
+    There is one fetcher thread per request in flight (and a spare per collection), and they
+    do nothing but HTTP: as soon as a fetcher has read an answer it hands it over and sends
+    the next request, holding the interpreter lock it already has, so no slot waits for a
+    thread to wake up. The thread that called run() does all the rest, page by page: parse,
+    normalise, plan the next pages, hand records to the sink, report progress. The work that
+    needs the interpreter lock is the same whichever thread does it; done by one thread, it
+    does not preempt the fetchers with more of itself.
     """
 
     def __init__(self, client: OneRosterClient, entities: tuple[str, ...], sink: Sink,
@@ -170,8 +173,9 @@ class ParallelFetch:
                                        self)
                      for entity in dict.fromkeys(entities)}
         self.pending = 0  # pages asked for and not yet handled; only run()'s thread counts
-        self.todo: queue.SimpleQueue[tuple[EntityRun, Slice, dict | None] | None] = \
-            queue.SimpleQueue()
+        # Collections take turns at the fetchers, so one read page by page is not stuck
+        # behind every page planned for one read side by side (see TurnQueue).
+        self.todo = TurnQueue(self.width, tuple(self.runs))
         # Bounded: while the sink holds run()'s thread up, the fetchers stop at one answer
         # each instead of reading on into memory.
         self.answers: queue.Queue[tuple[EntityRun, Slice, dict | None, Any]] = \
@@ -195,8 +199,11 @@ class ParallelFetch:
             for run in self.runs.values():
                 self._fail(run, error)
             return self._result()
+        # One fetcher per request in flight, and one more per collection: while fetchers
+        # wait out a rate limit holding their pages, a collection whose turn comes still
+        # finds one (the transport's slots keep the requests in flight to the width).
         fetchers = [threading.Thread(target=self._fetcher, name=f"oneroster-{i}", daemon=True)
-                    for i in range(self.width)]
+                    for i in range(self.width + len(self.runs))]
         for thread in fetchers:
             thread.start()
         try:
@@ -208,7 +215,7 @@ class ParallelFetch:
             raise
         finally:
             for _ in fetchers:
-                self.todo.put(None)
+                self.todo.stop()
             for thread in fetchers:
                 while thread.is_alive():  # it may be waiting for room for an answer
                     self._discard_answers()
@@ -220,7 +227,7 @@ class ParallelFetch:
     def _fetcher(self) -> None:
         """Send the requests of pages to fetch, one at a time, and pass their answers on."""
         while (job := self.todo.get()) is not None:
-            run, page, query = job
+            key, (run, page, query) = job
             outcome: Any = None  # nothing asked: the collection failed already
             try:
                 if run.planner.past_end(page):
@@ -231,6 +238,7 @@ class ParallelFetch:
                                                        cancel=self.cancel, observer=run)
             except BaseException as error:  # handled, or raised, by run()'s thread
                 outcome = error
+            self.todo.done(key)
             self.answers.put((run, page, query, outcome))
             del job, outcome  # an answer's body is not kept while waiting for the next page
 
@@ -247,7 +255,7 @@ class ParallelFetch:
             run.active += 1
             run.flying.append(page.offset)
         self.pending += 1
-        self.todo.put((run, page, query))
+        self.todo.put((run, page, query), run.entity)
 
     def _handle_answers(self) -> None:
         """Handle answers as they come, until every page asked for is handled."""
@@ -326,6 +334,7 @@ class ParallelFetch:
                     progress.total = progress.fetched
                 run.finished_at = time.perf_counter()
         if finished:
+            self.todo.finish(run.entity)
             self.report(run)
 
     def _fail(self, run: EntityRun, error: OneRosterError) -> None:
@@ -340,6 +349,7 @@ class ParallelFetch:
                 else "failed"
             run.progress.error = error
             run.progress.waiting_s = 0.0
+        self.todo.finish(run.entity)
         self.report(run)
 
     def report(self, run: EntityRun) -> None:
