@@ -101,3 +101,81 @@ def test_the_log_is_paged_newest_first(app, people, ada):
     assert ada.get("/orgs/audit?page=nonsense").status_code == 200
     beyond = ada.get("/orgs/audit?page=9").get_data(as_text=True)
     assert "Nothing recorded yet on this page." in beyond
+
+
+def _event(app, organization_id, action, summary, *, actor_id=None, target_id=None,
+           seconds_ago=0, **details):
+    from datetime import timedelta
+
+    from webapp.models.common import utcnow
+
+    with app.app_context():
+        event = AuditEvent(organization_id=organization_id, actor_id=actor_id, action=action,
+                           summary=summary, target_type="connection" if target_id else None,
+                           target_id=str(target_id) if target_id else None, details=details,
+                           created_at=utcnow() - timedelta(seconds=seconds_ago))
+        db.session.add(event)
+        db.session.commit()
+
+
+def test_the_log_filters_by_action_person_and_connection(app, people, ada):
+    springfield = people.org_id("Springfield District")
+    people.join("bob@example.com", "Springfield District")
+    with app.app_context():
+        from webapp.models import User
+        bob_id = db.session.scalar(select(User.id).where(User.email == "bob@example.com"))
+    _event(app, springfield, "connection.tested", "Tested North", actor_id=bob_id, target_id=7)
+    _event(app, springfield, "connection.tested", "Tested South", target_id=8)
+    _event(app, springfield, "connection.edited", "Edited North", actor_id=bob_id, target_id=7)
+
+    page = ada.get("/orgs/audit").get_data(as_text=True)
+    assert '<option value="connection.tested">' in page and ">Bob" in page
+    by_action = ada.get("/orgs/audit?action=connection.tested").get_data(as_text=True)
+    assert "Tested North" in by_action and "Tested South" in by_action
+    assert "Edited North" not in by_action
+    by_person = ada.get(f"/orgs/audit?person={bob_id}").get_data(as_text=True)
+    assert "Tested North" in by_person and "Tested South" not in by_person
+    by_sdm = ada.get("/orgs/audit?person=sdm").get_data(as_text=True)
+    assert "Tested South" in by_sdm and "Tested North" not in by_sdm
+    by_connection = ada.get("/orgs/audit?connection=7&action=connection.tested").text
+    assert "Tested North" in by_connection and "Tested South" not in by_connection
+    assert "Edited North" not in by_connection
+    # The download holds what the filters show.
+    assert 'href="/orgs/audit.csv?action=connection.tested&amp;connection=7"' in by_connection
+    nothing = ada.get("/orgs/audit?action=no.such").get_data(as_text=True)
+    assert "Nothing matches these filters" in nothing
+
+
+def test_the_log_downloads_as_csv(app, people, ada):
+    springfield = people.org_id("Springfield District")
+    _event(app, springfield, "connection.tested", "=HYPERLINK(\"x\")", target_id=7, outcome="ok")
+    response = ada.get("/orgs/audit.csv?connection=7")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    import csv
+    import io
+    lines = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert lines[0][:5] == ["time_utc", "person", "email", "action", "summary"]
+    assert len(lines) == 2 and lines[1][3] == "connection.tested"
+    assert lines[1][4] == "'=HYPERLINK(\"x\")"  # never read as a formula
+    assert '"outcome": "ok"' in lines[1][7]
+    full = ada.get("/orgs/audit.csv").get_data(as_text=True)
+    assert "org.created" in full
+    people.join("carl@example.com", "Springfield District", role="member")
+    assert people.login("carl@example.com").get("/orgs/audit.csv").status_code == 403
+
+
+def test_decryptions_of_one_piece_of_work_share_a_row(app, people, ada):
+    springfield = people.org_id("Springfield District")
+    for seconds in (30, 29):
+        _event(app, springfield, "connection.secret_decrypted",
+               "Client secret of connection “North” decrypted: flow preview", target_id=7,
+               seconds_ago=seconds, reason="flow preview")
+    _event(app, springfield, "connection.secret_decrypted",
+           "Client secret of connection “North” decrypted: flow run", target_id=7,
+           seconds_ago=10, reason="flow run")
+    html = ada.get("/orgs/audit?action=connection.secret_decrypted").get_data(as_text=True)
+    assert html.count('data-action="connection.secret_decrypted"') == 2
+    assert 'data-repeats="2"' in html and "2 times" in html
+    csv_text = ada.get("/orgs/audit.csv?action=connection.secret_decrypted").text
+    assert csv_text.count("connection.secret_decrypted") == 3  # the record keeps every one

@@ -271,7 +271,9 @@ def add_editor_source(page, node: str, connection: int, label: str | None = None
         page.fill(f"#panel-{node}-label", label)
     page.select_option(f"#{node}-connection-select", str(connection))
     page.click(f"#panel-{node} button:has-text('Apply')")
-    page.wait_for_selector(f".graph-node[data-node={node}]")
+    # Applied: the node is named after its label, or else its connection.
+    page.wait_for_selector(f".graph-node[data-node={node}] .graph-detail:not(:has-text('connection'))")
+    swapped_in(page, f".graph-node[data-node={node}]")
 
 
 def test_editor_validation_settles_when_the_last_preflight_ends(signed_in, live_server):
@@ -297,6 +299,34 @@ def test_editor_validation_settles_when_the_last_preflight_ends(signed_in, live_
     banner = page.inner_text("[data-testid=graph-ok]")
     assert "every source's pre-flight passed" in banner
     # Both sources read OneRoster: each is named by its connection, not twice "OneRoster API".
-    titles = page.locator(".graph-source .graph-title").all_inner_texts()
+    titles = page.locator(".graph-source .graph-title").evaluate_all(
+        "texts => texts.map(t => t.textContent.trim())")
     assert titles == ["Demo sandbox", "Latency sandbox"]
     assert_accessible(page, "the editor once its pre-flights passed")
+
+
+def test_the_editor_works_on_a_phone(phone, live_server, screenshots):
+    from tests.e2e.conftest import sign_up
+    from tests.e2e.test_pages_e2e import assert_fits
+
+    page = sign_up(phone)
+    north = create_sandbox_connection(page, "North sandbox")
+    south = create_sandbox_connection(page, "South sandbox")
+    page.goto("/flows/")
+    page.click("button:has-text('New flow (advanced editor)')")
+    swapped_in(page, "#editor")
+    add_editor_source(page, "source-1", north)
+    add_editor_source(page, "source-2", south)
+    page.click("button:has-text('Add merge')")
+    swapped_in(page, "[data-testid=precedence]")
+    page.click(".validate button")
+    for node in ("source-1", "source-2"):
+        page.wait_for_selector(f".graph-node.preflight-passed[data-node={node}]", timeout=30_000)
+    assert_fits(page, "the editor on a phone")
+    assert_accessible(page, "the editor on a phone")
+    # The picture keeps a readable size (it scrolls sideways) and a node opens its panel.
+    box = page.locator(".graph-node[data-node=source-2] rect").bounding_box()
+    assert box["width"] >= 150
+    page.locator(".graph-node[data-node=source-2]").tap()
+    swapped_in(page, "#panel-source-2")
+    page.screenshot(path=str(screenshots / "phone-editor-merge.png"), full_page=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from tests.e2e.axe import assert_accessible
-from tests.e2e.conftest import PHONE
+from tests.e2e.conftest import PHONE, sign_up
 from tests.e2e.test_flows_e2e import (
     check_run,
     create_sandbox_connection,
@@ -93,3 +93,24 @@ def test_the_skip_link_is_the_first_stop_and_moves_focus_to_the_content(signed_i
     assert page.locator(".skip-link").bounding_box()["y"] >= 0  # visible once focused
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
+
+
+def test_the_one_time_invite_link_has_a_copy_button(browser, live_server, screenshots):
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE)
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = sign_up(context.new_page())
+    try:
+        page.goto("/orgs/members")
+        page.fill("#email", "new.teacher@example.com")
+        page.click("button:has-text('Add member')")
+        page.wait_for_selector("#invite-link")
+        link = page.input_value("#invite-link")
+        assert "/invite/" in link
+        assert_accessible(page, "the members page with a one-time invite link")
+        assert_fits(page, "the members page with an invite link")
+        page.click("button[data-copy=invite-link]")
+        page.wait_for_selector("#invite-link-copied:has-text('Copied to the clipboard.')")
+        assert page.evaluate("navigator.clipboard.readText()") == link
+        page.screenshot(path=str(screenshots / "phone-invite-link.png"), full_page=True)
+    finally:
+        context.close()

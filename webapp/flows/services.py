@@ -221,8 +221,9 @@ def _describe_node(node: Mapping[str, Any], registry: plugins.Registry,
     if connection is None:
         return NodeView(node["id"], kind, label, "Connection missing",
                         connection_missing=True, problems=problems)
-    return NodeView(node["id"], kind, label, connection.name, connection=connection,
-                    problems=problems)
+    # A source named after its connection says which plugin reads it instead.
+    detail = connection.name if label != connection.name else title
+    return NodeView(node["id"], kind, label, detail, connection=connection, problems=problems)
 
 
 def _options_text(config: Mapping[str, Any]) -> str:

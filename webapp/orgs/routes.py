@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    session,
+    stream_with_context,
+    url_for,
+)
 from flask_login import current_user, login_required
 from htmx_flask import request
 
 from webapp import crypto
 from webapp.models import Invite, Membership
+from webapp.models.common import utcnow
 from webapp.notifications import services as notifications
-from webapp.orgs import services
+from webapp.orgs import auditlog, services
 from webapp.orgs.forms import AddMemberForm, OrganizationForm
 from webapp.tenancy import admin_required, current_org, get_or_404, is_admin
 
@@ -148,6 +159,21 @@ def revoke_invite(invite_id: int):
 @bp.get("/audit")
 @admin_required
 def audit():
-    page = max(request.args.get("page", 1, type=int), 1)
-    return render_template("orgs/audit.html", organization=current_org(),
-                           events=services.audit_page(page))
+    """Show the audit log, a page at a time, narrowed by action, person and connection."""
+    filters = auditlog.Filters.from_args(request.args)
+    number = max(request.args.get("page", 1, type=int), 1)
+    events = auditlog.page(filters, number)
+    return render_template("orgs/audit.html", organization=current_org(), events=events,
+                           rows=auditlog.grouped(list(events.items)), filters=filters,
+                           choices=auditlog.choices())
+
+
+@bp.get("/audit.csv")
+@admin_required
+def audit_csv():
+    """Download the audit log, with the filters shown, as CSV."""
+    filters = auditlog.Filters.from_args(request.args)
+    name = f"sdm-audit-{current_org().id}-{utcnow():%Y%m%d-%H%M}.csv"
+    return Response(stream_with_context(auditlog.csv_lines(filters)),
+                    mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
