@@ -272,7 +272,8 @@ def add_editor_source(page, node: str, connection: int, label: str | None = None
     page.select_option(f"#{node}-connection-select", str(connection))
     page.click(f"#panel-{node} button:has-text('Apply')")
     # Applied: the node is named after its label, or else its connection.
-    page.wait_for_selector(f".graph-node[data-node={node}] .graph-detail:not(:has-text('connection'))")
+    page.wait_for_selector(
+        f".graph-node[data-node={node}] .graph-detail:not(:has-text('connection'))")
     swapped_in(page, f".graph-node[data-node={node}]")
 
 
