@@ -29,16 +29,22 @@ def assert_fits(page, where: str) -> None:
             f"Sign out is off screen on {where}"
 
 
-def visit(page, url: str, name: str, screenshots, wait: str = "main") -> None:
+# The pictures of the walk that the README shows; the others go to the test's own folder.
+README_PICTURES = {"phone-connections", "phone-run"}
+
+
+def visit(page, url: str, name: str, screenshots, elsewhere, wait: str = "main") -> None:
     page.goto(url)
     page.wait_for_selector(wait)
     page.wait_for_load_state("networkidle")
     assert_accessible(page, f"{url} ({name})")
     assert_fits(page, url)
-    page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
+    folder = screenshots if name in README_PICTURES else elsewhere
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
-def test_every_page_is_accessible_and_fits_a_phone(signed_in, phone, live_server, screenshots):
+def test_every_page_is_accessible_and_fits_a_phone(signed_in, phone, live_server, screenshots,
+                                                    tmp_path):
     page = signed_in
     counts = live_server.sandbox.district.counts()
     connection = create_sandbox_connection(page, "Springfield sandbox")
@@ -73,15 +79,15 @@ def test_every_page_is_accessible_and_fits_a_phone(signed_in, phone, live_server
         ("/runs/", "activity"), ("/notifications/", "notifications"),
     ]
     for url, name in pages:
-        visit(page, url, f"desktop-{name}", screenshots)
-        visit(phone, url, f"phone-{name}", screenshots)
+        visit(page, url, f"desktop-{name}", screenshots, tmp_path)
+        visit(phone, url, f"phone-{name}", screenshots, tmp_path)
     assert phone.viewport_size == PHONE
 
 
-def test_signed_out_pages_are_accessible_and_fit_a_phone(page, phone, screenshots):
+def test_signed_out_pages_are_accessible_and_fit_a_phone(page, phone, tmp_path):
     for url, name in (("/login", "login"), ("/signup", "signup")):
-        visit(page, url, f"desktop-{name}", screenshots)
-        visit(phone, url, f"phone-{name}", screenshots)
+        visit(page, url, f"desktop-{name}", tmp_path, tmp_path)
+        visit(phone, url, f"phone-{name}", tmp_path, tmp_path)
 
 
 def test_the_skip_link_is_the_first_stop_and_moves_focus_to_the_content(signed_in):
@@ -95,7 +101,7 @@ def test_the_skip_link_is_the_first_stop_and_moves_focus_to_the_content(signed_i
     assert page.evaluate("document.activeElement.id") == "main"
 
 
-def test_the_one_time_invite_link_has_a_copy_button(browser, live_server, screenshots):
+def test_the_one_time_invite_link_has_a_copy_button(browser, live_server, tmp_path):
     context = browser.new_context(base_url=live_server.url, viewport=PHONE)
     context.grant_permissions(["clipboard-read", "clipboard-write"])
     page = sign_up(context.new_page())
@@ -111,6 +117,6 @@ def test_the_one_time_invite_link_has_a_copy_button(browser, live_server, screen
         page.click("button[data-copy=invite-link]")
         page.wait_for_selector("#invite-link-copied:has-text('Copied to the clipboard.')")
         assert page.evaluate("navigator.clipboard.readText()") == link
-        page.screenshot(path=str(screenshots / "phone-invite-link.png"), full_page=True)
+        page.screenshot(path=str(tmp_path / "phone-invite-link.png"), full_page=True)
     finally:
         context.close()

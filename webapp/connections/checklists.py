@@ -179,7 +179,7 @@ def invalid_view(errors: dict[str, str], connection_id: int | None,
                         f"need{'s' if count == 1 else ''} attention (highlighted); "
                         "then test again.",
              "advice": [], "step": None}
-    return TestView(key=region, state="error", poll_url="", in_form=True, error=error,
+    return TestView(key=region, state="idle", poll_url="", in_form=True, error=error,
                     start_url=values_test_url(connection_id, region))
 
 
