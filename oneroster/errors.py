@@ -95,9 +95,20 @@ def scrub(text: str | None, secrets: Iterable[str]) -> str | None:
     """Replace every secret occurring in a text, longest first."""
     if not text:
         return text
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, REDACTED)
+    forms = sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True)
+    for secret in forms:
+        text = text.replace(secret, REDACTED)
+    if text.endswith("…"):
+        text = _scrub_cut(text[:-1], forms) + "…"
+    return text
+
+
+def _scrub_cut(text: str, forms: list[str]) -> str:
+    """Redact the start of a secret left at the end of a text that was cut short."""
+    for secret in forms:
+        for length in range(len(secret) - 1, 3, -1):
+            if text.endswith(secret[:length]):
+                return text[:-length] + REDACTED
     return text
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -25,19 +27,23 @@ def _actions(app, organization_id):
 
 
 def test_member_changes_are_recorded_and_shown(app, people, ada):
-    people.signup("eve@example.com", "Shelbyville Schools", name="Eve Elsewhere")
+    eve = people.signup("eve@example.com", "Shelbyville Schools", name="Eve Elsewhere")
     ada.post("/orgs/members", data={"email": "eve@example.com", "role": "member"})
+    invitations = eve.get("/orgs/invitations").get_data(as_text=True)
+    eve.post(re.search(r"/orgs/invitations/\d+/accept", invitations).group(0))
     ada.post("/orgs/members", data={"email": "newbie@example.com", "role": "member"})
     eve_id = people.membership_id("eve@example.com", "Springfield District")
     ada.post(f"/orgs/members/{eve_id}/role", data={"role": "admin"}, headers=HX)
     ada.post(f"/orgs/members/{eve_id}/remove")
 
     springfield = people.org_id("Springfield District")
-    assert _actions(app, springfield) == ["org.created", "member.added", "member.invited",
-                                          "member.role_changed", "member.removed"]
+    assert _actions(app, springfield) == ["org.created", "member.invited", "member.joined",
+                                          "member.invited", "member.role_changed",
+                                          "member.removed"]
     html = ada.get("/orgs/audit").get_data(as_text=True)
     for summary in ("Created the organization Springfield District",
-                    "Added Eve Elsewhere (eve@example.com) as member",
+                    "Invited eve@example.com as member",
+                    "Eve Elsewhere (eve@example.com) accepted an invite as member",
                     "Invited newbie@example.com as member",
                     "Changed Eve Elsewhere (eve@example.com) from member to admin",
                     "Removed Eve Elsewhere (eve@example.com)"):

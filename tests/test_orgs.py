@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -114,14 +115,19 @@ def test_member_cannot_reach_admin_endpoints(app, people, ada, bob):
         assert db.session.get(Invite, invite_id) is not None
 
 
-def test_admin_adds_an_existing_account(app, people, ada, eve):
+def test_admin_invites_an_existing_account_who_joins_on_accepting(app, people, ada, eve):
     response = ada.post("/orgs/members", data={"email": "EVE@example.com", "role": "admin"})
     assert response.status_code == 303
     html = ada.get("/orgs/members").get_data(as_text=True)
-    assert "Added Eve Elsewhere as an admin." in html
+    assert "Invite link for eve@example.com" in html
+    springfield = people.org_id("Springfield District")
+    assert eve.post(f"/orgs/{springfield}/switch").status_code == 404  # not yet a member
+    invitations = eve.get("/orgs/invitations").get_data(as_text=True)
+    invite_id = re.search(r"/orgs/invitations/(\d+)/accept", invitations).group(1)
+    assert eve.post(f"/orgs/invitations/{invite_id}/accept").status_code == 303
     assert _role(app, people, "eve@example.com") == Role.ADMIN
     # Eve now belongs to both organizations and can switch to Springfield.
-    assert eve.post(f"/orgs/{people.org_id('Springfield District')}/switch").status_code == 303
+    assert eve.post(f"/orgs/{springfield}/switch").status_code == 303
 
 
 def test_adding_someone_who_is_already_a_member_says_so(ada, bob):

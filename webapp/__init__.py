@@ -41,7 +41,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     htmx.init_app(app)
     _sqlite_pragmas(app)
 
-    from webapp import jobs, plugins
+    from webapp import headers, inputs, jobs, plugins
+    from webapp.auth import sessions, throttle
+
+    sessions.init_app(app)
+    throttle.init_app(app)
+    headers.init_app(app)
+    inputs.init_app(app)
 
     plugins.init_app(app)
     jobs.init_app(app)
@@ -68,8 +74,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     cli.init_app(app)
     wording.init_app(app)
+    from webapp.orgs.services import open_invitations
+
     app.jinja_env.globals.update(current_membership=tenancy.current_membership,
-                                 is_admin=tenancy.is_admin)
+                                 is_admin=tenancy.is_admin, open_invitations=open_invitations)
     return app
 
 

@@ -75,5 +75,23 @@ def scheduler(once: bool) -> None:
     loop.serve(app, threading.Event())
 
 
+@sdm.command("rotate-keys")
+def rotate_keys() -> None:
+    """Re-encrypt every stored secret under the newest of SDM_ENCRYPTION_KEYS."""
+    from webapp.keys import rotate_stored_secrets
+
+    report = rotate_stored_secrets()
+    click.echo(f"Re-encrypted {report.connections} connection secret"
+               f"{'s' if report.connections != 1 else ''} and {report.jobs} pending test "
+               f"secret{'s' if report.jobs != 1 else ''} under the newest key.")
+    if report.unreadable:
+        for name in report.unreadable:
+            click.echo(f"  Not readable with any configured key: {name}", err=True)
+        raise click.ClickException(
+            "Some secrets could not be decrypted; they are unchanged. Add the key they were "
+            "encrypted with (or type those secrets again) before dropping an old key.")
+    click.echo("Every stored secret now opens with the first key alone; older keys can go.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(sdm)

@@ -45,6 +45,10 @@ DEFAULTS: dict[str, Any] = {
     "MAX_IN_FLIGHT": 8,
     "LOG_LEVEL": "INFO",
     "APP_URL": "http://127.0.0.1:8000/",  # where people reach SDM; the demo seed points at it
+    "SESSION_IDLE_MINUTES": 120,  # a session unused this long ends
+    "SESSION_HOURS": 12,  # a session ends this long after sign-in, however busy
+    "TRUSTED_PROXIES": 0,  # reverse proxies in front of SDM whose X-Forwarded-* to trust
+    "MAX_BODY_MB": 2,  # largest request body SDM reads
     "PASSWORD_HASH_METHOD": "scrypt",  # werkzeug hash method for passwords
     "ARTIFACTS_DIR": None,  # None: instance/artifacts (run downloads, e.g. CSV bundles)
     "RUN_RETENTION": 0,  # runs kept per flow, records included, after a success; 0: all

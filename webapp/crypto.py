@@ -48,4 +48,9 @@ def decrypt(token: str) -> str:
 
 def rotate(token: str) -> str:
     """Re-encrypt a secret under the newest key."""
-    return _fernet().rotate(token.encode()).decode()
+    try:
+        return _fernet().rotate(token.encode()).decode()
+    except InvalidToken:
+        raise SecretUnreadable(
+            "The stored secret cannot be decrypted with the configured SDM_ENCRYPTION_KEYS."
+        ) from None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -19,6 +21,7 @@ migrate = Migrate()
 login = LoginManager()
 csrf = CSRFProtect()
 htmx = Htmx()
+limiter = Limiter(get_remote_address)  # no default limits: sign-in sets its own
 
 login.login_view = "auth.login"
 login.login_message = "Please sign in to continue."

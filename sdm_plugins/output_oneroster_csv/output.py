@@ -11,11 +11,47 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from sdm_plugins.output_oneroster_csv import binding
-from webapp.plugin_api import OutputPlugin, OutputResult, RunData
+from webapp.plugin_api import Field, OutputPlugin, OutputResult, RunData
 
 # The order files are written in: referenced entities before the ones that point to them.
 ORDER = ("academicSessions", "orgs", "courses", "classes", "users", "enrollments",
          "demographics")
+# OWASP's CSV injection guidance: a cell starting with one of these is a formula to a
+# spreadsheet; a leading ' makes the spreadsheet show it as text.
+RISKY = frozenset("=+-@\t\r")
+PROTECT = Field(
+    "protect_spreadsheets", "Protect spreadsheet users", "choice", default="on",
+    choices=(("on", "On: values starting with = + - @ get a leading '"),
+             ("off", "Off: every value byte for byte")),
+    help="A value from the SIS that starts with =, +, - or @ runs as a formula when someone "
+         "opens the file in a spreadsheet. On puts a ' in front of such values (OWASP CSV "
+         "injection guidance); off gives byte-exact files for systems that import them.")
+
+
+class Protector:
+    """Prefix cells a spreadsheet would run as formulas, and count them."""
+
+    def __init__(self, on: bool) -> None:
+        self.on = on
+        self.changed = 0
+
+    def rows(self, rows: Iterable[list[str]]) -> Iterable[list[str]]:
+        """Return the rows, with risky cells prefixed when protection is on."""
+        if not self.on:
+            return rows
+        return (self.row(row) for row in rows)
+
+    def row(self, row: list[str]) -> list[str]:
+        """Return one row with risky cells prefixed."""
+        if not any(cell and cell[0] in RISKY for cell in row):
+            return row
+        out = []
+        for cell in row:
+            if cell and cell[0] in RISKY:
+                self.changed += 1
+                cell = "'" + cell
+            out.append(cell)
+        return out
 
 
 class OneRosterCsvOutput(OutputPlugin):
@@ -27,6 +63,7 @@ class OneRosterCsvOutput(OutputPlugin):
                    "OneRoster 1.2 CSV binding's column order, ready for any CSV import.")
     extension = "zip"
     media_type = "application/zip"
+    fields = (PROTECT,)
 
     def filename(self, data: RunData) -> str:
         return f"oneroster-run-{data.run_id}.zip"
@@ -34,6 +71,7 @@ class OneRosterCsvOutput(OutputPlugin):
     def write(self, data: RunData, path: Path) -> OutputResult:
         held = set(data.entities())
         entities = [e for e in ORDER if e in held]
+        guard = Protector(self.config.get("protect_spreadsheets", "on") != "off")
         modes: dict[str, str] = {}
         counts: dict[str, int] = {}
         skipped = 0
@@ -46,20 +84,22 @@ class OneRosterCsvOutput(OutputPlugin):
                 if entity == "users":
                     modes["roles"] = modes["users"]
                     counts["users"], dropped, counts["roles"] = self._write_users(
-                        bundle, data, delta)
+                        bundle, data, delta, guard)
                 else:
-                    counts[entity], dropped = self._write_file(bundle, data, entity, delta)
+                    counts[entity], dropped = self._write_file(bundle, data, entity, delta,
+                                                               guard)
                 skipped += dropped
             self._write_manifest(bundle, data, modes)
         notes = []
         if skipped:
             notes.append(f"{skipped} records marked tobedeleted were left out of the bulk "
                          f"files (a bulk file lists only what exists).")
+        notes.append(_protection_note(guard))
         return OutputResult({f"{e}.csv": n for e, n in counts.items()}, tuple(notes))
 
     @staticmethod
     def _write_file(bundle: zipfile.ZipFile, data: RunData, entity: str,
-                    delta: bool) -> tuple[int, int]:
+                    delta: bool, guard: Protector) -> tuple[int, int]:
         rows = skipped = 0
 
         def produce() -> Iterable[list[str]]:
@@ -72,12 +112,12 @@ class OneRosterCsvOutput(OutputPlugin):
                 yield binding.row(entity, record.sourced_id, record.status,
                                   record.date_last_modified, record.data, delta=delta)
 
-        _write_csv(bundle, f"{entity}.csv", binding.header(entity), produce())
+        _write_csv(bundle, f"{entity}.csv", binding.header(entity), guard.rows(produce()))
         return rows, skipped
 
     @staticmethod
     def _write_users(bundle: zipfile.ZipFile, data: RunData,
-                     delta: bool) -> tuple[int, int, int]:
+                     delta: bool, guard: Protector) -> tuple[int, int, int]:
         """Write users.csv, and roles.csv from the same pass (1.2 keeps roles apart)."""
         rows = skipped = roles = 0
         with tempfile.TemporaryFile() as spool:
@@ -96,11 +136,11 @@ class OneRosterCsvOutput(OutputPlugin):
                                                    user.date_last_modified, user.data,
                                                    delta=delta))
                     roles += len(lines)
-                    role_writer.writerows(lines)
+                    role_writer.writerows(guard.rows(lines))
                     yield binding.row("users", user.sourced_id, user.status,
                                       user.date_last_modified, user.data, delta=delta)
 
-            _write_csv(bundle, "users.csv", binding.header("users"), produce())
+            _write_csv(bundle, "users.csv", binding.header("users"), guard.rows(produce()))
             text.flush()
             text.detach()
             spool.seek(0)
@@ -114,6 +154,18 @@ class OneRosterCsvOutput(OutputPlugin):
         lines += [[f"file.{name}", modes.get(name, "absent")] for name in binding.MANIFEST_FILES]
         lines += [["source.systemName", "SDM"], ["source.systemCode", data.label]]
         _write_csv(bundle, "manifest.csv", ["propertyName", "value"], lines)
+
+
+def _protection_note(guard: Protector) -> str:
+    """Say in the bundle's notes whether values were changed for spreadsheets, and how many."""
+    if not guard.on:
+        return ("Protect spreadsheet users is off: values are byte for byte as the SIS sent "
+                "them, so a value starting with =, +, - or @ may run as a formula in a "
+                "spreadsheet.")
+    return (f"Protect spreadsheet users is on: {guard.changed} value"
+            f"{'s' if guard.changed != 1 else ''} starting with =, +, -, @, tab or carriage "
+            "return got a leading ' so spreadsheets show them as text (OWASP CSV injection "
+            "guidance). Turn it off in the flow's output for byte-exact files.")
 
 
 def _write_csv(bundle: zipfile.ZipFile, name: str, head: list[str],

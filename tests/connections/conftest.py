@@ -37,6 +37,11 @@ class People:
 @pytest.fixture
 def people(app) -> People:
     """Springfield (admin Ada, member Max) and Shelbyville (admin Olga), stored directly."""
+    return make_people(app)
+
+
+def make_people(app) -> People:
+    """Store Springfield (admin Ada, member Max) and Shelbyville (admin Olga)."""
     with app.app_context():
         springfield = Organization(name="Springfield District")
         shelbyville = Organization(name="Shelbyville District")

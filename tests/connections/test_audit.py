@@ -14,10 +14,11 @@ def _events(app):
 
 
 def test_the_life_of_a_connection_is_audited_without_secrets(app, client, people, saved):
+    # Same server, new path: the stored secret may follow without being typed again.
     client.post(f"/connections/{saved}", data={**VALID, "client_secret": "",
-                                               "base_url": "https://new.example.org/ims"})
+                                               "base_url": "https://sis.example.org/ims"})
     client.post(f"/connections/{saved}", data={**VALID, "client_secret": "replacement-secret",
-                                               "base_url": "https://new.example.org/ims"})
+                                               "base_url": "https://sis.example.org/ims"})
     client.post(f"/connections/{saved}/delete")
 
     events = _events(app)
@@ -28,7 +29,7 @@ def test_the_life_of_a_connection_is_audited_without_secrets(app, client, people
                for *_, actor, org in events)
     edited = events[1][2]
     assert edited["fields"] == ["base_url"]
-    assert edited["changes"]["base_url"] == [VALID["base_url"], "https://new.example.org/ims"]
+    assert edited["changes"]["base_url"] == [VALID["base_url"], "https://sis.example.org/ims"]
     assert f"“{VALID['name']}”" in events[3][1]
     flat = repr(events)
     assert SECRET not in flat and "replacement-secret" not in flat

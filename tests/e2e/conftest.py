@@ -119,12 +119,31 @@ def browser(chromium_path) -> Iterator:
 
 @pytest.fixture
 def page(browser, live_server) -> Iterator:
+    # Playwright polls wait_for_function predicates with eval, which SDM's policy blocks;
+    # these pages skip the policy, and `strict_page` runs under it.
     context = browser.new_context(base_url=live_server.url,
-                                  viewport={"width": 1200, "height": 900})
+                                  viewport={"width": 1200, "height": 900}, bypass_csp=True)
     context.set_default_timeout(10_000)
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def strict_page(browser, live_server) -> Iterator:
+    """A page under SDM's Content-Security-Policy; any violation it reports fails the test."""
+    context = browser.new_context(base_url=live_server.url,
+                                  viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    violations: list[str] = []
+    page.on("console", lambda message: violations.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    page.on("pageerror", lambda error: violations.append(str(error)))
+    page.violations = violations
+    yield page
+    context.close()
+    assert violations == [], violations
 
 
 @pytest.fixture

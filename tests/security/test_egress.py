@@ -184,3 +184,11 @@ def test_a_json_error_message_is_cut_short_and_scrubbed():
     assert SECRET not in caught.value.server_message
     assert "[redacted]" in caught.value.server_message
     assert len(caught.value.server_message) <= 200
+
+
+def test_a_secret_cut_in_half_by_the_length_limit_is_still_taken_out():
+    from oneroster.errors import scrub, secret_forms
+
+    forms = secret_forms(SECRET, "district-app")
+    cut = "bad client_secret=" + SECRET[:9] + "…"
+    assert scrub(cut, forms) == "bad client_secret=[redacted]…"

@@ -28,17 +28,17 @@ def app_config(app_config):
     ("auth_url", "http://127.0.0.1:9/oauth/token", "SDM_ALLOW_LOOPBACK=true"),
     ("base_url", "http://localhost:9/ims/oneroster/rostering/v1p2", "SDM_ALLOW_LOOPBACK=true"),
 ])
-def test_a_refused_address_is_named_next_to_the_field_at_save(people, login, create, field,
+def test_a_refused_address_is_named_next_to_the_field_at_save(staff, login, create, field,
                                                                 url, words):
-    login(people.admin_id)
+    login(staff.admin_id)
     response = create(**{field: url})
     assert response.status_code == 422
     assert words in _error_of(response.get_data(as_text=True), field)
 
 
-def test_an_unsaved_test_is_refused_before_anything_is_sent(client, people, login):
+def test_an_unsaved_test_is_refused_before_anything_is_sent(client, staff, login):
     with serve(lambda got: Reply.json(TOKEN)) as server:
-        login(people.member_id)
+        login(staff.member_id)
         response = client.post("/connections/test", data={
             **VALID, "base_url": f"{server.url}/ims/oneroster/rostering/v1p2",
             "auth_url": f"{server.url}/oauth/token"})
@@ -47,9 +47,9 @@ def test_an_unsaved_test_is_refused_before_anything_is_sent(client, people, logi
     assert server.received == []
 
 
-def test_private_networks_are_allowed_when_configured(app, people, login, create):
+def test_private_networks_are_allowed_when_configured(app, staff, login, create):
     app.config["ALLOW_PRIVATE_NETWORKS"] = True
-    login(people.admin_id)
+    login(staff.admin_id)
     assert create(base_url="https://10.0.0.5/ims/oneroster/rostering/v1p2",
                   auth_url="https://10.0.0.5/oauth/token").status_code == 303
 

@@ -8,17 +8,22 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, Field, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
+from webapp.auth.passwords import password_problem
+
 MIN_PASSWORD = 8
 MAX_PASSWORD = 128
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+ECHO_MAX = 300  # a typed value is shown back after an error at most this long
+
+
 def _strip(value: str | None) -> str | None:
-    return value.strip() if isinstance(value, str) else value
+    return value.strip()[:ECHO_MAX] if isinstance(value, str) else value
 
 
 def _lower(value: str | None) -> str | None:
-    return value.strip().lower() if isinstance(value, str) else value
+    return value.strip().lower()[:ECHO_MAX] if isinstance(value, str) else value
 
 
 def email_address(_form: FlaskForm, field: Field) -> None:
@@ -73,7 +78,19 @@ def organization_field(label: str = "Organization name") -> StringField:
     ])
 
 
-class SignupForm(Form):
+class NewPasswordForm(Form):
+    """A form that chooses a password: refused when it is easy to guess for this person."""
+
+    invite_email = ""  # the email an invite was made for, when the form has no email field
+
+    def validate_password(self, field: Field) -> None:
+        email = getattr(getattr(self, "email", None), "data", None) or self.invite_email
+        name = getattr(getattr(self, "name", None), "data", None) or ""
+        if field.data and (problem := password_problem(field.data, email=email, name=name)):
+            raise ValidationError(problem)
+
+
+class SignupForm(NewPasswordForm):
     name = name_field()
     email = email_field()
     password, confirm = new_password_fields()
@@ -86,7 +103,7 @@ class LoginForm(Form):
     next = HiddenField()
 
 
-class InviteSignupForm(Form):
+class InviteSignupForm(NewPasswordForm):
     """Sign-up through an invite: the email comes from the invite, not the form."""
 
     name = name_field()

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, session, url_for
-from flask_login import current_user, login_user, logout_user
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user
 from htmx_flask import request
 
 from webapp.auth import services
 from webapp.auth.forms import InviteSignupForm, LoginForm, SignupForm
+from webapp.auth.sessions import end_everywhere, start
+from webapp.auth.throttle import signup_throttled, throttled
 from webapp.orgs import services as orgs
 
 bp = Blueprint("auth", __name__)
-
-
-def _start_session(user) -> None:
-    """Sign a person in on a fresh session, so nothing of the previous one carries over."""
-    session.clear()
-    login_user(user)
 
 
 @bp.get("/signup")
@@ -27,6 +23,7 @@ def signup():
 
 
 @bp.post("/signup")
+@signup_throttled
 def create_account():
     form = SignupForm()
     if not form.validate():
@@ -37,7 +34,7 @@ def create_account():
     except services.EmailTaken as taken:
         form.email.errors.append(taken.message)
         return render_template("auth/signup.html", form=form), 422
-    _start_session(user)
+    start(user)
     flash(f"Welcome, {user.name}. You are the admin of {organization.name}.", "success")
     return redirect(url_for("main.index"), 303)
 
@@ -51,6 +48,7 @@ def login():
 
 
 @bp.post("/login")
+@throttled
 def authenticate():
     form = LoginForm()
     if not form.validate():
@@ -59,14 +57,14 @@ def authenticate():
     if user is None:
         form.password.errors.append("The email or password is not right. Try again.")
         return render_template("auth/login.html", form=form), 422
-    _start_session(user)
+    start(user)
     return redirect(services.safe_next(form.next.data) or orgs.home_url(user), 303)
 
 
 @bp.post("/logout")
 def logout():
-    logout_user()
-    session.clear()
+    if current_user.is_authenticated:
+        end_everywhere(current_user)
     flash("You have signed out.", "info")
     return redirect(url_for("auth.login"), 303)
 
@@ -87,22 +85,24 @@ def accept_invite(token: str):
     if current_user.is_authenticated:
         return _join(found, token)
     form = InviteSignupForm()
+    form.invite_email = found.email
     if not form.validate():
         return _invite_page(found, token, form, 422)
     try:
         user = services.create_invited_account(form.name.data, form.password.data, found)
     except services.EmailTaken:
-        flash("You already have an account. Sign in to accept the invite.", "info")
-        return redirect(url_for("auth.login", next=url_for("auth.invite", token=token)), 303)
-    _start_session(user)
+        form.name.errors.append("No new account can be made for this invite. If you have an "
+                                "SDM account, sign in to accept it.")
+        return _invite_page(found, token, form, 422)
+    start(user)
     orgs.switch(user, found.organization_id)
     flash(f"Welcome, {user.name}. You joined {found.organization.name}.", "success")
     return redirect(url_for("main.index"), 303)
 
 
 def _invite_page(found, token: str, form: InviteSignupForm, status: int = 200):
-    return render_template("auth/invite.html", invite=found, token=token, form=form,
-                           has_account=services.find_user(found.email) is not None), status
+    form.invite_email = found.email
+    return render_template("auth/invite.html", invite=found, token=token, form=form), status
 
 
 def _join(found, token: str):

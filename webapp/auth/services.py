@@ -20,16 +20,23 @@ DEFAULT_HASH_METHOD = "scrypt"
 class EmailTaken(ValueError):
     """An account with this email address already exists."""
 
-    message = "An account with this email address already exists. Sign in instead."
+    message = ("No new account can be made with this email address. If it is yours, sign in "
+               "instead.")
 
 
 @login.user_loader
 def load_user(user_id: str) -> User | None:
-    """Return the person a session cookie names, if they still exist."""
+    """Return the person a session cookie names, if that session has not been ended."""
+    account, _, generation = str(user_id).partition(".")
     try:
-        return db.session.get(User, int(user_id))
-    except (TypeError, ValueError):
+        user = db.session.get(User, int(account))
+        # A bare id is a cookie from before generations were kept: generation 0.
+        wanted = int(generation or 0)
+    except (TypeError, ValueError, OverflowError):
         return None
+    if user is None or (user.session_generation or 0) != wanted:
+        return None
+    return user
 
 
 def normalise_email(email: str) -> str:

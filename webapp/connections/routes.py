@@ -10,6 +10,7 @@ from htmx_flask import request
 
 from webapp.connections import checklists, health, services, testing, validation, verdicts
 from webapp.connections.forms import Embed, FormState, read, read_secret
+from webapp.inputs import id_value
 from webapp.models import AuthMethod, Connection, Job, Status
 from webapp.tenancy import current_org, get_or_404, is_admin, members_only
 
@@ -105,7 +106,7 @@ def _selector(selected: int | None, embed: Embed, created: Connection | None = N
 def selector():
     embed = Embed.from_request({"embed": "1", **request.args})
     selected = request.args.get(embed.field) or request.args.get("selected") or ""
-    return _selector(int(selected) if selected.isdigit() else None, embed)
+    return _selector(id_value(selected), embed)
 
 
 @bp.get("/<int:connection_id>")
@@ -212,7 +213,7 @@ def test_badge(connection_id: int):
 def selected_test_status():
     field = request.args.get("field") or "connection_id"
     value = request.args.get(field, "") if checklists.safe_region(field) == field else ""
-    connection = get_or_404(Connection, int(value)) if value.isdigit() else None
+    connection = get_or_404(Connection, id_value(value)) if id_value(value) else None
     if connection is not None:
         testing.refresh(connection)
     selector = request.args.get("selector", "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import func
@@ -37,6 +38,8 @@ from webapp.plugin_api import (
 from webapp.plugins import registry
 from webapp.tenancy import scoped
 
+ECHO_MAX = 1000  # the longest typed value shown back after a refused submit
+
 # Changing any of these (or replacing the secret) makes the last test meaningless.
 RESETS_STATUS = frozenset(TESTED_FIELDS)
 
@@ -67,6 +70,30 @@ def _proxies() -> dict[str, str]:
     return {"EU": current_app.config["PROXY_EU"]} if current_app.config.get("PROXY_EU") else {}
 
 
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """Return a URL's scheme, host and port: what must match for a secret to follow."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or {"http": 80,
+                                                                   "https": 443}.get(scheme)
+
+
+def token_url(values: Mapping[str, Any]) -> str | None:
+    """Return the token URL form values lead to: the Auth URL, or the template's default."""
+    auth_url = (values.get("auth_url") or "").strip() or None
+    template = provider_template(values.get("provider"))
+    if auth_url is None and template is not None:
+        auth_url = template.token_url_for(values["base_url"])
+    return auth_url
+
+
+def secret_destinations(values: Mapping[str, Any]) -> set[tuple[str, str, int | None]]:
+    """Return the origins a secret is sent to with these values: API and token endpoint."""
+    base = values.get("base_url") or ""
+    # With the Auth URL blank, every token address tried is on the Base URL's server.
+    return {_origin(base), _origin(token_url(values) or base)}
+
+
 def details_from_values(values: Mapping[str, Any], *, secret: str,
                         time_budget: float | None = None) -> ConnectionDetails:
     """Build a source's connection details from unsaved form values (nothing touches the DB).
@@ -77,10 +104,7 @@ def details_from_values(values: Mapping[str, Any], *, secret: str,
     scopes = values.get("scopes") or ()
     if isinstance(scopes, str):
         scopes = scopes.split()
-    auth_url = (values.get("auth_url") or "").strip() or None
-    template = provider_template(values.get("provider"))
-    if auth_url is None and template is not None:
-        auth_url = template.token_url_for(values["base_url"])
+    auth_url = token_url(values)
     config = current_app.config
     return ConnectionDetails(
         base_url=values["base_url"],
@@ -300,7 +324,12 @@ def form_state(args: Mapping[str, str], *, app_url: str,
 def invalid_state(values: dict[str, str], errors: dict[str, str],
                   template: ProviderTemplate | None, *, secret_typed: bool,
                   kept_client_side: bool) -> FormState:
-    """Return the form after a refused submit: typed values kept, the secret never echoed."""
+    """Return the form after a refused submit: typed values kept, the secret never echoed.
+
+    A value far over its limit comes back as its beginning only, never the whole of it.
+    """
+    values = {name: value if len(value) <= ECHO_MAX else value[:ECHO_MAX]
+              for name, value in values.items()}
     return FormState(values=values, template=template or template_or_default(None),
                      errors=errors, secret_dropped=secret_typed and not kept_client_side,
                      replace_secret=secret_typed or "client_secret" in errors)

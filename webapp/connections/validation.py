@@ -67,6 +67,17 @@ def url_problem(value: str, *, label: str, allow_query: bool) -> str | None:
     return egress_problem(value)
 
 
+def moves_secret(values: Mapping[str, str], connection: Connection) -> bool:
+    """Tell whether edited values would send the stored secret to another origin."""
+    from webapp.connections.services import connection_values, secret_destinations
+
+    try:
+        return not secret_destinations(values) <= secret_destinations(
+            connection_values(connection))
+    except ValueError:
+        return False  # a URL that does not parse has its own message
+
+
 def name_taken(name: str, connection: Connection | None) -> bool:
     """Tell whether another connection of the active organization has this name."""
     query = scoped(Connection).where(func.lower(Connection.name) == name.lower())
@@ -115,6 +126,10 @@ def validate(values: Mapping[str, str], *, secret: str, template: ProviderTempla
         errors["client_id"] = "The Client ID cannot contain line breaks or tabs."
     if not secret and connection is None and not (template and template.demo_secret):
         errors["client_secret"] = "Enter the Client Secret."
+    elif not secret and connection is not None and moves_secret(values, connection):
+        errors["client_secret"] = (
+            "The Base URL or Auth URL now leads to another server: type the Client Secret "
+            "again. SDM sends a saved secret only to the server it was saved for.")
     elif len(secret) > SECRET_MAX:
         errors["client_secret"] = f"Keep the Client Secret under {SECRET_MAX} characters."
     if values["proxy_country"] not in PROXY_COUNTRIES:

@@ -17,6 +17,8 @@ MESSAGES = {
     404: "There is nothing here. It may have been deleted, or it belongs to another "
          "organization.",
     405: "That action is not allowed here.",
+    413: "That is more than SDM accepts in one request. Send less and try again.",
+    429: "Too many requests. Wait a few minutes and try again.",
     500: "Something went wrong on our side. The error has been logged.",
 }
 
@@ -45,7 +47,11 @@ def jobs_unavailable(error: JobsUnavailable):
 
 @bp.app_errorhandler(HTTPException)
 def http_error(error: HTTPException):
-    return _render(error.code or 500, MESSAGES.get(error.code, error.description))
+    if error.response is not None:
+        return error.response  # a complete answer made where the error was raised
+    # A view that aborts with its own description says something more specific.
+    own = error.description if error.description != type(error).description else None
+    return _render(error.code or 500, own or MESSAGES.get(error.code, error.description))
 
 
 @bp.app_errorhandler(Exception)

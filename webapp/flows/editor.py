@@ -54,7 +54,9 @@ def configure(draft: FlowDraft, node: dict[str, Any], form: Any) -> dict[str, st
         output_id = form.get("output", "")
         if output_id not in plugins.registry().outputs:
             return {"output": "Choose where the data goes."}
-        config = wizard.draft_output_config(draft, output_id)
+        config, errors = wizard.output_config(draft, output_id, form)
+        if errors:
+            return errors
         drafts.update(draft, graph=g.set_output(drafts.graph_of(draft), output_id, config))
     return {}
 

@@ -96,6 +96,7 @@ def wizard_context(draft: FlowDraft, step: str, errors: Mapping[str, str]) -> di
     if step == "save":
         output = g.output(drafts.graph_of(draft))
         context["output_id"] = output["plugin"] if output else drafts.default_output()
+        context["output_config"] = (output or {}).get("config") or {}
         context["name"] = draft.data.get("name", "")
         shown = schedules.view(schedules.schedule_of(draft.flow) if draft.flow else None)
         if draft.data.get("schedule") is not None:

@@ -185,7 +185,8 @@ def finish(draft: FlowDraft, values: Mapping[str, Any]) -> tuple[Flow | None, di
     if output_id not in plugins.registry().outputs:
         errors["output"] = "Choose where the data goes."
     else:
-        graph = g.set_output(graph, output_id, draft_output_config(draft, output_id))
+        config, errors = output_config(draft, output_id, values)
+        graph = g.set_output(graph, output_id, config)
     # A form without the schedule fields (an older page) leaves the schedule as it is.
     typed = ({k: values.get(k, "") for k in ("cadence", "every_days", "at", "timezone",
                                              "paused")} if "cadence" in values else None)
@@ -205,6 +206,15 @@ def finish(draft: FlowDraft, values: Mapping[str, Any]) -> tuple[Flow | None, di
         schedules.save(flow, timing, current_user if current_user.is_authenticated else None)
     drafts.discard(draft)
     return flow, {}
+
+
+def output_config(draft: FlowDraft, output_id: str,
+                  values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Return the output's configuration with the settings the form sent, and their errors."""
+    cls = plugins.registry().outputs[output_id]
+    current = draft_output_config(draft, output_id)
+    sent = [f for f in cls.fields if f.name in values]
+    return parse_fields(cls, tuple(sent), values, current)
 
 
 def draft_output_config(draft: FlowDraft, output_id: str) -> dict[str, Any]:

@@ -26,13 +26,21 @@ class User(UserMixin, Timestamps, db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(String(255))
+    # Moves on at sign-out and password change: every session cookie names the one it saw.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
     )
 
+    def get_id(self) -> str:
+        """Return what the session cookie stores: the id and the session generation."""
+        return f"{self.id}.{self.session_generation or 0}"
+
     def set_password(self, password: str) -> None:
+        """Replace the password and end every session signed in with the old one."""
         self.password_hash = generate_password_hash(password)
+        self.session_generation = (self.session_generation or 0) + 1
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

@@ -17,6 +17,7 @@ from flask_login import current_user, login_required
 from htmx_flask import request
 
 from webapp import crypto
+from webapp.inputs import page_number
 from webapp.models import Invite, Membership
 from webapp.models.common import utcnow
 from webapp.notifications import services as notifications
@@ -86,16 +87,11 @@ def add_member():
     except services.MembershipError as error:
         form.email.errors.append(str(error))
         return _members_page(form, 422)
-    if result.invite is None:
-        added = result.membership
-        role = "an admin" if added.is_admin else "a member"
-        flash(f"Added {added.user.name} as {role}.", "success")
-    else:
-        # The link is a credential: it waits encrypted in the session and is shown once.
-        link = url_for("auth.invite", token=result.token, _external=True)
-        session[INVITE_LINK_KEY] = crypto.encrypt(f"{result.invite.email} {link}")
-        if notifications.email_invite(result.invite, link, current_user):
-            flash(f"We emailed the invitation to {result.invite.email}.", "success")
+    # The link is a credential: it waits encrypted in the session and is shown once.
+    link = url_for("auth.invite", token=result.token, _external=True)
+    session[INVITE_LINK_KEY] = crypto.encrypt(f"{result.invite.email} {link}")
+    if notifications.email_invite(result.invite, link, current_user):
+        flash(f"We emailed the invitation to {result.invite.email}.", "success")
     return redirect(url_for("orgs.members"), 303)
 
 
@@ -156,12 +152,39 @@ def revoke_invite(invite_id: int):
     return redirect(url_for("orgs.members"), 303)
 
 
+@bp.get("/invitations")
+def invitations():
+    return render_template("orgs/invitations.html",
+                           invitations=services.invitations_for(current_user))
+
+
+@bp.post("/invitations/<int:invite_id>/accept")
+def accept_invitation(invite_id: int):
+    invite = services.invitation_for(current_user, invite_id)
+    if invite is None:
+        abort(404)
+    services.accept_invite(invite, current_user)
+    flash(f"You joined {invite.organization.name} as {invite.role}.", "success")
+    return redirect(url_for("main.index"), 303)
+
+
+@bp.post("/invitations/<int:invite_id>/decline")
+def decline_invitation(invite_id: int):
+    invite = services.invitation_for(current_user, invite_id)
+    if invite is None:
+        abort(404)
+    name = invite.organization.name
+    services.decline_invite(invite, current_user)
+    flash(f"You declined the invitation to {name}.", "info")
+    return redirect(url_for("orgs.invitations"), 303)
+
+
 @bp.get("/audit")
 @admin_required
 def audit():
     """Show the audit log, a page at a time, narrowed by action, person and connection."""
     filters = auditlog.Filters.from_args(request.args)
-    number = max(request.args.get("page", 1, type=int), 1)
+    number = page_number()
     events = auditlog.page(filters, number)
     return render_template("orgs/audit.html", organization=current_org(), events=events,
                            rows=auditlog.grouped(list(events.items)), filters=filters,

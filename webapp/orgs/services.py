@@ -34,11 +34,10 @@ class InviteInvalid(ValueError):
 
 @dataclass(frozen=True)
 class AddResult:
-    """What adding a member by email did: added an account, or made an invite link."""
+    """What inviting a member by email made: the invite and its one-time link token."""
 
-    membership: Membership | None = None
-    invite: Invite | None = None
-    token: str | None = None  # the invite's one-time token; never stored in clear
+    invite: Invite
+    token: str  # the invite's one-time token; never stored in clear
 
 
 def add_organization(user: User, name: str) -> Organization:
@@ -104,22 +103,19 @@ def _label(user: User) -> str:
 
 def add_member(organization: Organization, email: str, role: str,
                actor: User) -> AddResult:
-    """Add an existing account to the organization, or make a one-time invite link."""
+    """Invite a person by email: a one-time link, also shown to an account of that email.
+
+    Nobody joins without accepting, and the answer is the same whether the email has an
+    account or not.
+    """
     role = _parse_role(role)
     email = email.strip().lower()
-    user = db.session.scalar(select(User).where(User.email == email))
-    if user is None:
-        return _invite(organization, email, role, actor)
-    if any(m.organization_id == organization.id for m in user.memberships):
-        raise MembershipError(f"{_label(user)} is already a member of {organization.name}.")
-    membership = Membership(user=user, organization=organization, role=role)
-    db.session.add(membership)
-    db.session.flush()
-    audit.record("member.added", f"Added {_label(user)} as {role.value}",
-                 organization_id=organization.id, target=membership,
-                 email=email, role=role.value)
-    db.session.commit()
-    return AddResult(membership=membership)
+    already = db.session.scalar(
+        select(Membership.id).join(Membership.user)
+        .where(Membership.organization_id == organization.id, User.email == email))
+    if already is not None:
+        raise MembershipError(f"{email} is already a member of {organization.name}.")
+    return _invite(organization, email, role, actor)
 
 
 def _hash_token(token: str) -> str:
@@ -151,6 +147,39 @@ def find_invite(token: str) -> Invite | None:
     if invite is None or invite.accepted_at is not None or invite.expires_at <= utcnow():
         return None
     return invite
+
+
+def invitations_for(user: User) -> list[Invite]:
+    """Return the invitations made for the person's email that can still be accepted."""
+    return list(db.session.scalars(
+        select(Invite).where(Invite.email == user.email, Invite.accepted_at.is_(None),
+                             Invite.expires_at > utcnow())
+        .order_by(Invite.created_at.desc())))
+
+
+def open_invitations() -> int:
+    """Return how many open invitations the signed-in person has (for the page banner)."""
+    from flask_login import current_user
+
+    if not current_user.is_authenticated:
+        return 0
+    return db.session.scalar(select(func.count(Invite.id)).where(
+        Invite.email == current_user.email, Invite.accepted_at.is_(None),
+        Invite.expires_at > utcnow())) or 0
+
+
+def invitation_for(user: User, invite_id: int) -> Invite | None:
+    """Return one of the person's open invitations, by id; None when it is not theirs."""
+    return next((i for i in invitations_for(user) if i.id == invite_id), None)
+
+
+def decline_invite(invite: Invite, user: User) -> None:
+    """Refuse an invitation: it is deleted and its link stops working."""
+    audit.record("invite.declined", f"{_label(user)} declined the invite",
+                 organization_id=invite.organization_id, target=invite, actor_id=user.id,
+                 email=invite.email)
+    db.session.delete(invite)
+    db.session.commit()
 
 
 def add_invited_member(invite: Invite, user: User) -> Membership:

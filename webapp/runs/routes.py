@@ -20,6 +20,7 @@ from flask_login import current_user
 from htmx_flask import request
 from werkzeug.routing import BuildError
 
+from webapp.inputs import page_number
 from webapp.models import Flow, Run
 from webapp.runs import services
 from webapp.tenancy import get_or_404, members_only
@@ -166,7 +167,7 @@ def data(run_id: int):
     if entity not in entities:
         abort(404)
     page = services.browse(run, entity, request.args.get("q", ""),
-                           request.args.get("page", 1, type=int))
+                           page_number())
     template = "runs/_table.html" if request.htmx else "runs/data.html"
     return render_template(template, run=run, entities=entities, browse=page)
 
