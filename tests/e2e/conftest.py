@@ -149,8 +149,9 @@ def strict_page(browser, live_server) -> Iterator:
 @pytest.fixture
 def phone(browser, live_server) -> Iterator:
     """A page in a phone-sized window (390×844, touch), as a person on the move sees it."""
+    # Like `page`, it skips the policy so that wait_for_function can poll.
     context = browser.new_context(base_url=live_server.url, viewport=PHONE, has_touch=True,
-                                  is_mobile=True, device_scale_factor=2)
+                                  is_mobile=True, device_scale_factor=2, bypass_csp=True)
     context.set_default_timeout(10_000)
     page = context.new_page()
     yield page
