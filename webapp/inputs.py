@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 
-from flask import Flask, abort, request
+from flask import Flask, abort, current_app, request
 from werkzeug.routing import IntegerConverter
 
 # NUL and the other C0 controls (but tab, line feed and carriage return) and DEL: no form
 # field or query parameter of SDM holds them, and PostgreSQL refuses NUL in text.
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 EXCERPT = 40
+FIELD_MESSAGE = ("This field holds a control character (such as NUL) that no field accepts. "
+                 "Remove it and try again.")
 MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds, on SQLite and PostgreSQL alike
 MAX_PAGE = 100_000
 
@@ -67,11 +69,44 @@ def field_with_control_characters() -> str | None:
     return None
 
 
+def checks_fields(view):
+    """Mark a view that refuses control characters itself, next to the field on its form.
+
+    The request still reaches it when a form value holds one; query parameters and field
+    names with control characters are refused before any view, as everywhere.
+    """
+    view.checks_control_characters = True
+    return view
+
+
+def control_problem(value: str | None) -> str | None:
+    """Return the field message for a value holding a control character, else None."""
+    return FIELD_MESSAGE if value and CONTROL.search(value) else None
+
+
+def without_control(value: str) -> str:
+    """Return a value with its control characters removed, to show back on a form."""
+    return CONTROL.sub("", value)
+
+
+def _view_checks_fields() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "checks_control_characters", False))
+
+
 def refuse_control_characters() -> None:
-    """Answer 400 naming the field when a value holds NUL or another control character."""
+    """Answer 400 naming the field when a value holds NUL or another control character.
+
+    Views marked with `checks_fields` get form values through and say so next to the field.
+    """
     if CONTROL.search(request.path):
         abort(400, description="The address holds a control character.")
     name = field_with_control_characters()
+    if name is not None and request.form and _view_checks_fields() and not any(
+            CONTROL.search(key) for key in request.form) and not any(
+            CONTROL.search(key) or CONTROL.search(value)
+            for key, value in request.args.items(multi=True)):
+        return
     if name is not None:
         abort(400, description=f"The field “{excerpt(name, 30)}” holds a control character "
                                "(such as NUL) that no field accepts. Remove it and try again.")

@@ -9,6 +9,7 @@ from wtforms import EmailField, Field, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from webapp.auth.passwords import password_problem
+from webapp.inputs import FIELD_MESSAGE, control_problem, without_control
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 128
@@ -33,10 +34,24 @@ def email_address(_form: FlaskForm, field: Field) -> None:
 
 
 class Form(FlaskForm):
-    """Base form: CSRFProtect checks every POST already, so forms do not check it twice."""
+    """Base form: CSRFProtect checks every POST already, so forms do not check it twice.
+
+    A field holding a control character (such as NUL) is refused with a message next to it,
+    and what is shown back has the character removed.
+    """
 
     class Meta:
         csrf = False
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in self:
+            if any(control_problem(raw) for raw in field.raw_data or () if isinstance(raw, str)):
+                field.errors = [FIELD_MESSAGE]
+                if isinstance(field.data, str):
+                    field.data = without_control(field.data)
+                valid = False
+        return valid
 
 
 def email_field(label: str = "Email") -> EmailField:

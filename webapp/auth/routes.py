@@ -10,6 +10,7 @@ from webapp.auth import services
 from webapp.auth.forms import InviteSignupForm, LoginForm, SignupForm
 from webapp.auth.sessions import end_everywhere, start
 from webapp.auth.throttle import signup_throttled, throttled
+from webapp.inputs import checks_fields
 from webapp.orgs import services as orgs
 
 bp = Blueprint("auth", __name__)
@@ -24,6 +25,7 @@ def signup():
 
 @bp.post("/signup")
 @signup_throttled
+@checks_fields
 def create_account():
     form = SignupForm()
     if not form.validate():
@@ -49,6 +51,7 @@ def login():
 
 @bp.post("/login")
 @throttled
+@checks_fields
 def authenticate():
     form = LoginForm()
     if not form.validate():
@@ -78,6 +81,7 @@ def invite(token: str):
 
 
 @bp.post("/invite/<token>")
+@checks_fields
 def accept_invite(token: str):
     found = orgs.find_invite(token)
     if found is None:

@@ -10,7 +10,7 @@ from htmx_flask import request
 
 from webapp.connections import checklists, health, services, testing, validation, verdicts
 from webapp.connections.forms import Embed, FormState, read, read_secret
-from webapp.inputs import id_value
+from webapp.inputs import checks_fields, id_value
 from webapp.models import AuthMethod, Connection, Job, Status
 from webapp.tenancy import current_org, get_or_404, is_admin, members_only
 
@@ -62,6 +62,7 @@ def new():
 
 
 @bp.post("/")
+@checks_fields
 def create():
     embed = Embed.from_request(request.form)
     values, secret = read(request.form), read_secret(request.form)
@@ -126,6 +127,7 @@ def edit(connection_id: int):
 
 
 @bp.post("/<int:connection_id>")
+@checks_fields
 def update(connection_id: int):
     connection = _admin_connection(connection_id)
     values, secret = read(request.form), read_secret(request.form)
@@ -223,11 +225,13 @@ def selected_test_status():
 
 
 @bp.post("/test")
+@checks_fields
 def test_values():
     return _test_values(None)
 
 
 @bp.post("/<int:connection_id>/test-values")
+@checks_fields
 def test_edited_values(connection_id: int):
     return _test_values(_admin_connection(connection_id))
 

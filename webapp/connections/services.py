@@ -25,6 +25,7 @@ from webapp.connections.forms import (
 )
 from webapp.connections.providers import DEFAULT_PROVIDER, standard_scopes
 from webapp.extensions import db
+from webapp.inputs import without_control
 from webapp.models import Connection, Organization, Status, User
 from webapp.models.common import utcnow
 from webapp.models.connections import TESTED_FIELDS
@@ -328,8 +329,7 @@ def invalid_state(values: dict[str, str], errors: dict[str, str],
 
     A value far over its limit comes back as its beginning only, never the whole of it.
     """
-    values = {name: value if len(value) <= ECHO_MAX else value[:ECHO_MAX]
-              for name, value in values.items()}
+    values = {name: without_control(value)[:ECHO_MAX] for name, value in values.items()}
     return FormState(values=values, template=template or template_or_default(None),
                      errors=errors, secret_dropped=secret_typed and not kept_client_side,
                      replace_secret=secret_typed or "client_secret" in errors)

@@ -12,6 +12,7 @@ from sqlalchemy import func
 from webapp.connections.egress import egress_problem
 from webapp.connections.forms import PROXY_COUNTRIES, SIGNATURE_METHODS, VERSIONS
 from webapp.extensions import db
+from webapp.inputs import control_problem
 from webapp.models import AuthMethod, Connection
 from webapp.plugin_api import ProviderTemplate
 from webapp.tenancy import scoped
@@ -142,6 +143,9 @@ def validate(values: Mapping[str, str], *, secret: str, template: ProviderTempla
         errors["signature_method"] = "Choose HMAC-SHA256 or HMAC-SHA1."
     if problem := _scopes_problem(values["scopes"]):
         errors["scopes"] = problem
+    for field, value in (*values.items(), ("client_secret", secret)):
+        if problem := control_problem(value):
+            errors[field] = problem  # said here rather than as a bare 400 page
     return errors
 
 

@@ -17,7 +17,7 @@ from flask_login import current_user, login_required
 from htmx_flask import request
 
 from webapp import crypto
-from webapp.inputs import page_number
+from webapp.inputs import checks_fields, page_number
 from webapp.models import Invite, Membership
 from webapp.models.common import utcnow
 from webapp.notifications import services as notifications
@@ -51,6 +51,7 @@ def new():
 
 
 @bp.post("/new")
+@checks_fields
 def create():
     form = OrganizationForm()
     if not form.validate():
@@ -77,6 +78,7 @@ def _members_page(form: AddMemberForm, status: int = 200):
 
 @bp.post("/members")
 @admin_required
+@checks_fields
 def add_member():
     form = AddMemberForm()
     if not form.validate():
