@@ -29,7 +29,7 @@ def test_the_wizard_source_cards_are_buttons_in_a_list(signed_in):
 def test_every_page_has_a_skip_link_to_its_content(signed_in):
     page = signed_in
     for url in ("/connections/", "/connections/new", "/flows/", "/runs/", "/orgs/members",
-                "/orgs/audit", "/notifications/"):
+                "/orgs/audit", "/notifications/", "/account/password"):
         page.goto(url)
         skip = page.locator("a.skip-link")
         assert skip.count() == 1, url
@@ -40,3 +40,15 @@ def test_every_page_has_a_skip_link_to_its_content(signed_in):
         page.goto(url)
         assert page.locator("a.skip-link[href='#main']").count() == 1, url
         assert page.locator("#main").count() == 1, url
+
+
+def test_the_account_menu_signs_out_and_leads_to_the_password_page(signed_in):
+    page = signed_in
+    page.goto("/flows/")
+    page.click("header.topbar details.account-menu > summary")
+    page.get_by_role("link", name="Change password").click()
+    page.wait_for_url("**/account/password")
+    assert_accessible(page, "the change-password page")
+    page.click("header.topbar details.account-menu > summary")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/login")

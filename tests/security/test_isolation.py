@@ -27,6 +27,8 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "auth.create_account": PUBLIC, "auth.logout": (L, L, L, L), "auth.invite": PUBLIC,
     # Signed in with another email than the invite's: refused; signed out: the sign-up form.
     "auth.accept_invite": (K, F, F, F),
+    # One's own account: anyone signed in, whatever their organization.
+    "auth.change_password": (L, K, K, K), "auth.save_password": (L, K, K, K),
     "orgs.switch": MEMBERS, "orgs.new": ANY_MEMBER, "orgs.create": ANY_MEMBER,
     "orgs.members": ANY_MEMBER, "orgs.add_member": (L, K, F, K), "orgs.audit": (L, K, F, K),
     "orgs.audit_csv": (L, K, F, K),

@@ -71,14 +71,14 @@ def name_field() -> StringField:
     ])
 
 
-def new_password_fields() -> tuple[PasswordField, PasswordField]:
+def new_password_fields(label: str = "Password") -> tuple[PasswordField, PasswordField]:
     """Return a new password field and its confirmation."""
-    password = PasswordField("Password", validators=[
+    password = PasswordField(label, validators=[
         DataRequired("Choose a password."),
         Length(min=MIN_PASSWORD, max=MAX_PASSWORD,
                message=f"Use between {MIN_PASSWORD} and {MAX_PASSWORD} characters."),
     ])
-    confirm = PasswordField("Confirm password", validators=[
+    confirm = PasswordField(f"Confirm {label.lower()}", validators=[
         DataRequired("Type the password again."),
         EqualTo("password", message="The two passwords do not match."),
     ])
@@ -123,3 +123,18 @@ class InviteSignupForm(NewPasswordForm):
 
     name = name_field()
     password, confirm = new_password_fields()
+
+
+class ChangePasswordForm(NewPasswordForm):
+    """A signed-in person's new password; the current one proves it is them."""
+
+    current = PasswordField("Current password",
+                            validators=[DataRequired("Enter your current password.")])
+    password, confirm = new_password_fields("New password")
+    account_email = ""
+    account_name = ""
+
+    def validate_password(self, field: Field) -> None:
+        if field.data and (problem := password_problem(field.data, email=self.account_email,
+                                                       name=self.account_name)):
+            raise ValidationError(problem)

@@ -1,15 +1,15 @@
-"""Routes of the auth area: sign up, sign in, sign out, and accepting an invite."""
+"""Routes of the auth area: sign up, sign in, sign out, password change, accepting an invite."""
 
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
-from flask_login import current_user
+from flask_login import current_user, login_required
 from htmx_flask import request
 
 from webapp.auth import services
-from webapp.auth.forms import InviteSignupForm, LoginForm, SignupForm
-from webapp.auth.sessions import end_everywhere, start
-from webapp.auth.throttle import signup_throttled, throttled
+from webapp.auth.forms import ChangePasswordForm, InviteSignupForm, LoginForm, SignupForm
+from webapp.auth.sessions import end_everywhere, end_others, start
+from webapp.auth.throttle import password_change_throttled, signup_throttled, throttled
 from webapp.inputs import checks_fields
 from webapp.orgs import services as orgs
 
@@ -70,6 +70,32 @@ def logout():
         end_everywhere(current_user)
     flash("You have signed out.", "info")
     return redirect(url_for("auth.login"), 303)
+
+
+@bp.get("/account/password")
+@login_required
+def change_password():
+    return render_template("auth/change_password.html", form=ChangePasswordForm())
+
+
+@bp.post("/account/password")
+@checks_fields
+@login_required
+@password_change_throttled
+def save_password():
+    form = ChangePasswordForm()
+    form.account_email, form.account_name = current_user.email, current_user.name
+    if not form.validate():
+        return render_template("auth/change_password.html", form=form), 422
+    if services.authenticate(current_user.email, form.current.data) is None:
+        form.current.errors.append("That is not your current password. Try again.")
+        return render_template("auth/change_password.html", form=form), 422
+    user = current_user._get_current_object()
+    user.password_hash = services.hash_password(form.password.data)
+    end_others(user)
+    flash("Your password is changed. Every other session of your account is signed out.",
+          "success")
+    return redirect(url_for("main.index"), 303)
 
 
 @bp.get("/invite/<token>")

@@ -56,6 +56,13 @@ def end_everywhere(user: User) -> None:
     session.clear()
 
 
+def end_others(user: User) -> None:
+    """End every other session of the account and keep this one signed in."""
+    user.session_generation = (user.session_generation or 0) + 1
+    db.session.commit()
+    start(user)  # a fresh session under the new generation
+
+
 def expire_session() -> None:
     """Sign out a session that was idle or open for too long; note when it was last used."""
     if not current_user.is_authenticated:

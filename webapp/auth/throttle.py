@@ -87,3 +87,28 @@ def throttled(view):
                          on_breach=too_many)(view)
     return limiter.limit(ADDRESS_LIMIT, key_func=address_key, deduct_when=failed,
                          on_breach=too_many)(view)
+
+
+def user_key() -> str:
+    """Key failed password changes by the signed-in account."""
+    from flask_login import current_user
+
+    return f"password-change:{current_user.get_id().partition('.')[0]}"
+
+
+def too_many_password_changes(limit: RequestLimit) -> Response:
+    """Answer 429 with the change-password page saying how long to wait."""
+    from webapp.auth.forms import ChangePasswordForm
+
+    form = ChangePasswordForm()
+    form.current.errors = [f"Too many failed attempts. Try again in {_minutes(limit)}."]
+    return Response(render_template("auth/change_password.html", form=form), 429,
+                    {"Retry-After": str(_seconds(limit))})
+
+
+def password_change_throttled(view):
+    """Limit failed password changes per account and per address, as sign-ins are."""
+    view = limiter.limit(ACCOUNT_LIMIT, key_func=user_key, deduct_when=failed,
+                         on_breach=too_many_password_changes)(view)
+    return limiter.limit(ADDRESS_LIMIT, key_func=address_key, deduct_when=failed,
+                         on_breach=too_many_password_changes)(view)
