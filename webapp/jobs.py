@@ -30,9 +30,16 @@ InterruptedHandler = Callable[[Job], None]
 _handlers: dict[str, Handler] = {}
 _interrupted: dict[str, InterruptedHandler] = {}
 
-HEARTBEAT_S = 5.0
-STALE_AFTER = timedelta(seconds=30)
-SWEEP_S = 15.0
+# A worker beats every HEARTBEAT_S for each job it holds; a job silent for STALE_AFTER is
+# abandoned; every worker, scheduler and in-process runner sweeps every SWEEP_S. A job whose
+# worker dies is therefore marked interrupted at most STALE_AFTER + SWEEP_S after its last beat
+# (20 s), and WORST_CASE (22 s) even counting a whole beat interval as lost: inside the 30 s
+# promised to a person, with room for a slow sweep. STALE_AFTER is seven missed beats, so a
+# worker busy with a slow statement (SQLite waits up to 10 s for its lock) is not taken for dead.
+HEARTBEAT_S = 2.0
+STALE_AFTER = timedelta(seconds=15)
+SWEEP_S = 5.0
+WORST_CASE = STALE_AFTER + timedelta(seconds=SWEEP_S + HEARTBEAT_S)
 INTERRUPTED = "Interrupted: the worker running this job stopped."
 
 
@@ -189,29 +196,71 @@ class SyncRunner(Runner):
         execute(job_id)
 
 
-class ThreadRunner(Runner):
-    """Run jobs on a bounded in-process thread pool.
+class Watch:
+    """Beat for the jobs this process holds and sweep abandoned jobs of any process.
 
-    A background thread beats for every job this process holds, queued or running, so that
-    a job waiting for a free worker is not mistaken for an abandoned one; it also sweeps
-    abandoned jobs (of any process) right after start-up and every SWEEP_S seconds.
+    One daemon thread per process that runs jobs (or schedules them): it writes the heartbeat
+    of every held job, queued or running, every HEARTBEAT_S, so a job waiting for a free worker
+    is not mistaken for an abandoned one, and it sweeps every SWEEP_S, busy or idle.
     """
 
-    def __init__(self, workers: int) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sdm-job")
+    def __init__(self, app: Flask, *, first_sweep_s: float = 0.0) -> None:
+        self._app = app
+        self._first_sweep_s = first_sweep_s
         self._held: set[str] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
 
+    def start(self) -> Watch:
+        """Start the thread; return self."""
+        threading.Thread(target=self._loop, daemon=True, name="sdm-job-watch").start()
+        return self
+
+    def stop(self) -> None:
+        """End the thread at its next wake-up."""
+        self._stop.set()
+
+    def hold(self, job_id: str) -> None:
+        """Beat for a job from now on."""
+        with self._lock:
+            self._held.add(job_id)
+
+    def release(self, job_id: str) -> None:
+        """Stop beating for a job."""
+        with self._lock:
+            self._held.discard(job_id)
+
+    def _loop(self) -> None:
+        now = time.monotonic()
+        next_beat, next_sweep = now + HEARTBEAT_S, now + self._first_sweep_s
+        while not self._stop.wait(max(0.0, min(next_beat, next_sweep) - time.monotonic())):
+            if time.monotonic() >= next_beat:
+                with self._lock:
+                    held = list(self._held)
+                if held:
+                    beat(self._app, held)
+                next_beat = time.monotonic() + HEARTBEAT_S
+            if time.monotonic() >= next_sweep:
+                _sweep(self._app)
+                next_sweep = time.monotonic() + SWEEP_S
+
+
+class ThreadRunner(Runner):
+    """Run jobs on a bounded in-process thread pool, watched by a Watch of its own."""
+
+    def __init__(self, workers: int) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sdm-job")
+        self._watch: Watch | None = None
+
     def start(self, app: Flask) -> None:
-        """Start the heartbeat and sweeping thread for the app this runner serves."""
-        threading.Thread(target=self._beat_and_sweep, args=(app,), daemon=True,
-                         name="sdm-job-heartbeat").start()
+        """Start beating and sweeping for the app this runner serves."""
+        # The first sweep comes one beat after start-up, once the schema is surely there.
+        self._watch = Watch(app, first_sweep_s=HEARTBEAT_S).start()
 
     def dispatch(self, job_id: str) -> None:
         app = current_app._get_current_object()
-        with self._lock:
-            self._held.add(job_id)
+        if self._watch is not None:
+            self._watch.hold(job_id)
         future = self._executor.submit(self._run, app, job_id)
         future.add_done_callback(_log_failure)
 
@@ -220,46 +269,35 @@ class ThreadRunner(Runner):
             with app.app_context():
                 execute(job_id)
         finally:
-            with self._lock:
-                self._held.discard(job_id)
-
-    def _beat_and_sweep(self, app: Flask) -> None:
-        # The first sweep comes one beat after start-up, once the schema is surely there.
-        since_sweep = SWEEP_S
-        while not self._stop.wait(HEARTBEAT_S):
-            with self._lock:
-                held = list(self._held)
-            if held:
-                self._beat(app, held)
-            since_sweep += HEARTBEAT_S
-            if since_sweep >= SWEEP_S:
-                since_sweep = 0.0
-                _sweep(app)
-
-    @staticmethod
-    def _beat(app: Flask, job_ids: list[str]) -> None:
-        try:
-            with app.app_context():
-                db.session.execute(
-                    db.update(Job)
-                    .where(Job.id.in_(job_ids),
-                           Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
-                    .values(heartbeat_at=utcnow())
-                )
-                db.session.commit()
-        except SQLAlchemyError:  # the next beat tries again
-            log.exception("job heartbeat failed")
+            if self._watch is not None:
+                self._watch.release(job_id)
 
     def shutdown(self) -> None:
-        self._stop.set()
+        if self._watch is not None:
+            self._watch.stop()
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def beat(app: Flask, job_ids: list[str]) -> None:
+    """Write the heartbeat of unfinished jobs; a failed beat is logged, the next one retries."""
+    try:
+        with app.app_context():
+            db.session.execute(
+                db.update(Job)
+                .where(Job.id.in_(job_ids),
+                       Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
+                .values(heartbeat_at=utcnow())
+            )
+            db.session.commit()
+    except SQLAlchemyError:
+        log.exception("job heartbeat failed")
 
 
 class RQRunner(Runner):
     """Queue jobs in Redis; `flask sdm worker` processes on any machine run them.
 
-    A worker beats for the job it runs; a job still waiting in the queue is held by Redis,
-    so neither is mistaken for an abandoned one.
+    A worker beats for the job it runs and sweeps while it waits (see Watch); a job still
+    waiting in the queue is held by Redis, so neither is mistaken for an abandoned one.
     """
 
     QUEUE = "sdm"
@@ -272,6 +310,7 @@ class RQRunner(Runner):
         # Short timeouts: an unreachable Redis is an answer within seconds, not a hung request.
         self.connection = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5)
         self.queue = Queue(self.QUEUE, connection=self.connection)
+        self.watch: Watch | None = None  # set while this process works the queue
 
     def dispatch(self, job_id: str) -> None:
         from redis.exceptions import RedisError
@@ -307,10 +346,14 @@ class RQRunner(Runner):
         """Run queued jobs in this process until stopped (or until the queue is empty)."""
         from rq import SimpleWorker
 
-        with app.app_context():
-            _sweep(app)
-            SimpleWorker([self.queue], connection=self.connection).work(
-                burst=burst, with_scheduler=False, logging_level="WARNING")
+        self.watch = Watch(app).start()
+        try:
+            with app.app_context():
+                SimpleWorker([self.queue], connection=self.connection).work(
+                    burst=burst, with_scheduler=False, logging_level="WARNING")
+        finally:
+            self.watch.stop()
+            self.watch = None
 
 
 def _redis_problem(exc: Exception) -> str:
@@ -326,18 +369,14 @@ def _redis_problem(exc: Exception) -> str:
 
 def run_queued(job_id: str) -> None:
     """Run a job taken from the Redis queue, beating while it runs."""
-    app = current_app._get_current_object()
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.wait(HEARTBEAT_S):
-            ThreadRunner._beat(app, [job_id])
-
-    threading.Thread(target=beat, daemon=True, name="sdm-job-heartbeat").start()
+    watch = runner().watch
+    if watch is not None:
+        watch.hold(job_id)
     try:
         execute(job_id)
     finally:
-        stop.set()
+        if watch is not None:
+            watch.release(job_id)
 
 
 def _sweep(app: Flask) -> None:
@@ -398,21 +437,32 @@ def recover_stale(now: datetime | None = None) -> list[Job]:
                              db.func.coalesce(Job.heartbeat_at, Job.created_at) < cutoff)
     ).all()
     stale = [job for job in stale if not runner().holds(job.id)]
-    for job in stale:
-        mark_interrupted(job)
-    if stale:
-        db.session.commit()
-    return stale
+    recovered = [job for job in stale if mark_interrupted(job, cutoff)]
+    db.session.commit()
+    return recovered
 
 
-def mark_interrupted(job: Job) -> None:
-    """Fail an abandoned job and let its kind tidy up; the caller commits."""
-    job.status = JobStatus.FAILED
-    job.error = INTERRUPTED
-    job.finished_at = utcnow()
+def mark_interrupted(job: Job, cutoff: datetime | None = None) -> bool:
+    """Fail an abandoned job and let its kind tidy up; the caller commits.
+
+    The job is claimed with a conditional update, so of two sweeps only one tidies up; with a
+    cutoff, a job that beat again since (or finished) is left alone. False when not claimed.
+    """
+    unfinished = [Job.id == job.id, Job.status.in_([JobStatus.RUNNING, JobStatus.QUEUED])]
+    if cutoff is not None:
+        unfinished.append(db.func.coalesce(Job.heartbeat_at, Job.created_at) < cutoff)
+    claimed = db.session.execute(
+        db.update(Job).where(*unfinished)
+        .values(status=JobStatus.FAILED, error=INTERRUPTED, finished_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(job)
+    if not claimed:
+        return False
     tidy = _interrupted.get(job.kind)
     if tidy is not None:
         tidy(job)
+    return True
 
 
 def runner() -> Runner:

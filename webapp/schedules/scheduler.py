@@ -34,7 +34,7 @@ from webapp.schedules import services
 
 log = logging.getLogger(__name__)
 
-TICK_S = 5.0  # how often a scheduler looks for due runs and abandoned jobs
+TICK_S = 5.0  # how often a scheduler looks for due runs
 OPEN = (RunStatus.QUEUED, RunStatus.RUNNING)
 INTERRUPTED_PREFIX = "Interrupted"
 
@@ -181,7 +181,19 @@ def retry_interrupted() -> list[int]:
 
 
 def serve(app: Flask, stop: threading.Event, interval: float = TICK_S) -> None:
-    """Tick until stopped; a failing pass is logged and the next one tries again."""
+    """Tick until stopped; a failing pass is logged and the next one tries again.
+
+    Abandoned jobs are swept on a thread of their own as well, every jobs.SWEEP_S, so a slow
+    pass (re-tests, notifications) never delays marking them interrupted.
+    """
+    watch = jobs.Watch(app).start()
+    try:
+        _tick_until(app, stop, interval)
+    finally:
+        watch.stop()
+
+
+def _tick_until(app: Flask, stop: threading.Event, interval: float) -> None:
     while True:
         try:
             with app.app_context():
