@@ -10,12 +10,10 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-import requests
 from flask import current_app
 from sqlalchemy import select, update
 
 from webapp import crypto, jobs
-from webapp.connections.egress import egress_problem
 from webapp.extensions import db
 from webapp.models.common import utcnow
 from webapp.models.notifications import (
@@ -24,7 +22,7 @@ from webapp.models.notifications import (
     NotificationEvent,
     Webhook,
 )
-from webapp.notifications import mail
+from webapp.notifications import mail, pinned
 
 log = logging.getLogger(__name__)
 
@@ -128,9 +126,6 @@ def _post(delivery: Delivery, event: NotificationEvent | None) -> int:
     webhook = db.session.get(Webhook, delivery.webhook_id)
     if webhook is None or event is None:
         raise DeliveryFailed("The webhook was deleted.")
-    refused = egress_problem(webhook.url)  # the same rule as connections: no private hosts
-    if refused:
-        raise DeliveryFailed(refused)
     body = json.dumps(webhook_body(event, delivery), separators=(",", ":")).encode()
     timestamp = str(int(time.time()))
     headers = {"Content-Type": "application/json", "User-Agent": "SDM-Webhooks/1",
@@ -138,16 +133,10 @@ def _post(delivery: Delivery, event: NotificationEvent | None) -> int:
                TIMESTAMP_HEADER: timestamp,
                SIGNATURE_HEADER: signature(crypto.decrypt(webhook.secret_encrypted),
                                            timestamp, body)}
-    try:
-        response = requests.post(webhook.url, data=body, headers=headers, timeout=10,
-                                 allow_redirects=False)
-    except requests.RequestException as exc:
-        raise DeliveryFailed(f"The endpoint could not be reached ({exc.__class__.__name__})."
-                             ) from None
-    if not 200 <= response.status_code < 300:
-        raise DeliveryFailed(f"The endpoint answered HTTP {response.status_code}.",
-                             response.status_code)
-    return response.status_code
+    try:  # the same egress rules as connections, on the very address connected to
+        return pinned.post(webhook.url, body, headers)
+    except pinned.Refused as exc:
+        raise DeliveryFailed(str(exc), exc.status) from None
 
 
 def webhook_body(event: NotificationEvent, delivery: Delivery) -> dict[str, Any]:
