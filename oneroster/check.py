@@ -184,8 +184,8 @@ def check_token(sheet: Checklist, settings: ClientSettings, client: Any, clock: 
         granted = [short_scope(s) for s in info.scopes]
         details.append("Granted scopes: " + (", ".join(granted) or "none"))
         if SCOPE_DEMOGRAPHICS not in granted:
-            details.append(f"Not granted: {SCOPE_DEMOGRAPHICS} (demographics are not among "
-                           "the five collections SDM reads).")
+            details.append(f"Not granted: {SCOPE_DEMOGRAPHICS} (a flow that reads "
+                           "demographics will go without them).")
     sheet.complete("token", OK, summary, details=details, elapsed_s=elapsed)
     return {"kind": "oauth2", "expires_in_s": round(expires_in),
             "scopes": list(info.scopes) if info.scopes is not None else None}

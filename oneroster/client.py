@@ -86,14 +86,17 @@ class OneRosterClient:
 
     def fetch(self, entities: Iterable[str] = ENTITIES, *, sink: Sink,
               progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
-              since: str | None = None) -> FetchResult:
+              since: str | None = None, optional: Iterable[str] = ()) -> FetchResult:
         """Fetch whole collections in parallel, handing records to `sink` page by page.
 
         One failing collection does not stop the others: each one's outcome, error included,
         is in the result. `since` asks only for records changed after that timestamp
         (tobedeleted ones included). The time budget runs afresh from the start of a fetch.
+        An `optional` collection the server does not grant ends without an error, its result
+        saying why (``withheld``).
         """
-        return ParallelFetch(self, tuple(entities), sink, progress, cancel, since).run()
+        return ParallelFetch(self, tuple(entities), sink, progress, cancel, since,
+                             frozenset(optional)).run()
 
     def token_notes(self) -> tuple[str | None, list[str]]:
         """Return where the last token came from and what finding its endpoint took."""

@@ -273,6 +273,8 @@ class EntityResult:
     error: OneRosterError | None = None
     requests: int = 0  # sent to the server, retries included
     warnings: tuple[str, ...] = ()  # the server's total and its records disagree
+    # Why an optional collection was not read: the server does not grant it to this client.
+    withheld: str | None = None
 
 
 @dataclass(frozen=True)

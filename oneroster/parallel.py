@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from oneroster.errors import label, with_entity
 from oneroster.model import (
+    SCOPE_DEMOGRAPHICS,
     Category,
     EntityProgress,
     EntityResult,
@@ -35,6 +36,11 @@ NEAR_PAGES = 2
 RECENT_PAGES_CAP_PER_SLOT = 16
 _SOURCED_ID = itemgetter(1)  # of a Record, a named tuple
 DROPPED = object()  # the outcome of a planned page not asked for: it lies past the end
+# The scope an optional collection needs, by collection: a token known to lack it is not used
+# to ask for the collection at all.
+OPTIONAL_SCOPES = {"demographics": SCOPE_DEMOGRAPHICS}
+# Refusals that mean "not granted to this client" when an optional collection gets them.
+REFUSALS = frozenset((Category.FORBIDDEN, Category.AUTHENTICATION))
 
 
 class EntityRun:
@@ -54,6 +60,7 @@ class EntityRun:
         self.started = time.perf_counter()
         self.finished_at: float | None = None
         self.error: OneRosterError | None = None
+        self.withheld: str | None = None  # an optional collection the server does not grant
         self.active = 0  # pages submitted and not yet fully handled
         self._fetch = fetch
 
@@ -134,11 +141,18 @@ class EntityRun:
         total = self.planner.total
         if total is None and self.error is None:
             total = self.progress.fetched
+        if self.withheld is not None:
+            total = None
         return EntityResult(entity=self.entity, ok=self.error is None,
                             records=self.progress.fetched, pages=self.progress.pages,
                             duplicates=self.duplicates, elapsed_s=end - self.started,
                             total=total, error=self.error, requests=self.progress.requests,
-                            warnings=self.warnings())
+                            warnings=self.warnings(), withheld=self.withheld)
+
+    @property
+    def over(self) -> bool:
+        """Whether nothing more is to be asked for: failed, or not granted."""
+        return self.error is not None or self.withheld is not None
 
 
 class ParallelFetch:
@@ -151,16 +165,21 @@ class ParallelFetch:
     normalise, plan the next pages, hand records to the sink, report progress. The work that
     needs the interpreter lock is the same whichever thread does it; done by one thread, it
     does not preempt the fetchers with more of itself.
+
+    An `optional` collection the server does not grant this client (its token lacks the
+    collection's scope, or the first page is answered 401 or 403) ends without an error,
+    its result saying why it was not read.
     """
 
     def __init__(self, client: OneRosterClient, entities: tuple[str, ...], sink: Sink,
                  progress: ProgressCallback | None, cancel: threading.Event | None,
-                 since: str | None) -> None:
+                 since: str | None, optional: frozenset[str] = frozenset()) -> None:
         unknown = [e for e in entities if e not in DATA_TYPE]
         if unknown:
             raise ValueError(f"Unknown OneRoster collections: {', '.join(unknown)}")
         self.client = client
         self.settings = client.settings
+        self.optional = frozenset(optional)
         self.sink = sink
         self.callback = progress
         self.user_cancel = cancel
@@ -208,7 +227,8 @@ class ParallelFetch:
             thread.start()
         try:
             for run in self.runs.values():
-                self._submit(run, run.planner.first())
+                if not self._scope_lacking(run):
+                    self._submit(run, run.planner.first())
             self._handle_answers()
         except BaseException:
             self.cancel.set()  # the fetchers stop at their next request
@@ -232,7 +252,7 @@ class ParallelFetch:
             try:
                 if run.planner.past_end(page):
                     outcome = DROPPED  # an earlier page proved nothing is there
-                elif run.error is None:
+                elif not run.over:
                     run.sent()
                     outcome = self.client.request_page(run.entity, page, query,
                                                        cancel=self.cancel, observer=run)
@@ -280,7 +300,7 @@ class ParallelFetch:
                 self.cancel.set()
 
     def _handle(self, run: EntityRun, page: Slice, query: dict | None, outcome: Any) -> None:
-        if outcome is None or run.error is not None:
+        if outcome is None or run.over:
             return
         if outcome is DROPPED:
             with run.lock:
@@ -337,9 +357,40 @@ class ParallelFetch:
             self.todo.finish(run.entity)
             self.report(run)
 
-    def _fail(self, run: EntityRun, error: OneRosterError) -> None:
+    def _scope_lacking(self, run: EntityRun) -> bool:
+        """Withhold an optional collection whose scope the token is known to lack."""
+        scope = OPTIONAL_SCOPES.get(DATA_TYPE[run.entity])
+        if run.entity not in self.optional or scope is None:
+            return False
+        granted = self.client.granted_scopes()
+        if granted is None or any(s.rsplit("/", 1)[-1] == scope for s in granted):
+            return False
+        self._withhold(run, f"The SIS did not grant {label(run.entity).lower()}: the token "
+                            f"it issued does not carry the {scope} scope")
+        return True
+
+    def _withhold(self, run: EntityRun, reason: str) -> None:
         with run.lock:
-            if run.error is not None:
+            run.withheld = reason
+            run.finished_at = time.perf_counter()
+            run.progress.state = "done"
+            run.progress.total = 0
+            run.progress.waiting_s = 0.0
+        self.todo.finish(run.entity)
+        self.report(run)
+
+    def _fail(self, run: EntityRun, error: OneRosterError) -> None:
+        # Only the collection's own answer says it is not granted; a token refused is not.
+        if run.entity in self.optional and error.category in REFUSALS \
+                and error.entity == run.entity and run.progress.fetched == 0 \
+                and run.withheld is None:
+            said = f"it answered HTTP {error.status}" if error.status else error.message
+            if error.server_message:
+                said += f" ({error.server_message})"
+            self._withhold(run, f"The SIS did not grant {label(run.entity).lower()}: {said}")
+            return
+        with run.lock:
+            if run.over:
                 return
             if error.entity != run.entity:
                 error = with_entity(error, run.entity)
@@ -363,7 +414,7 @@ class ParallelFetch:
 
     def _result(self) -> FetchResult:
         for run in self.runs.values():
-            if run.error is None and not run.planner.finished:
+            if not run.over and not run.planner.finished:
                 self._fail(run, OneRosterError(Category.CANCELLED, "The fetch was cancelled",
                                                entity=run.entity))
         return FetchResult({entity: run.result() for entity, run in self.runs.items()})

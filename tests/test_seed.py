@@ -100,7 +100,7 @@ def test_the_first_visit_shows_a_flow_with_a_completed_run(demo_app_config, tmp_
             run = db.session.scalar(select(Run).where(Run.flow_id == flow.id))
             assert run.status == "completed", run.error
             served = app.extensions["sdm.sandbox"].district.counts()
-            assert run.counts == {e: served[e] for e in run.counts} and len(run.counts) == 5
+            assert run.counts == {e: served[e] for e in run.counts} and len(run.counts) == 6
             connection = db.session.scalar(select(Connection))
             assert connection.status == "success"  # the run vouches for it
         client = app.test_client()

@@ -250,6 +250,10 @@ class RunData(ABC):
     def records(self, entity: str) -> Iterator[StoredRecord]:
         """Yield the records of a collection in sourcedId order."""
 
+    def absent(self) -> Mapping[str, str]:
+        """Return why collections the run asked for hold nothing, by collection (a sentence)."""
+        return {}
+
 
 @dataclass(frozen=True)
 class OutputResult:

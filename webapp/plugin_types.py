@@ -164,6 +164,8 @@ class EntityResult:
     error: SourceError | None = None
     requests: int = 0  # sent to the server, retries included
     warnings: tuple[str, ...] = ()  # e.g. the server's total and its records disagree
+    # Why an optional collection was not read (ok, no records): the source does not grant it.
+    withheld: str | None = None
 
 
 @dataclass(frozen=True)

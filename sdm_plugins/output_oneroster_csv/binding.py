@@ -109,6 +109,25 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
     )),
 }
 
+# The columns of each file that name records of a file, as (column, file). A demographics
+# row's sourcedId is that of its user.
+REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
+    "academicSessions": (("parentSourcedId", "academicSessions"),),
+    "orgs": (("parentSourcedId", "orgs"),),
+    "courses": (("schoolYearSourcedId", "academicSessions"), ("orgSourcedId", "orgs")),
+    "classes": (("courseSourcedId", "courses"), ("schoolSourcedId", "orgs"),
+                ("termSourcedIds", "academicSessions")),
+    "users": (("agentSourcedIds", "users"), ("primaryOrgSourcedId", "orgs"),
+              ("resourceSourcedIds", "resources")),
+    "roles": (("userSourcedId", "users"), ("orgSourcedId", "orgs"),
+              ("userProfileSourcedId", "userProfiles")),
+    "enrollments": (("classSourcedId", "classes"), ("schoolSourcedId", "orgs"),
+                    ("userSourcedId", "users")),
+    "demographics": (("sourcedId", "users"),),
+}
+# Reference columns that hold a comma-separated list of sourcedIds.
+LISTS = frozenset(("termSourcedIds", "agentSourcedIds", "resourceSourcedIds"))
+
 COMMON = ("sourcedId", "status", "dateLastModified")
 GETTERS = {file: tuple(get for _, get in columns) for file, columns in COLUMNS.items()}
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from sdm_plugins.output_oneroster_csv import binding
+from sdm_plugins.output_oneroster_csv.references import Ledger
 from webapp.plugin_api import Field, OutputPlugin, OutputResult, RunData
 
 # The order files are written in: referenced entities before the ones that point to them.
@@ -72,6 +73,8 @@ class OneRosterCsvOutput(OutputPlugin):
         held = set(data.entities())
         entities = [e for e in ORDER if e in held]
         guard = Protector(self.config.get("protect_spreadsheets", "on") != "off")
+        # A delta bundle names records of earlier bundles: its references are not checked.
+        ledger = None if any(data.mode(e) == "delta" for e in entities) else Ledger()
         modes: dict[str, str] = {}
         counts: dict[str, int] = {}
         skipped = 0
@@ -84,22 +87,29 @@ class OneRosterCsvOutput(OutputPlugin):
                 if entity == "users":
                     modes["roles"] = modes["users"]
                     counts["users"], dropped, counts["roles"] = self._write_users(
-                        bundle, data, delta, guard)
+                        bundle, data, delta, guard, ledger)
                 else:
                     counts[entity], dropped = self._write_file(bundle, data, entity, delta,
-                                                               guard)
+                                                               guard, ledger)
                 skipped += dropped
-            self._write_manifest(bundle, data, modes)
+            if ledger is not None:
+                ledger.finish()
+                explained = ledger.notes(data.absent())
+            else:
+                explained = ["Delta files hold only what changed: their references may name "
+                             "records of earlier bundles."]
+            self._write_manifest(bundle, data, modes, explained, guard)
         notes = []
         if skipped:
             notes.append(f"{skipped} records marked tobedeleted were left out of the bulk "
                          f"files (a bulk file lists only what exists).")
+        notes += explained
         notes.append(_protection_note(guard))
         return OutputResult({f"{e}.csv": n for e, n in counts.items()}, tuple(notes))
 
     @staticmethod
     def _write_file(bundle: zipfile.ZipFile, data: RunData, entity: str,
-                    delta: bool, guard: Protector) -> tuple[int, int]:
+                    delta: bool, guard: Protector, ledger: Ledger | None) -> tuple[int, int]:
         rows = skipped = 0
 
         def produce() -> Iterable[list[str]]:
@@ -107,17 +117,24 @@ class OneRosterCsvOutput(OutputPlugin):
             for record in data.records(entity):
                 if not delta and record.status == "tobedeleted":
                     skipped += 1
+                    if ledger is not None:
+                        ledger.left_out(entity, record.sourced_id)
                     continue
                 rows += 1
-                yield binding.row(entity, record.sourced_id, record.status,
-                                  record.date_last_modified, record.data, delta=delta)
+                line = binding.row(entity, record.sourced_id, record.status,
+                                   record.date_last_modified, record.data, delta=delta)
+                if ledger is not None:
+                    ledger.row(entity, line)
+                yield line
 
         _write_csv(bundle, f"{entity}.csv", binding.header(entity), guard.rows(produce()))
+        if ledger is not None:
+            ledger.close(entity)
         return rows, skipped
 
     @staticmethod
-    def _write_users(bundle: zipfile.ZipFile, data: RunData,
-                     delta: bool, guard: Protector) -> tuple[int, int, int]:
+    def _write_users(bundle: zipfile.ZipFile, data: RunData, delta: bool, guard: Protector,
+                     ledger: Ledger | None) -> tuple[int, int, int]:
         """Write users.csv, and roles.csv from the same pass (1.2 keeps roles apart)."""
         rows = skipped = roles = 0
         with tempfile.TemporaryFile() as spool:
@@ -130,17 +147,27 @@ class OneRosterCsvOutput(OutputPlugin):
                 for user in data.records("users"):
                     if not delta and user.status == "tobedeleted":
                         skipped += 1
+                        if ledger is not None:
+                            ledger.left_out("users", user.sourced_id)
                         continue
                     rows += 1
                     lines = list(binding.role_rows(user.sourced_id, user.status,
                                                    user.date_last_modified, user.data,
                                                    delta=delta))
+                    line = binding.row("users", user.sourced_id, user.status,
+                                       user.date_last_modified, user.data, delta=delta)
+                    if ledger is not None:
+                        ledger.row("users", line)
+                        for role in lines:
+                            ledger.row("roles", role)
                     roles += len(lines)
                     role_writer.writerows(guard.rows(lines))
-                    yield binding.row("users", user.sourced_id, user.status,
-                                      user.date_last_modified, user.data, delta=delta)
+                    yield line
 
             _write_csv(bundle, "users.csv", binding.header("users"), guard.rows(produce()))
+            if ledger is not None:
+                ledger.close("users")
+                ledger.close("roles")
             text.flush()
             text.detach()
             spool.seek(0)
@@ -149,10 +176,14 @@ class OneRosterCsvOutput(OutputPlugin):
         return rows, skipped, roles
 
     @staticmethod
-    def _write_manifest(bundle: zipfile.ZipFile, data: RunData, modes: dict[str, str]) -> None:
+    def _write_manifest(bundle: zipfile.ZipFile, data: RunData, modes: dict[str, str],
+                        notes: list[str], guard: Protector) -> None:
+        """Write manifest.csv; SDM's own notes (why a reference points nowhere) follow the
+        binding's properties as ext.sdm.note.N."""
         lines = [["manifest.version", "1.0"], ["oneroster.version", "1.2"]]
         lines += [[f"file.{name}", modes.get(name, "absent")] for name in binding.MANIFEST_FILES]
         lines += [["source.systemName", "SDM"], ["source.systemCode", data.label]]
+        lines += guard.rows([[f"ext.sdm.note.{n}", note] for n, note in enumerate(notes, 1)])
         _write_csv(bundle, "manifest.csv", ["propertyName", "value"], lines)
 
 

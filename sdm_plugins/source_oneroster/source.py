@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
@@ -25,6 +25,9 @@ from oneroster.model import FetchResult as LibraryFetchResult
 from oneroster.preflight import run_preflight
 from oneroster.required_fields import sample_gaps
 from webapp.plugin_api import (
+    ENTITIES,
+    ENTITY_CHOICES,
+    SOURCE_OPTIONS,
     CancelToken,
     Checklist,
     ConnectionDetails,
@@ -46,9 +49,21 @@ from webapp.plugin_api import (
     SourceUnavailable,
 )
 
+# Read whatever collections a flow chooses: classes and courses refer to academic sessions,
+# and a bundle names no id it does not hold.
+ALWAYS = ("academicSessions",)
+# Read when chosen and when the SIS grants them; a refusal is a fact to report, not a failure.
+OPTIONAL = ("demographics",)
+ENTITIES_FIELD = Field(
+    "entities", "Collections", "multichoice", default=list(ENTITIES), required=True,
+    choices=(*((e, label) for e, label in ENTITY_CHOICES),
+             ("demographics", "Demographics (optional: read when the SIS grants them)")),
+    help="Academic sessions (school years, terms) are always read: classes and courses "
+         "refer to them.")
+
 
 class OneRosterSource(SourcePlugin):
-    """Read the five rostering collections from a OneRoster 1.2 (or 1.1) REST API."""
+    """Read the rostering collections from a OneRoster 1.2 (or 1.1) REST API."""
 
     id = "source-oneroster"
     name = "OneRoster API"
@@ -59,6 +74,15 @@ class OneRosterSource(SourcePlugin):
               help="A saved connection of your organization, or create a new one."),
     )
     check_steps = tuple((step.id, step.label) for step in initial_steps())
+    entities = ("orgs", "academicSessions", "courses", "classes", "users", "enrollments",
+                "demographics")
+    options = (ENTITIES_FIELD, *(f for f in SOURCE_OPTIONS if f.name != "entities"))
+
+    @classmethod
+    def chosen(cls, options: Mapping[str, Any]) -> tuple[str, ...]:
+        """Return the chosen collections and academic sessions, in the plugin's order."""
+        wanted = {*(options.get("entities") or ENTITIES), *ALWAYS}
+        return tuple(e for e in cls.entities if e in wanted)
 
     @classmethod
     def check(cls, config: SourceConfig, report: Report, cancel: CancelToken) -> Checklist:
@@ -107,7 +131,7 @@ class OneRosterSource(SourcePlugin):
         with library_errors(), OneRosterClient(self.settings()) as client:
             if not schools:
                 found = client.fetch(entities, sink=sink, progress=told, cancel=cancel,
-                                     since=since)
+                                     since=since, optional=OPTIONAL)
             else:
                 found = _read_schools(client, tuple(entities), schools, sink, told, cancel,
                                       since)
@@ -175,7 +199,7 @@ def fetch_result(found: LibraryFetchResult) -> FetchResult:
 def _entity_result(r: LibraryEntityResult) -> EntityResult:
     return EntityResult(r.entity, r.ok, r.records, r.pages, r.duplicates, r.elapsed_s,
                         r.total, source_error(r.error) if r.error else None, r.requests,
-                        tuple(r.warnings))
+                        tuple(r.warnings), r.withheld)
 
 
 def _progress(progress: ProgressCallback | None) -> Callable[[EntityProgress], None] | None:
@@ -254,5 +278,5 @@ def _read_schools(client: OneRosterClient, entities: tuple[str, ...], schools: l
 
     if rest:
         results.update(client.fetch(rest, sink=filtered, progress=progress, cancel=cancel,
-                                    since=since).results)
+                                    since=since, optional=OPTIONAL).results)
     return LibraryFetchResult(results)

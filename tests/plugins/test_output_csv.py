@@ -132,3 +132,46 @@ def test_bulk_leaves_out_tobedeleted_and_delta_keeps_it(tmp_path):
     rows = {row[0]: row for row in files["users.csv"][1:]}
     assert rows["td-teacher-0002"][1] == "tobedeleted"
     assert rows["td-teacher-0001"][1:3] == ["active", "2025-08-01T00:00:00.000Z"]
+
+
+def manifest_notes(files) -> list[str]:
+    return [value for name, value in files["manifest.csv"][1:]
+            if name.startswith("ext.sdm.note.")]
+
+
+def test_the_manifest_says_why_each_reference_points_nowhere(tmp_path):
+    data = school_data()
+    data["users"] = [StoredRecord(r.sourced_id, "tobedeleted"
+                                  if r.sourced_id == "td-teacher-0002" else r.status,
+                                  r.date_last_modified, r.data) for r in data["users"]]
+    data["classes"][0] = StoredRecord("td-class-001", "active", None, {
+        **data["classes"][0].data, "course": {"sourcedId": "td-course-gone", "type": "course"}})
+    result, files = write(tmp_path, Memory(data))
+    notes = manifest_notes(files)
+    taught = sum(1 for row in files["enrollments.csv"][1:] if row[5] == "td-teacher-0002")
+    assert taught == 1  # the teacher's enrollment names a user left out of users.csv
+    assert notes == [
+        "1 courseSourcedId value in classes.csv names courses the SIS did not send",
+        "1 userSourcedId value in enrollments.csv names users marked tobedeleted, left out "
+        "of users.csv (a bulk file lists only what exists)",
+        "file.academicSessions absent: this run read no academicSessions (3 termSourcedIds "
+        "values in classes.csv; 3 schoolYearSourcedId values in courses.csv name its records)",
+    ]
+    assert all(note in result.notes for note in notes)
+
+
+def test_a_complete_bundle_needs_no_note_and_a_withheld_file_gets_one(tmp_path):
+    data = school_data()
+    data["academicSessions"] = [StoredRecord("td-year-2025", "active", None, {
+        "sourcedId": "td-year-2025", "title": "2025", "type": "schoolYear"})]
+
+    class Withheld(Memory):
+        def absent(self):
+            return {"demographics": "The SIS did not grant demographics: it answered HTTP 403"}
+
+    _, files = write(tmp_path, Memory(data))
+    assert manifest_notes(files) == []
+    _, files = write(tmp_path, Withheld(data))
+    assert manifest_notes(files) == [
+        "file.demographics absent: the SIS did not grant demographics: it answered HTTP 403"]
+    assert dict(files["manifest.csv"][1:])["file.demographics"] == "absent"

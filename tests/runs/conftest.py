@@ -7,8 +7,10 @@ from typing import Any, ClassVar
 import pytest
 from sqlalchemy import select
 
+from webapp import crypto
 from webapp.extensions import db
-from webapp.models import Flow, Run, User
+from webapp.models import Connection, Flow, Run, User
+from webapp.models.common import utcnow
 from webapp.plugin_api import (
     Checklist,
     EntityResult,
@@ -162,3 +164,22 @@ def org(sourced_id: str, kind: str = "school", parent: str | None = None, **extr
 
 def ref(sourced_id: str, kind: str) -> dict:
     return {"href": f"/{kind}s/{sourced_id}", "sourcedId": sourced_id, "type": kind}
+
+
+@pytest.fixture
+def connect(app, ada, people, sandbox):
+    """Save a connection to the sandbox with a fault profile (its Client ID); return its id."""
+
+    def make(profile: str = "demo") -> int:
+        with app.app_context():
+            user = db.session.scalar(select(User).where(User.email == "ada@example.com"))
+            connection = Connection(
+                organization_id=people.org_id("Springfield District"), name=f"Sandbox {profile}",
+                provider="custom", base_url=sandbox.base_url, auth_url=sandbox.token_url,
+                client_id=profile, client_secret_encrypted=crypto.encrypt(sandbox.secret),
+                secret_set_at=utcnow(), created_by_id=user.id)
+            db.session.add(connection)
+            db.session.commit()
+            return connection.id
+
+    return make

@@ -10,7 +10,7 @@ import pytest
 import responses
 from sqlalchemy import select
 
-from sdm_plugins.source_test_data.school import SampleSchool
+from sdm_plugins.source_test_data.school import YEAR, SampleSchool
 from tests.runs.conftest import graph, source
 from tests.runs.test_run_test_data import run_id_of
 from webapp import crypto
@@ -30,6 +30,11 @@ class FakeSis:
 
     def __init__(self, rsps: responses.RequestsMock, school: SampleSchool) -> None:
         self.data = {e: [r.data for r in school.records(e)] for e in school.totals()}
+        # The school year its courses and classes refer to.
+        self.data["academicSessions"] = [{
+            "sourcedId": YEAR, "status": "active", "dateLastModified": "2025-08-01T00:00:00Z",
+            "title": "2025-2026", "type": "schoolYear", "startDate": "2025-09-01",
+            "endDate": "2026-06-30", "schoolYear": "2026"}]
         self.refuse: set[str] = set()
         rsps.add(responses.POST, TOKEN, json={"access_token": "token-1", "token_type": "bearer",
                                               "expires_in": 3600, "scope": SCOPE})
@@ -119,7 +124,8 @@ def test_school_filter_keeps_the_chosen_school(app, ada, flows, sis, connection_
     config["schools"] = ["another-school"]
     other = flows.create(graph(source(plugin="source-oneroster", **config)), name="Other")
     run = flows.run(run_id_of(ada.post(f"/runs/flows/{other}/start")))
-    assert run.counts == {"orgs": 0, "courses": 0, "classes": 0, "users": 0, "enrollments": 0}
+    assert run.counts == {"orgs": 0, "academicSessions": 1, "courses": 0, "classes": 0,
+                          "users": 0, "enrollments": 0}
 
 
 def test_preview_reads_one_small_page_per_collection(app, ada, sis, connection_id, people):
@@ -130,7 +136,8 @@ def test_preview_reads_one_small_page_per_collection(app, ada, sis, connection_i
     assert result.ok, result.warnings
     assert {c.entity: c.total for c in result.collections} == \
         {e: len(rows) for e, rows in sis.data.items()}
-    assert all(len(c.rows) == 4 for c in result.collections if c.entity != "orgs")
+    assert all(len(c.rows) == 4 for c in result.collections
+               if c.entity not in ("orgs", "academicSessions"))
 
 
 def test_preview_shows_a_forbidden_collection(app, ada, sis, connection_id, people):

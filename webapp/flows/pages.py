@@ -15,7 +15,7 @@ from webapp.flows import drafts, editor, preflight, services, wizard
 from webapp.flows import graph as g
 from webapp.models import Flow, FlowDraft, FlowMode
 from webapp.models.runs import Run
-from webapp.plugin_api import ENTITY_CHOICES
+from webapp.plugin_api import SOURCE_OPTIONS, Field
 from webapp.runs.preview import preview
 from webapp.schedules import services as schedules
 
@@ -120,11 +120,17 @@ def source_form_context(draft: FlowDraft, node: Mapping[str, Any], *,
         "connections": list(connections.values()),
         "connection_missing": connection_id is not None and connection_id not in connections,
         "preflight": check,
-        "entity_choices": [(e, label) for e, label in ENTITY_CHOICES
-                           if cls is None or e in cls.entities],
+        "entity_choices": list(_entities_field(cls).choices),
+        "entities_help": _entities_field(cls).help,
         "schools": schools,
         "schools_note": note,
     }
+
+
+def _entities_field(cls: type | None) -> Field:
+    """Return the collections option of a source plugin (the shared one if it has none)."""
+    shared = next(f for f in SOURCE_OPTIONS if f.name == "entities")
+    return next((f for f in (cls.options if cls else ()) if f.name == "entities"), shared)
 
 
 @dataclass(frozen=True)

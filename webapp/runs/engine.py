@@ -332,7 +332,15 @@ class Engine:
         collection.requests = result.requests or collection.requests
         collection.warnings = list(result.warnings) or None
         collection.elapsed_s = round(result.elapsed_s, 3)
-        if result.ok:
+        if result.ok and result.withheld:
+            # An optional collection the SIS does not grant: read as far as it can be.
+            collection.state = CollectionState.COMPLETED
+            collection.error = {**error_dict(SourceError(
+                ErrorCategory.FORBIDDEN, result.withheld, title="Not granted", advice=(
+                    "Ask the SIS administrator to grant this collection to the client",
+                    "Or untick it in the flow's options"), entity=entity), entity),
+                "withheld": True}
+        elif result.ok:
             collection.state = CollectionState.COMPLETED
         else:
             cancelled = result.error is not None and result.error.cancelled
@@ -353,12 +361,26 @@ class Engine:
                                  deleted=tally.counts(tobedeleted=True) if tally else None,
                                  references=tally if tally and tally.plain else None)
         found.warnings[:0] = integrity.total_findings(run.collections)
+        found.info[:0] = integrity.withheld_findings(run.collections)
         run.integrity = found.to_dict()
         self._lap("integrity_s")
         run.status = (RunStatus.COMPLETED_WITH_WARNINGS if found.warnings
                       else RunStatus.COMPLETED)
         verdicts.record_run(run)  # a run that read everything shows its connection works
-        output.prepare(run, modes)
+        absent = withheld(run)
+        output.prepare(run, {e: m for e, m in modes.items() if e not in absent}, absent)
+
+
+def withheld(run: Run) -> dict[str, str]:
+    """Return why a collection holds nothing, for those no source was granted."""
+    reasons: dict[str, list[str]] = defaultdict(list)
+    read = set()
+    for collection in run.collections:
+        if (collection.error or {}).get("withheld"):
+            reasons[collection.entity].append(collection.error["message"])
+        else:
+            read.add(collection.entity)
+    return {entity: texts[0] for entity, texts in reasons.items() if entity not in read}
 
 
 def _modes(run: Run, entities: list[str]) -> dict[str, str]:

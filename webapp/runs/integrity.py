@@ -115,6 +115,12 @@ def total_findings(collections: Sequence[Any]) -> list[Finding]:
     return found
 
 
+def withheld_findings(collections: Sequence[Any]) -> list[Finding]:
+    """Return a finding per optional collection the source was not granted."""
+    return [Finding("not_granted", c.entity, 0, c.error["message"])
+            for c in collections if (c.error or {}).get("withheld")]
+
+
 # Per collection: the references checked, as (column, field, referenced collection, finding).
 REFERENCES = {
     "enrollments": (("ref_a", "user", "users", "to a missing user"),

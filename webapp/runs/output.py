@@ -33,15 +33,19 @@ def output_node(run: Run) -> dict[str, Any] | None:
                 None)
 
 
-def prepare(run: Run, modes: dict[str, str]) -> None:
-    """Mark a completed run's output pending (the caller commits, then calls ``start``)."""
+def prepare(run: Run, modes: dict[str, str], absent: dict[str, str] | None = None) -> None:
+    """Mark a completed run's output pending (the caller commits, then calls ``start``).
+
+    ``absent`` says why collections the run asked for hold nothing (not granted, say).
+    """
     node = output_node(run)
     if node is None:
         run.output = None
         return
     cls = registry().outputs.get(node.get("plugin", ""))
     run.output = {"state": "pending", "plugin": node.get("plugin"),
-                  "name": cls.name if cls else node.get("plugin"), "modes": modes}
+                  "name": cls.name if cls else node.get("plugin"), "modes": modes,
+                  "absent": dict(absent or {})}
 
 
 def pending(run: Run) -> bool:
@@ -92,7 +96,8 @@ def _write(run: Run) -> None:
         _set(run, state="failed",
              error=f"The output plugin {node.get('plugin')!r} is not installed.")
         return
-    data = StoredRunData(run.id, run.flow_name, dict(run.output.get("modes") or {}))
+    data = StoredRunData(run.id, run.flow_name, dict(run.output.get("modes") or {}),
+                         absent=run.output.get("absent"))
     folder = artifacts_dir() / str(run.organization_id)
     folder.mkdir(parents=True, exist_ok=True)
     name = f"run-{run.id}-{uuid.uuid4().hex[:12]}.{cls.extension}"

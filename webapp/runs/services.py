@@ -230,7 +230,8 @@ def _sources(flow: Flow, graph: Mapping[str, Any]) -> list[dict[str, Any]]:
         result.append({
             "node": node_id, "rank": rank, "plugin": node.get("plugin"),
             "label": node.get("label") or (cls.name if cls else node.get("plugin")),
-            "config": config, "entities": [e for e in known if e in wanted],
+            "config": config,
+            "entities": list(cls.chosen(config)) if cls else [e for e in known if e in wanted],
             "since": since if delta else None,
         })
     return result
@@ -337,6 +338,8 @@ class CollectionView:
     def status_text(self) -> str:
         if self.waiting_s > 0:
             return f"Rate limited, retrying in {math.ceil(self.waiting_s)} s"
+        if self.done and self.error:  # an optional collection the source does not grant
+            return self.error.get("title") or "Not read"
         if self.done and self.warnings:
             return "Completed with warnings"
         return {"pending": "Waiting", "running": "Reading", "done": "Completed"}.get(

@@ -216,14 +216,18 @@ class StoredRunData(RunData):
     """A run's winning records, streamed from the database in sourcedId order."""
 
     def __init__(self, run_id: int, label: str, modes: dict[str, str],
-                 batch: int = 2000) -> None:
+                 batch: int = 2000, absent: dict[str, str] | None = None) -> None:
         self.run_id = run_id
         self.label = label
         self._modes = modes
         self._batch = batch
+        self._absent = dict(absent or {})
 
     def entities(self) -> list[str]:
         return list(self._modes)
+
+    def absent(self) -> dict[str, str]:
+        return dict(self._absent)
 
     def mode(self, entity: str) -> str:
         return self._modes.get(entity, "bulk")

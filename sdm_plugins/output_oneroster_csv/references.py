@@ -1,0 +1,109 @@
+"""The references of a bundle: every sourcedId a file names is in the bundle, or a note says why.
+
+As the files are written, the ledger keeps the sourcedIds each referenced file holds and those
+it left out (tobedeleted records have no place in a bulk file), as their 64-bit hashes. A
+reference to a file already written is resolved at once; one to a file still to come (or its
+own file, as an org's parent) waits in a compact array until the end. The notes say, per file
+and column, how many references point nowhere and why: the file is absent (and why), the
+records were left out, or the SIS never sent them.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import Counter
+from collections.abc import Mapping
+
+from sdm_plugins.output_oneroster_csv import binding
+
+ABSENT, LEFT_OUT, UNSENT = "absent", "left out", "not sent"
+
+
+class Ledger:
+    """The sourcedIds a bundle holds and names, and the references that point nowhere."""
+
+    def __init__(self) -> None:
+        targets = {target for refs in binding.REFERENCES.values() for _, target in refs}
+        self.held: dict[str, set[int]] = {t: set() for t in targets}
+        self.left: dict[str, set[int]] = {t: set() for t in targets}
+        self.written: set[str] = set()
+        self.waiting: dict[tuple[str, str, str], array] = {}
+        self.dangling: Counter[tuple[str, str, str, str]] = Counter()
+        self.columns = {
+            file: [(binding.header(file).index(column), column, target)
+                   for column, target in refs]
+            for file, refs in binding.REFERENCES.items()}
+
+    def row(self, file: str, row: list[str]) -> None:
+        """Take one written row: the sourcedId it holds and every sourcedId it names."""
+        held = self.held.get(file)
+        if held is not None:
+            held.add(hash(row[0]))
+        for index, column, target in self.columns.get(file, ()):
+            value = row[index]
+            if not value:
+                continue
+            values = value.split(",") if column in binding.LISTS else (value,)
+            if target in self.written:
+                for sourced_id in values:
+                    self._resolve(file, column, target, hash(sourced_id))
+            else:
+                waiting = self.waiting.setdefault((file, column, target), array("q"))
+                waiting.extend(map(hash, values))
+
+    def left_out(self, file: str, sourced_id: str) -> None:
+        """Take a record left out of a file (tobedeleted, in a bulk file)."""
+        left = self.left.get(file)
+        if left is not None:
+            left.add(hash(sourced_id))
+
+    def close(self, file: str) -> None:
+        """Say a file is complete: later references to it are resolved as they come."""
+        self.written.add(file)
+
+    def finish(self) -> None:
+        """Resolve the references that waited for their file, or for the end."""
+        for (file, column, target), hashes in self.waiting.items():
+            for value in hashes:
+                self._resolve(file, column, target, value)
+        self.waiting.clear()
+
+    def _resolve(self, file: str, column: str, target: str, value: int) -> None:
+        if target not in self.written:
+            reason = ABSENT
+        elif value in self.held[target]:
+            return
+        elif value in self.left[target]:
+            reason = LEFT_OUT
+        else:
+            reason = UNSENT
+        self.dangling[(file, column, target, reason)] += 1
+
+    def notes(self, absent: Mapping[str, str]) -> list[str]:
+        """Say why each reference that points nowhere does; `absent` gives files' reasons."""
+        notes = []
+        missing: dict[str, list[str]] = {}
+        for (file, column, target, reason), count in sorted(self.dangling.items()):
+            where = f"{count:,} {column} value{'s' if count != 1 else ''} in {file}.csv"
+            name = "names" if count == 1 else "name"
+            if reason == ABSENT:
+                missing.setdefault(target, []).append(where)
+            elif reason == LEFT_OUT:
+                notes.append(f"{where} {name} {target} marked tobedeleted, left out of "
+                             f"{target}.csv (a bulk file lists only what exists)")
+            else:
+                notes.append(f"{where} {name} {target} the SIS did not send")
+        for target, wheres in missing.items():
+            notes.append(f"file.{target} absent: {absent_reason(target, absent)} "
+                         f"({'; '.join(wheres)} name its records)")
+        for target in sorted(set(absent) - set(missing) - self.written):
+            notes.append(f"file.{target} absent: {absent_reason(target, absent)}")
+        return notes
+
+
+def absent_reason(file: str, absent: Mapping[str, str]) -> str:
+    """Say why a file is not in the bundle, in lower case, to follow 'absent:'."""
+    reason = absent.get(file)
+    if reason:
+        return reason[0].lower() + reason[1:]
+    return f"this run read no {file}"
