@@ -12,10 +12,12 @@ from webapp.extensions import db
 from webapp.models import Connection, Flow, Run, User
 from webapp.models.common import utcnow
 from webapp.plugin_api import (
+    SOURCE_OPTIONS,
     Checklist,
     EntityResult,
     ErrorCategory,
     FetchResult,
+    Field,
     PreflightReport,
     Progress,
     Record,
@@ -95,6 +97,10 @@ class ScriptedSource(SourcePlugin):
 
     id = "source-scripted"
     name = "Scripted"
+    entities = ("orgs", "academicSessions", "courses", "classes", "users", "enrollments")
+    options = (Field("entities", "Collections", "multichoice", required=True,
+                     choices=tuple((e, e) for e in entities)),
+               *(f for f in SOURCE_OPTIONS if f.name != "entities"))
     reads: ClassVar[list[tuple[str, ...]]] = []
 
     @classmethod

@@ -75,6 +75,10 @@ def test_every_reference_resolves_or_the_manifest_says_why(ada, flows, sandbox, 
                                                            entities):
     run = run_flow(ada, flows, connect(), entities)
     assert run.status == "completed", (run.error, run.integrity)
+    # The stored records hold every record the SIS sent, tobedeleted ones included.
+    assert run.integrity["summary"] == ("No problems found: every reference points to a "
+                                        "stored record and no source repeats a sourcedId.")
+    assert len(run.integrity["checked"]) == 13
     files = bundle_of(ada, run.id)
     assert {"academicSessions", "orgs", "courses", "classes", "users", "roles",
             "enrollments"} <= set(files)

@@ -16,10 +16,22 @@ from operator import itemgetter
 
 from webapp.runs.hashes import HashSet
 
-# The references the integrity report follows, per collection: (ref_a, ref_b) of run_records.
+# The references stored in columns of run_records, per collection: (ref_a, ref_b). A record
+# without one of these points to a missing record.
 REFERENCES: dict[str, tuple[str, str]] = {
     "enrollments": ("user", "class"),
     "classes": ("course", "school"),
+}
+# The references followed only in the records' JSON, per collection: (field, how it is held):
+# "one" a reference, "many" a list of references, "roles" the org of each of a user's roles.
+# A record may go without these; a sourcedId given must name a record.
+FOLLOWED: dict[str, tuple[tuple[str, str], ...]] = {
+    "orgs": (("parent", "one"),),
+    "academicSessions": (("parent", "one"),),
+    "courses": (("schoolYear", "one"), ("org", "one")),
+    "classes": (("terms", "many"),),
+    "users": (("roles", "roles"), ("primaryOrg", "one"), ("agents", "many")),
+    "enrollments": (("school", "one"),),
 }
 
 _SOURCED_ID = itemgetter("sourcedId")
@@ -27,10 +39,11 @@ _PLAIN = frozenset((str, type(None)))
 
 
 def pointed(entity: str, datas: list[dict]) -> dict[str, list[str | None]] | None:
-    """Return, per reference the report follows, the sourcedId each record points to.
+    """Return, per reference the report follows, the sourcedIds the records point to.
 
-    None when some reference is not a plain sourcedId string: the database's text of it is
-    what counts then.
+    For the column references, one per record (None: the record has none); for the others,
+    every sourcedId named. None when some reference is not a plain sourcedId string: the
+    database's text of it is what counts then.
     """
     found = {}
     for field in REFERENCES.get(entity, ()):
@@ -42,7 +55,26 @@ def pointed(entity: str, datas: list[dict]) -> dict[str, list[str | None]] | Non
         if not _PLAIN.issuperset(map(type, targets)):
             return None
         found[field] = targets
+    for field, held in FOLLOWED.get(entity, ()):
+        try:
+            targets = named(datas, field, held)
+        except (KeyError, TypeError, AttributeError):  # not the shape of a reference
+            return None
+        if not _PLAIN.issuperset(map(type, targets)):
+            return None
+        found[field] = targets
     return found
+
+
+def named(datas: list[dict], field: str, held: str) -> list[str | None]:
+    """Return the sourcedIds a field of the records names (raise if one is not a reference)."""
+    values = [data.get(field) for data in datas]
+    if held == "one":
+        return [None if value is None else value["sourcedId"] for value in values]
+    if held == "many":
+        return [ref["sourcedId"] for value in values if value for ref in value]
+    return [role["org"]["sourcedId"] for value in values if value for role in value
+            if role.get("org") is not None]
 
 
 class Tally:
@@ -66,11 +98,13 @@ class Tally:
         if references is None:
             self.plain = False
         elif self.plain:
+            columns = REFERENCES.get(entity, ())
             for field, targets in references.items():
                 distinct = set(targets)  # a page's records often share their targets
                 if None in distinct:
                     distinct.discard(None)
-                    self.absent.add((entity, field))
+                    if field in columns:  # the others may be left out
+                        self.absent.add((entity, field))
                 self.pointed.setdefault((entity, field), HashSet()).add(distinct)
 
     @property
