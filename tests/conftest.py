@@ -10,6 +10,7 @@ from cryptography.fernet import Fernet
 
 from tests.fixtures.databases import throwaway_database
 from tests.fixtures.egress import suite_resolver
+from tests.fixtures.mailbox import confirmation_path, mailbox
 from webapp import create_app
 from webapp.extensions import db
 
@@ -98,10 +99,16 @@ class AuthActions:
 
     def signup(self, email="ada@example.com", password=PASSWORD, name="Ada Admin",
                organization="Springfield District"):
-        return self._client.post("/signup", data={
-            "name": name, "email": email, "password": password,
-            "confirm": password, "organization": organization,
-        })
+        """Sign up and open the emailed confirmation link: the account's first answer (303),
+        or the sign-up page's answer when it sent no link (refused, or the email is taken)."""
+        with mailbox() as box:
+            response = self._client.post("/signup", data={
+                "name": name, "email": email, "password": password,
+                "confirm": password, "organization": organization,
+            })
+        if response.status_code != 200 or not box.links:
+            return response
+        return self._client.post(confirmation_path(box))
 
     def login(self, email="ada@example.com", password=PASSWORD):
         return self._client.post("/login", data={"email": email, "password": password})

@@ -18,6 +18,7 @@ from cryptography.fernet import Fernet
 from werkzeug.serving import make_server
 
 from tests.fixtures.databases import own_database
+from tests.fixtures.mailbox import confirmation_path, mailbox
 from webapp import create_app
 from webapp.extensions import db
 
@@ -183,7 +184,16 @@ def sign_up(page):
     page.fill("#password", PASSWORD)
     page.fill("#confirm", PASSWORD)
     page.fill("#organization", f"Springfield District {n}")
-    page.click("button[type=submit]")
+    return finish_sign_up(page)
+
+
+def finish_sign_up(page, submit: str = "button[type=submit]"):
+    """Submit the sign-up form, open the link the email would carry, set the account up."""
+    with mailbox() as box:
+        page.click(submit)
+        page.wait_for_selector("[data-testid=signup-sent]")
+    page.goto(confirmation_path(box))
+    page.click("button:has-text('Create my account')")
     page.wait_for_url("**/connections/**")
     return page
 

@@ -4,10 +4,11 @@ sideways scrolling on a phone, Sign out within reach, and a screenshot of each t
 
 from __future__ import annotations
 
+import os
 import re
 
 from tests.e2e.axe import assert_accessible
-from tests.e2e.conftest import PHONE, sign_up
+from tests.e2e.conftest import PASSWORD, PHONE, sign_up
 from tests.e2e.test_flows_e2e import (
     check_run,
     create_sandbox_connection,
@@ -15,6 +16,7 @@ from tests.e2e.test_flows_e2e import (
     start_wizard,
     wait_for_preflight,
 )
+from tests.fixtures.mailbox import confirmation_path, mailbox
 
 
 def assert_fits(page, where: str) -> None:
@@ -89,6 +91,21 @@ def test_signed_out_pages_are_accessible_and_fit_a_phone(page, phone, tmp_path):
     for url, name in (("/login", "login"), ("/signup", "signup")):
         visit(page, url, f"desktop-{name}", tmp_path, tmp_path)
         visit(phone, url, f"phone-{name}", tmp_path, tmp_path)
+    # The sign-up's answer and the page its emailed link opens.
+    phone.fill("#name", "Pat Phone")
+    phone.fill("#email", f"pat-{os.getpid()}@example.com")
+    phone.fill("#password", PASSWORD)
+    phone.fill("#confirm", PASSWORD)
+    phone.fill("#organization", "Phone District")
+    with mailbox() as box:
+        phone.click("button[type=submit]")
+        phone.wait_for_selector("[data-testid=signup-sent]")
+    assert_accessible(phone, "the sign-up's Check your email page")
+    assert_fits(phone, "the sign-up's Check your email page")
+    phone.screenshot(path=str(tmp_path / "phone-signup-sent.png"), full_page=True)
+    link = confirmation_path(box)
+    visit(page, link, "desktop-signup-confirm", tmp_path, tmp_path)
+    visit(phone, link, "phone-signup-confirm", tmp_path, tmp_path)
 
 
 def test_the_skip_link_is_the_first_stop_and_moves_focus_to_the_content(signed_in):

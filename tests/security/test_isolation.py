@@ -28,6 +28,8 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     # Signed in with another email than the invite's: refused; signed out: the sign-up form.
     "auth.accept_invite": (K, F, F, F),
     # One's own account: anyone signed in, whatever their organization.
+    # The world's token is not a sign-up link: nobody gets anywhere with it.
+    "auth.confirm_signup": (N, N, N, N), "auth.finish_signup": (N, N, N, N),
     "auth.change_password": (L, K, K, K), "auth.save_password": (L, K, K, K),
     "orgs.switch": MEMBERS, "orgs.new": ANY_MEMBER, "orgs.create": ANY_MEMBER,
     "orgs.members": ANY_MEMBER, "orgs.add_member": (L, K, F, K), "orgs.audit": (L, K, F, K),

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from htmx_flask import request
 
-from webapp.auth import services
+from webapp.auth import confirmation, services
 from webapp.auth.forms import ChangePasswordForm, InviteSignupForm, LoginForm, SignupForm
 from webapp.auth.sessions import end_everywhere, end_others, start
 from webapp.auth.throttle import password_change_throttled, signup_throttled, throttled
 from webapp.inputs import checks_fields
+from webapp.notifications import mail
 from webapp.orgs import services as orgs
 
 bp = Blueprint("auth", __name__)
@@ -24,21 +25,64 @@ def signup():
 
 
 @bp.post("/signup")
-@signup_throttled
 @checks_fields
+@signup_throttled
 def create_account():
     form = SignupForm()
     if not form.validate():
         return render_template("auth/signup.html", form=form), 422
+    confirmation.request_account(form.name.data, form.email.data, form.password.data,
+                           form.organization.data)
+    return render_template("auth/signup_sent.html", email=form.email.data,
+                           hours=confirmation.LINK_HOURS, demo=current_app.config["DEMO"],
+                           mail_configured=mail.configured())
+
+
+@bp.get("/signup/confirm/<token>")
+def confirm_signup(token: str):
+    pending, problem = _pending(token)
+    if problem:
+        return problem
+    return render_template("auth/signup_confirm.html", pending=pending, token=token)
+
+
+@bp.post("/signup/confirm/<token>")
+def finish_signup(token: str):
+    pending, problem = _pending(token)
+    if problem:
+        return problem
     try:
         user, organization = services.create_account(
-            form.name.data, form.email.data, form.password.data, form.organization.data)
-    except services.EmailTaken as taken:
-        form.email.errors.append(taken.message)
-        return render_template("auth/signup.html", form=form), 422
+            pending.name, pending.email, None, pending.organization,
+            password_hash=pending.password_hash)
+    except services.EmailTaken:
+        return _already_set_up()
     start(user)
     flash(f"Welcome, {user.name}. You are the admin of {organization.name}.", "success")
     return redirect(url_for("main.index"), 303)
+
+
+def _pending(token: str):
+    """Return (what the link sets up, None), or (None, the answer for a link that cannot)."""
+    try:
+        pending = confirmation.read_token(token)
+    except confirmation.LinkExpired:
+        return None, (render_template("auth/signup_invalid.html", expired=True,
+                                      hours=confirmation.LINK_HOURS), 410)
+    except confirmation.LinkInvalid:
+        return None, (render_template("auth/signup_invalid.html", expired=False,
+                                      hours=confirmation.LINK_HOURS), 404)
+    if services.find_user(pending.email) is not None:
+        return None, _already_set_up()
+    return pending, None
+
+
+def _already_set_up():
+    """Answer a link whose account exists (it was used already): sign in instead."""
+    if current_user.is_authenticated:
+        return redirect(url_for("main.index"), 303)
+    flash("This sign-up link was used already: your account is set up. Sign in.", "info")
+    return redirect(url_for("auth.login"), 303)
 
 
 @bp.get("/login")

@@ -71,20 +71,23 @@ def authenticate(email: str, password: str) -> User | None:
     return user if check_password_hash(user.password_hash, password) else None
 
 
-def new_user(name: str, email: str, password: str) -> User:
+def new_user(name: str, email: str, password: str | None = None, *,
+             password_hash: str | None = None) -> User:
     """Add a new account to the session; refuse an email address that is taken."""
     email = normalise_email(email)
     if find_user(email) is not None:
         raise EmailTaken(email)
-    user = User(name=name.strip(), email=email, password_hash=hash_password(password))
+    user = User(name=name.strip(), email=email,
+                password_hash=password_hash or hash_password(password or ""))
     db.session.add(user)
     return user
 
 
-def create_account(name: str, email: str, password: str,
-                   organization_name: str) -> tuple[User, Organization]:
-    """Create an account with its own organization, which it administers."""
-    user = new_user(name, email, password)
+def create_account(name: str, email: str, password: str | None, organization_name: str, *,
+                   password_hash: str | None = None) -> tuple[User, Organization]:
+    """Create an account with its own organization, which it administers (from a password,
+    or from its hash when a sign-up link sets the account up)."""
+    user = new_user(name, email, password, password_hash=password_hash)
     db.session.flush()
     organization = orgs.add_organization(user, organization_name)
     _commit_or_taken(email)
