@@ -123,6 +123,17 @@ def test_the_link_is_on_the_configured_address_whatever_the_host_header(app, cli
     assert box.links[0].startswith(app.config["APP_URL"].rstrip("/") + "/signup/confirm/")
 
 
+def test_one_address_gets_at_most_five_messages_an_hour(app):
+    with mailbox() as box:
+        for _ in range(5):
+            assert app.test_client().post("/signup", data=form()).status_code == 200
+        response = app.test_client().post("/signup", data=form())
+    assert response.status_code == 429
+    assert "Try again in" in response.get_data(as_text=True)
+    assert len(box.messages) == 5
+    assert app.test_client().post("/signup", data=form("b@example.com")).status_code == 200
+
+
 def test_refused_forms_still_say_what_is_wrong(client):
     response = client.post("/signup", data={**form(), "confirm": "something else"})
     assert response.status_code == 422

@@ -15,6 +15,8 @@ ACCOUNT_LIMIT = "10 per 15 minutes"
 ADDRESS_LIMIT = "50 per 15 minutes"
 # Refused sign-ups per address: each costs a password hash and could probe which emails exist.
 SIGNUP_LIMIT = "10 per hour"
+# Sign-up messages to one email address, whoever asks: nobody's mailbox is flooded.
+SIGNUP_EMAILS_LIMIT = "5 per hour"
 
 
 def init_app(app: Flask) -> None:
@@ -54,8 +56,15 @@ def too_many(limit: RequestLimit) -> Response:
     return Response(body, 429, {"Retry-After": str(_seconds(limit))})
 
 
+def answered(response: Response) -> bool:
+    """Tell whether a sign-up was answered with "Check your email" (a message was sent)."""
+    return response.status_code == 200
+
+
 def signup_throttled(view):
-    """Limit refused sign-ups per address."""
+    """Limit refused sign-ups per address, and messages sent to one email address."""
+    view = limiter.limit(SIGNUP_EMAILS_LIMIT, key_func=account_key, deduct_when=answered,
+                         on_breach=too_many_signups)(view)
     return limiter.limit(SIGNUP_LIMIT, key_func=address_key, deduct_when=failed,
                          on_breach=too_many_signups)(view)
 
@@ -65,8 +74,8 @@ def too_many_signups(limit: RequestLimit) -> Response:
     from webapp.auth.forms import SignupForm
 
     form = SignupForm()
-    form.email.errors = [f"Too many refused sign-ups from this address. Try again in "
-                         f"{_minutes(limit)}."]
+    form.email.errors = [f"Too many sign-ups from this network address or to this email "
+                         f"address. Try again in {_minutes(limit)}."]
     return Response(render_template("auth/signup.html", form=form), 429,
                     {"Retry-After": str(_seconds(limit))})
 
