@@ -146,8 +146,9 @@ def test_a_killed_workers_scheduled_run_is_interrupted_then_retried(app, schedul
         job_id, killed_at = kill_worker_mid_run(app, redis, tmp_path, run_id)
         assert_swept_in_time(app, job_id, killed_at)
         run = wait_until(app, "the scheduler never retried the run", lambda: (
-            (run := db.session.get(Run, run_id)).attempts == 2 and run), timeout=30)
-        assert run.status == RunStatus.QUEUED and run.job_id != job_id
+            (run := db.session.get(Run, run_id)).attempts == 2 and run.job_id != job_id
+            and run), timeout=30)
+        assert run.status == RunStatus.QUEUED
     finally:
         stop(scheduling)
 
