@@ -94,7 +94,7 @@ def main() -> None:
         app.config.update(JOBS="rq", REDIS_URL=redis.url)
         from webapp import jobs
 
-        app.extensions["sdm.jobs"] = jobs.RQRunner(redis.url)
+        app.extensions["sdm.jobs"] = jobs.RQRunner(redis.url, app.extensions["sdm.jobs"].kinds)
         flow_ids = flows(app, urls)
         env = {**os.environ, "FLASK_APP": "wsgi", "SDM_DATABASE_URL": database_url,
                "SDM_SECRET_KEY": "bench" * 8, "SDM_ENCRYPTION_KEYS": key, "SDM_JOBS": "rq",

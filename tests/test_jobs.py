@@ -10,6 +10,7 @@ import pytest
 
 from webapp import jobs
 from webapp.extensions import db
+from webapp.jobs import abandoned
 from webapp.models import Job, JobStatus
 from webapp.models.common import utcnow
 
@@ -19,43 +20,38 @@ class Refused(Exception):
 
 
 @pytest.fixture
-def handlers():
-    """Register throwaway job kinds for one test."""
+def handlers(request):
+    """Register throwaway job kinds with the test's app (whichever app fixture it uses)."""
+    app = request.getfixturevalue("thread_app" if "thread_app" in request.fixturenames
+                                  else "app")
     gate = threading.Event()
     tidied: list[str] = []
 
-    @jobs.handler("t.ok")
     def ok(ctx):
         ctx.report({"step": 1})
         return {"echo": ctx.params.get("value"), "subject": ctx.subject_id}
 
-    @jobs.handler("t.public")
     def public(ctx):
         raise Refused("detail with a secret in it: s3cr3t")
 
-    @jobs.handler("t.crash")
     def crash(ctx):
         raise RuntimeError("internal detail: s3cr3t")
 
-    @jobs.handler("t.cancel")
     def cancel(ctx):
         raise jobs.JobCancelled()
 
-    @jobs.handler("t.block")
     def block(ctx):
         if not gate.wait(10):
             raise RuntimeError("the test never opened the gate")
         return {"done": True}
 
-    @jobs.on_interrupted("t.block")
-    def tidy(job):
-        tidied.append(job.id)
-
+    kinds = app.extensions["sdm.jobs"].kinds
+    for kind, fn in [("t.ok", ok), ("t.public", public), ("t.crash", crash),
+                     ("t.cancel", cancel)]:
+        kinds.add(kind, fn)
+    kinds.add("t.block", block, interrupted=lambda job: tidied.append(job.id))
     yield gate, tidied
     gate.set()
-    for kind in ("t.ok", "t.public", "t.crash", "t.cancel", "t.block"):
-        jobs._handlers.pop(kind, None)
-    jobs._interrupted.pop("t.block", None)
 
 
 def _wait_for(app, job_id, statuses, timeout=5.0):
@@ -109,7 +105,7 @@ def test_unknown_kind_is_refused(app):
         jobs.runner().submit("t.nobody-handles-this")
 
 
-def test_recover_stale_fails_abandoned_jobs_and_tidies_up(app, handlers):
+def test_the_sweep_fails_abandoned_jobs_and_tidies_up(app, handlers):
     _gate, tidied = handlers
     with app.app_context():
         old = utcnow() - timedelta(minutes=5)
@@ -123,7 +119,7 @@ def test_recover_stale_fails_abandoned_jobs_and_tidies_up(app, handlers):
         db.session.commit()
 
         assert jobs.is_stale(abandoned) and not jobs.is_stale(alive)
-        recovered = jobs.recover_stale()
+        recovered = jobs.sweep()
 
         assert {j.id for j in recovered} == {abandoned.id, never_started.id}
         assert sorted(tidied) == sorted([abandoned.id, never_started.id])
@@ -155,8 +151,8 @@ def test_unknown_backend_is_refused(app_config):
 @pytest.fixture
 def thread_app(app_config, monkeypatch):
     """An app whose jobs run on a one-worker thread pool with a fast heartbeat and sweep."""
-    monkeypatch.setattr(jobs, "HEARTBEAT_S", 0.05)
-    monkeypatch.setattr(jobs, "SWEEP_S", 0.1)
+    monkeypatch.setattr(abandoned, "HEARTBEAT_S", 0.05)
+    monkeypatch.setattr(abandoned, "SWEEP_S", 0.1)
     app_config.update(JOBS="thread", JOB_WORKERS=1)
     from webapp import create_app
 
@@ -205,3 +201,37 @@ def test_thread_runner_keeps_queued_jobs_alive_and_sweeps_abandoned_ones(thread_
     assert tidied == [orphan_id]
     gate.set()
     _wait_for(thread_app, waiting, {JobStatus.SUCCEEDED})
+
+
+def test_each_app_has_its_own_kinds_registered_by_its_areas(app_config):
+    from webapp import create_app
+
+    first, second = create_app(app_config), create_app(app_config)
+    one, other = first.extensions["sdm.jobs"].kinds, second.extensions["sdm.jobs"].kinds
+    assert one is not other
+    for kind in ("connection.test", "flow.run", "run.output", "notify.deliver"):
+        assert kind in one and kind in other
+    one.add("t.only-here", lambda ctx: None)
+    assert "t.only-here" not in other
+    with pytest.raises(ValueError, match="registered twice"):
+        one.add("flow.run", lambda ctx: None)
+
+
+def test_marking_a_handler_registers_nothing_until_collected():
+    import types
+
+    module = types.ModuleType("area")
+
+    @jobs.handler("t.marked")
+    def run(ctx):
+        return None
+
+    @jobs.on_interrupted("t.marked")
+    def tidy(job):
+        return None
+
+    module.run, module.tidy = run, tidy
+    kinds = jobs.Kinds()
+    assert "t.marked" not in kinds
+    kinds.collect(module)
+    assert kinds.run("t.marked") is run and kinds.interrupted("t.marked") is tidy

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -49,14 +48,14 @@ def queue(app):
 
 
 @pytest.fixture
-def echo():
-    kind = f"t.rq.{uuid.uuid4().hex[:6]}"
+def echo(app):
+    kind = "t.rq.echo"
 
-    @jobs.handler(kind)
     def run(ctx):
         ctx.report({"step": "halfway"})
         return {"echo": ctx.params["value"]}
 
+    app.extensions["sdm.jobs"].kinds.add(kind, run)
     return kind
 
 
@@ -81,16 +80,16 @@ def test_a_job_still_queued_is_not_swept_as_abandoned(app, queue, echo):
         job_id = jobs.runner().submit(echo, value=1).id
         later = utcnow() + jobs.STALE_AFTER + timedelta(minutes=5)
 
-        assert jobs.recover_stale(now=later) == []
+        assert jobs.sweep(now=later) == []
         assert not jobs.is_stale(db.session.get(Job, job_id), now=later)
 
         queue.queue.empty()  # the queue lost it: now nobody will run it
-        assert [j.id for j in jobs.recover_stale(now=later)] == [job_id]
+        assert [j.id for j in jobs.sweep(now=later)] == [job_id]
         assert db.session.get(Job, job_id).error == jobs.INTERRUPTED
 
 
 def test_the_worker_command_refuses_without_the_rq_backend(runner, app, queue):
-    app.extensions["sdm.jobs"] = jobs.SyncRunner()
+    app.extensions["sdm.jobs"] = jobs.SyncRunner(app.extensions["sdm.jobs"].kinds)
     result = runner.invoke(args=["sdm", "worker", "--burst"])
     assert result.exit_code != 0
     assert "SDM_JOBS=rq" in result.output

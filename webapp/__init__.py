@@ -50,7 +50,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     inputs.init_app(app)
 
     plugins.init_app(app)
-    jobs.init_app(app)
+    from webapp import connections, flows, notifications, runs
+
+    jobs.init_app(app, areas=(connections, flows, runs, notifications))
 
     from webapp import schedules
 

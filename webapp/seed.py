@@ -80,7 +80,7 @@ def _first_run(flow: Flow, admin: User) -> None:
     thread = threading.Thread(target=server.serve_forever, name="demo-seed", daemon=True)
     thread.start()
     runner = current_app.extensions["sdm.jobs"]
-    current_app.extensions["sdm.jobs"] = jobs.SyncRunner()
+    current_app.extensions["sdm.jobs"] = jobs.SyncRunner(runner.kinds)
     try:
         run = runs.start_run(flow, admin)
         log.info("Ran the demo flow: run %s %s", run.id, run.status)

@@ -95,7 +95,8 @@ class ScriptedClient:
 class DeferredRunner(SyncRunner):
     """Keep dispatched jobs until the test runs them: lets a test see Testing."""
 
-    def __init__(self) -> None:
+    def __init__(self, kinds) -> None:
+        super().__init__(kinds)
         self.pending: list[str] = []
 
     def dispatch(self, job_id: str) -> None:

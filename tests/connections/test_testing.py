@@ -32,7 +32,7 @@ def sis():
 
 @pytest.fixture
 def deferred(app) -> DeferredRunner:
-    runner = DeferredRunner()
+    runner = DeferredRunner(app.extensions["sdm.jobs"].kinds)
     app.extensions["sdm.jobs"] = runner
     return runner
 
@@ -250,7 +250,7 @@ def test_the_start_up_sweep_recovers_killed_tests(app, client, sis, deferred, co
     client.post(f"/connections/{connection_id}/test", headers=HX)
     _kill(app, connection_id)
     with app.app_context():
-        assert len(jobs.recover_stale()) == 1
+        assert len(jobs.sweep()) == 1
     connection = _connection(app, connection_id)
     assert connection.status == Status.ERROR
     assert connection.last_test["error"]["title"] == "Test interrupted"

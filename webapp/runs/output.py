@@ -16,7 +16,7 @@ from typing import Any
 
 from webapp import jobs
 from webapp.extensions import db
-from webapp.models import Job, Run
+from webapp.models import Job, JobStatus, Run
 from webapp.plugins import registry
 from webapp.runs.artifacts import artifacts_dir
 from webapp.runs.store import StoredRunData
@@ -134,7 +134,7 @@ def refresh(run: Run) -> None:
     if job is not None and jobs.is_stale(job):
         jobs.mark_interrupted(job)
         db.session.commit()
-    elif job is None or jobs.JobStatus(job.status).terminal:
+    elif job is None or JobStatus(job.status).terminal:
         _set(run, state="failed", error=(job.error if job is not None and job.error
                                          else INTERRUPTED))
         db.session.commit()

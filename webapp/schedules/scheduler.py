@@ -61,7 +61,7 @@ def tick(now: datetime | None = None) -> Tick:
     """Do one pass: sweep abandoned jobs, retry interrupted runs, start due runs."""
     now = now or utcnow()
     done = Tick()
-    done.swept = len(jobs.recover_stale(now=now))
+    done.swept = len(jobs.sweep(now=now))
     done.retried = retry_interrupted()
     due = db.session.scalars(select(Schedule).where(Schedule.next_run_at <= now,
                                                     Schedule.paused.is_(False))).all()
