@@ -229,14 +229,17 @@ def _kill(app, connection_id, *, heartbeat_age_s=300, status=JobStatus.RUNNING):
         return job.id
 
 
-def test_a_killed_test_is_recovered_as_error_on_the_next_poll(app, client, sis, deferred,
-                                                              connection_id):
+def test_a_killed_test_shows_as_error_on_the_next_poll_and_the_sweep_writes_it(
+        app, client, sis, deferred, connection_id):
     client.post(f"/connections/{connection_id}/test", headers=HX)
     job_id = _kill(app, connection_id)
     response = client.get(f"/connections/{connection_id}/test", headers=HX)
     assert response.status_code == 286
     assert ">Error</span>" in response.text and "Test interrupted" in response.text
     assert "Run the test again" in response.text
+    assert _connection(app, connection_id).status == Status.TESTING  # a poll only reads
+    with app.app_context():
+        assert [job.id for job in jobs.sweep()] == [job_id]
     assert _connection(app, connection_id).status == Status.ERROR
     with app.app_context():
         assert db.session.get(Job, job_id).status == JobStatus.FAILED
@@ -263,8 +266,15 @@ def test_a_test_overrunning_its_budget_is_ended(app, client, sis, deferred, conn
         job = db.session.get(Job, _connection(app, connection_id).test_job_id)
         job.started_at = utcnow() - timedelta(seconds=app.config["TEST_BUDGET_S"] + 60)
         db.session.commit()
-    assert client.get(f"/connections/{connection_id}/test", headers=HX).status_code == 286
-    assert _connection(app, connection_id).status == Status.ERROR
+    poll = client.get(f"/connections/{connection_id}/test", headers=HX)
+    assert poll.status_code == 286 and "Test interrupted" in poll.text
+    assert _connection(app, connection_id).status == Status.TESTING  # a poll only reads
+    overran = _connection(app, connection_id).test_job_id
+    client.post(f"/connections/{connection_id}/test", headers=HX)  # Test again: a new test
+    connection = _connection(app, connection_id)
+    assert connection.status == Status.TESTING and connection.test_job_id != overran
+    with app.app_context():
+        assert db.session.get(Job, overran).cancel_requested
 
 
 def test_a_test_whose_job_vanished_is_recovered(app, client, sis, deferred, connection_id):

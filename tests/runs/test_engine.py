@@ -146,7 +146,9 @@ def test_a_run_whose_worker_died_is_shown_failed(app, ada, flows):
     html = ada.get(f"/runs/{run_id}/progress", headers={"HX-Request": "true"})
     assert html.status_code == 286
     assert "Interrupted" in html.get_data(as_text=True)
-    assert flows.run(run_id).status == "failed"
+    assert flows.run(run_id).status == "running"  # a poll only reads
+    again = run_id_of(ada.post(f"/runs/flows/{flow_id}/start"))  # the next press settles it
+    assert again != run_id and flows.run(run_id).status == "failed"
 
 
 def test_a_flow_whose_connection_was_deleted_says_so(ada, flows):
@@ -211,7 +213,9 @@ def test_an_output_whose_job_died_is_shown_failed_and_polling_stops(app, ada, fl
         assert job.status == JobStatus.SUCCEEDED  # ended without finishing the output
     response = ada.get(f"/runs/{run_id}/progress", headers={"HX-Request": "true"})
     assert response.status_code == 286
-    assert flows.run(run_id).output["state"] == "failed"
+    assert flows.run(run_id).output["state"] == "writing"  # a poll only reads
+    assert ada.post(f"/runs/{run_id}/output").status_code == 303  # the next write settles it
+    assert flows.run(run_id).output["state"] != "writing"
 
 
 def test_polling_goes_on_while_the_output_is_written(app, ada, flows):

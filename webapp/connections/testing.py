@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp import audit, crypto, jobs
 from webapp.connections import services, verdicts
@@ -52,6 +53,8 @@ __all__ = [
     "job_view",
     "refresh",
     "refresh_job",
+    "settle",
+    "settle_job",
     "start_test",
     "start_values_test",
 ]
@@ -89,7 +92,7 @@ def start_test(connection: Connection, *, user_id: int | None,
 
     `scheduled` marks the scheduler's re-test ahead of a run, in the health history.
     """
-    refresh(connection)
+    settle(connection)
     runner = jobs.runner()
     # The verdict the test replaces travels with its job, for a cancel to put back.
     job = runner.create(KIND, organization_id=connection.organization_id, subject=connection,
@@ -161,7 +164,7 @@ def cancel_test(connection: Connection, *, user_id: int | None, name: str | None
 
     The test stops within a moment and puts back the verdict the connection had before it.
     """
-    refresh(connection)
+    settle(connection)
     if connection.status != Status.TESTING or not connection.test_job_id:
         return False
     job = db.session.get(Job, connection.test_job_id)
@@ -180,7 +183,7 @@ def cancel_test(connection: Connection, *, user_id: int | None, name: str | None
 
 def cancel_values_test(job: Job, *, user_id: int | None) -> bool:
     """Ask a running test of unsaved form values to stop; False when it has ended."""
-    refresh_job(job)
+    settle_job(job)
     if JobStatus(job.status).terminal:
         return False
     jobs.runner().cancel(job.id)
@@ -342,35 +345,72 @@ def _restored(previous: dict[str, Any], *, cancelled: dict[str, Any]) -> dict[st
 
 
 # --- Recovering -------------------------------------------------------------------------
+# A test is lost when its job is gone or ended without a verdict, its worker stopped beating,
+# or it overran its budget. A poll only reads: `refresh` shows a lost test as interrupted on
+# the request's own objects, with nothing for the session to write; the sweep (or the next
+# Test or Cancel, through `settle`) writes the verdict.
 
-def refresh(connection: Connection) -> bool:
-    """End a test whose worker is gone or that overran its budget; True if it changed."""
+def _overran(job: Job) -> bool:
+    budget = float((job.params or {}).get("budget_s") or _budget())
+    started = job.started_at or job.created_at
+    return utcnow() - started > timedelta(seconds=budget + GRACE_S)
+
+
+def _test_job(connection: Connection) -> Job | None:
+    return db.session.get(Job, connection.test_job_id) if connection.test_job_id else None
+
+
+def _lost(connection: Connection, job: Job | None) -> bool:
     if connection.status != Status.TESTING:
         return False
-    job = db.session.get(Job, connection.test_job_id) if connection.test_job_id else None
+    if job is None or JobStatus(job.status).terminal or jobs.is_stale(job):
+        return True
+    return _overran(job)
+
+
+def refresh(connection: Connection) -> bool:
+    """Show a lost test as interrupted on this request's connection, writing nothing."""
+    job = _test_job(connection)
+    if not _lost(connection, job):
+        return False
+    for key, value in _interrupted_fields(connection, job).items():
+        set_committed_value(connection, key, value)
+    return True
+
+
+def settle(connection: Connection) -> bool:
+    """End a lost test for good, writing its interrupted verdict; True if it changed."""
+    job = _test_job(connection)
+    if not _lost(connection, job):
+        return False
     if job is not None and not JobStatus(job.status).terminal:
         if jobs.is_stale(job):
             jobs.mark_interrupted(job)  # calls _tidy_interrupted for the connection
             db.session.commit()
             return True
-        budget = float((job.params or {}).get("budget_s") or _budget())
-        started = job.started_at or job.created_at
-        if utcnow() - started <= timedelta(seconds=budget + GRACE_S):
-            return False
-        jobs.runner().cancel(job.id)
+        jobs.runner().cancel(job.id)  # overran: tell its worker to stop
     _mark_interrupted(connection, job)
     db.session.commit()
     return True
 
 
+def _job_lost(job: Job) -> bool:
+    return not JobStatus(job.status).terminal and (jobs.is_stale(job) or _overran(job))
+
+
 def refresh_job(job: Job) -> bool:
-    """End a job-only test (unsaved values, pre-flight) whose worker is gone or that overran."""
-    if JobStatus(job.status).terminal:
+    """Show a lost job-only test (unsaved values) as interrupted, writing nothing."""
+    if not _job_lost(job):
         return False
-    budget = float((job.params or {}).get("budget_s") or _budget())
-    started = job.started_at or job.created_at
-    overran = utcnow() - started > timedelta(seconds=budget + GRACE_S)
-    if not (jobs.is_stale(job) or overran):
+    for key, value in {"status": JobStatus.FAILED, "error": jobs.INTERRUPTED,
+                       "finished_at": utcnow()}.items():
+        set_committed_value(job, key, value)
+    return True
+
+
+def settle_job(job: Job) -> bool:
+    """End a lost job-only test for good; True if it changed."""
+    if not _job_lost(job):
         return False
     jobs.mark_interrupted(job)
     db.session.commit()
@@ -388,18 +428,23 @@ def _tidy_interrupted(job: Job) -> None:
         _mark_interrupted(connection, job)
 
 
-def _mark_interrupted(connection: Connection, job: Job | None) -> None:
+def _interrupted_fields(connection: Connection, job: Job | None) -> dict[str, Any]:
+    """Return the connection columns of an interrupted test's verdict."""
     last = dict(connection.last_test or {})
     steps = []
     for step in last.get("steps") or []:
         if step.get("state") in ("pending", "running"):
             step = {**step, "state": "skipped", "summary": "Not finished: test interrupted"}
         steps.append(step)
-    connection.status = Status.ERROR
-    connection.last_tested_at = utcnow()
-    connection.last_tested_by_id = job.created_by_id if job is not None else None
-    connection.last_test = {**last, "state": "error", "steps": steps,
-                            "error": _interrupted_error(), "finished_at": _iso(utcnow())}
+    return {"status": Status.ERROR, "last_tested_at": utcnow(),
+            "last_tested_by_id": job.created_by_id if job is not None else None,
+            "last_test": {**last, "state": "error", "steps": steps,
+                          "error": _interrupted_error(), "finished_at": _iso(utcnow())}}
+
+
+def _mark_interrupted(connection: Connection, job: Job | None) -> None:
+    for key, value in _interrupted_fields(connection, job).items():
+        setattr(connection, key, value)
     audit.record("connection.tested", f"Test of connection “{connection.name}” interrupted",
                  organization_id=connection.organization_id, target=connection,
                  actor_id=job.created_by_id if job is not None else None,

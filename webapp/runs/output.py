@@ -14,6 +14,8 @@ import time
 import uuid
 from typing import Any
 
+from sqlalchemy.orm.attributes import set_committed_value
+
 from webapp import jobs
 from webapp.extensions import db
 from webapp.models import Job, JobStatus, Run
@@ -126,15 +128,35 @@ def interrupted(job: Job) -> None:
         _set(run, state="failed", error=INTERRUPTED)
 
 
-def refresh(run: Run) -> None:
-    """Fail a pending output whose job ended without writing it, or whose worker died."""
+def _lost(run: Run) -> tuple[bool, Job | None]:
+    """Tell whether a pending output's job ended without writing it or its worker died."""
     if not pending(run) or not run.output.get("job_id"):
-        return
+        return False, None
     job = db.session.get(Job, run.output["job_id"])
-    if job is not None and jobs.is_stale(job):
-        jobs.mark_interrupted(job)
-        db.session.commit()
-    elif job is None or JobStatus(job.status).terminal:
-        _set(run, state="failed", error=(job.error if job is not None and job.error
-                                         else INTERRUPTED))
-        db.session.commit()
+    return job is None or JobStatus(job.status).terminal or jobs.is_stale(job), job
+
+
+def _failure(job: Job | None) -> str:
+    if job is not None and job.error and JobStatus(job.status).terminal:
+        return job.error
+    return INTERRUPTED
+
+
+def refresh(run: Run) -> None:
+    """Show a lost output as failed on this request's run, writing nothing (a poll's view)."""
+    lost, job = _lost(run)
+    if lost:
+        set_committed_value(run, "output", {**(run.output or {}), "state": "failed",
+                                            "error": _failure(job)})
+
+
+def settle(run: Run) -> None:
+    """Fail a lost output for good: the sweep's verdict, or its own, written now."""
+    lost, job = _lost(run)
+    if not lost:
+        return
+    if job is not None and not JobStatus(job.status).terminal:
+        jobs.mark_interrupted(job)  # calls interrupted() above
+    else:
+        _set(run, state="failed", error=_failure(job))
+    db.session.commit()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp import audit, jobs, tenancy
 from webapp.extensions import db
@@ -32,6 +33,7 @@ from webapp.models import (
     RunTrigger,
     User,
 )
+from webapp.models.common import utcnow
 from webapp.plugin_api import ENTITY_LABELS
 from webapp.plugins import registry
 from webapp.runs import columns, output
@@ -62,7 +64,7 @@ def start_run(flow: Flow, user: User | None,
     """Start a run of a flow as a background job; return it (the open one if already running)."""
     running = db.session.scalar(select(Run).where(Run.flow_id == flow.id, Run.status.in_(OPEN))
                                 .order_by(Run.id.desc()))
-    if running is not None and not refresh(running).terminal:
+    if running is not None and not settle(running).terminal:
         return running
     jobs.runner().check()  # refuse before anything is written when no job can start
     graph = copy.deepcopy(flow.graph or {})
@@ -93,7 +95,7 @@ def start_run(flow: Flow, user: User | None,
 
 def retry_failed(run: Run, user: User | None) -> Run:
     """Refetch the collections of a run that did not complete, into the same run."""
-    refresh(run)
+    settle(run)
     if not RunStatus(run.status).terminal:
         raise RunRefused("This run is still going; wait for it to end before retrying.")
     if not retryable(run):
@@ -135,7 +137,7 @@ def _dispatch(run: Run, user: User | None, *, retry: bool = False) -> None:
 
 def cancel_run(run: Run, user: User | None) -> Run:
     """Ask a running run to stop; records read so far are kept."""
-    if refresh(run).terminal or run.job_id is None:
+    if settle(run).terminal or run.job_id is None:
         return run
     audit.record("run.cancelled", f"Cancelled run {run.id} of flow {run.flow_name}",
                  organization_id=run.organization_id, target=run,
@@ -158,7 +160,7 @@ def delete_run(run: Run, user: User | None) -> None:
     The flow and its other runs stay. A delta run of the flow then reads the changes since
     the last successful run that remains.
     """
-    refresh(run)
+    settle(run)
     if not settled(run):
         raise RunRefused("This run is still going: cancel it, or wait for it to end, "
                          "before deleting it.")
@@ -171,7 +173,7 @@ def delete_run(run: Run, user: User | None) -> None:
 
 def write_output_again(run: Run, user: User | None) -> Run:
     """Write a completed run's output again (after a failure, or a lost file)."""
-    refresh(run)
+    settle(run)
     if not RunStatus(run.status).succeeded or output.output_node(run) is None:
         raise RunRefused("Only a completed run has an output to write.")
     if output.pending(run):
@@ -193,19 +195,60 @@ def retryable(run: Run) -> bool:
             and any(c.state != CollectionState.COMPLETED for c in run.collections))
 
 
-def refresh(run: Run) -> RunStatus:
-    """Return a run's status, failing it first when its job ended or its worker died."""
-    output.refresh(run)
-    status = RunStatus(run.status)
-    if status.terminal or run.job_id is None:
-        return status
+INTERRUPTED = "Interrupted: the worker running this run stopped."  # as the sweep says
+
+
+def _lost(run: Run) -> tuple[bool, Job | None]:
+    """Tell whether an open run's job ended without ending it, or its worker died."""
+    if RunStatus(run.status).terminal or run.job_id is None:
+        return False, None
     job = db.session.get(Job, run.job_id)
-    if job is not None and jobs.is_stale(job):
-        jobs.mark_interrupted(job)
-        db.session.commit()
-    elif job is None or JobStatus(job.status).terminal:
-        mark_failed(run, (job.error if job is not None and job.error
-                          else "The run stopped unexpectedly."))
+    return job is None or JobStatus(job.status).terminal or jobs.is_stale(job), job
+
+
+def _failure(job: Job | None) -> str:
+    if job is None:
+        return "The run stopped unexpectedly."
+    if not JobStatus(job.status).terminal:
+        return INTERRUPTED
+    return job.error or "The run stopped unexpectedly."
+
+
+def refresh(run: Run) -> RunStatus:
+    """Return a run's status as a poll shows it: a lost run failed, nothing written.
+
+    The sweep writes an abandoned run's verdict within seconds (a POST through `settle`);
+    until then this request's run and collections show it, with nothing for the session
+    to flush.
+    """
+    output.refresh(run)
+    lost, job = _lost(run)
+    if lost:
+        message = _failure(job)
+        set_committed_value(run, "status", RunStatus.FAILED)
+        set_committed_value(run, "error", message)
+        set_committed_value(run, "finished_at", utcnow())
+        for collection in run.collections:
+            if collection.state in (CollectionState.PENDING, CollectionState.RUNNING):
+                set_committed_value(collection, "state", CollectionState.FAILED)
+                set_committed_value(collection, "error", _interrupted_error(message))
+    return RunStatus(run.status)
+
+
+def _interrupted_error(message: str) -> dict[str, Any]:
+    return {"category": "interrupted", "title": "Interrupted", "message": message,
+            "advice": []}
+
+
+def settle(run: Run) -> RunStatus:
+    """Return a run's status, failing it for good first when its job ended or its worker died."""
+    output.settle(run)
+    lost, job = _lost(run)
+    if lost:
+        if job is not None and not JobStatus(job.status).terminal:
+            jobs.mark_interrupted(job)  # the engine's tidy-up fails the run
+        else:
+            mark_failed(run, _failure(job))
         db.session.commit()
     return RunStatus(run.status)
 

@@ -130,7 +130,7 @@ def _start(claim: DueRun, flow: Flow, done: Tick) -> None:
 def _ended(run: Run) -> bool:
     from webapp.runs import services as runs
 
-    return runs.refresh(run).terminal
+    return runs.settle(run).terminal
 
 
 def claim_due(flow_id: int, organization_id: int, due_at: datetime) -> DueRun | None:
