@@ -10,7 +10,8 @@ from flask import Flask
 
 from webapp import config as settings
 from webapp.crypto import check_keys
-from webapp.extensions import csrf, db, htmx, login, migrate
+from webapp.extensions import csrf, db, login, migrate
+from webapp.extensions import htmx as htmx_extension
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -38,7 +39,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                      render_as_batch=True, compare_type=True)
     login.init_app(app)
     csrf.init_app(app)
-    htmx.init_app(app)
+    htmx_extension.init_app(app)
     _sqlite_pragmas(app)
 
     from webapp import headers, inputs, jobs, plugins

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from htmx_flask import request
 
 from webapp.connections import checklists, health, services, testing, validation, verdicts
 from webapp.connections.forms import Embed, FormState, read, read_secret
+from webapp.htmx import poll_answer, retarget, trigger, unchanged
 from webapp.inputs import checks_fields, id_value
 from webapp.models import AuthMethod, Connection, Job, Status
 from webapp.tenancy import current_org, get_or_404, is_admin, members_only
@@ -50,7 +49,7 @@ def index():
     connections = services.list_connections()
     signature = services.list_signature(connections)
     if request.htmx and request.args.get("seen") == signature:
-        return "", 204  # the list's light poll: nothing changed
+        return unchanged()  # the list's light poll
     template = "connections/_list.html" if request.htmx else "connections/index.html"
     return render_template(template, connections=connections, signature=signature)
 
@@ -85,9 +84,9 @@ def create():
 def _created(connection: Connection, embed: Embed):
     """Answer a successful embedded create: the refreshed selector, or a confirmation."""
     event = {"connection-created": services.connection_event(connection)}
-    headers = {"HX-Trigger": json.dumps(event)}
+    headers = trigger(event)
     if embed.selector:
-        headers.update({"HX-Retarget": f"#{embed.selector}", "HX-Reswap": "outerHTML"})
+        headers.update(retarget(f"#{embed.selector}"))
         body = _selector(connection.id, embed, created=connection)
     else:
         body = render_template("connections/_created.html", connection=connection)
@@ -162,10 +161,10 @@ def delete(connection_id: int):
 # --- Test Connection: start, join, poll (see webapp/connections/testing.py) -------------
 
 def _poll_answer(template: str, view: checklists.TestView):
-    """Answer a poll: 204 when nothing changed, the fragment, and 286 once it is final."""
+    """Answer a poll: unchanged, the fragment, or the final fragment that stops polling."""
     if view.running and request.args.get("seen") == view.signature:
-        return "", 204
-    return render_template(template, view=view), 200 if view.running else 286
+        return unchanged()
+    return poll_answer(render_template(template, view=view), final=not view.running)
 
 
 @bp.post("/<int:connection_id>/test")
@@ -176,7 +175,7 @@ def start_test(connection_id: int):
         return redirect(url_for(".show", connection_id=connection.id), 303)
     view = checklists.connection_view(connection)
     return (render_template("connections/_test_status.html", view=view), 200,
-            {"HX-Trigger": f"connection-{connection.id}-test"})
+            trigger(f"connection-{connection.id}-test"))
 
 
 @bp.get("/<int:connection_id>/test")
@@ -208,7 +207,7 @@ def test_badge(connection_id: int):
     if connection.status == Status.TESTING:
         return body
     # Selectors on the page refresh the chosen connection's status text.
-    return body, 286, {"HX-Trigger": "connection-tested"}
+    return poll_answer(body, final=True, headers=trigger("connection-tested"))
 
 
 @bp.get("/selected")
@@ -269,7 +268,7 @@ def _untestable(values: dict, errors: dict, template, editing: Connection | None
         return render_template(page, **context, test_view=view), 422
     form_id = embed.form_id if embed else "connection-form"
     return (render_template("connections/_form.html", **context, test_view=view), 200,
-            {"HX-Retarget": f"#{form_id}", "HX-Reswap": "outerHTML"})
+            retarget(f"#{form_id}"))
 
 
 def _job(job_id: str, kind: str) -> Job:

@@ -7,6 +7,8 @@ from flask_wtf.csrf import CSRFError
 from htmx_flask import request
 from werkzeug.exceptions import HTTPException
 
+from webapp.extensions import db
+from webapp.htmx import HX_REQUEST, to_alerts
 from webapp.jobs import JobsUnavailable
 
 bp = Blueprint("errors", __name__)
@@ -26,10 +28,10 @@ MESSAGES = {
 def _render(status: int, message: str):
     template = "errors/_alert.html" if request.htmx else "errors/error.html"
     response = render_template(template, status=status, message=message)
-    headers = {"Vary": "HX-Request"}
+    headers = {"Vary": HX_REQUEST}
     if request.htmx:
         # Show the alert even when the trigger's target would not accept an error swap.
-        headers.update({"HX-Retarget": "#alerts", "HX-Reswap": "innerHTML"})
+        headers.update(to_alerts())
     return response, status, headers
 
 
@@ -56,7 +58,11 @@ def http_error(error: HTTPException):
 
 @bp.app_errorhandler(Exception)
 def unhandled(error: Exception):
+    """Log an unexpected error and answer 500, after rolling back what the request began."""
     if current_app.testing:
         raise error
     current_app.logger.exception("unhandled error")
+    # The page around the message reads the database (the menu, the organization): a session
+    # left mid-transaction by the failure would fail that too, and a 500 would become a crash.
+    db.session.rollback()
     return _render(500, MESSAGES[500])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from htmx_flask import request
@@ -12,6 +10,7 @@ from webapp.flows import drafts, pages, services, wizard
 from webapp.flows import editor as panel
 from webapp.flows import graph as g
 from webapp.flows.services import FlowInvalid
+from webapp.htmx import current_path, go, poll_answer, push_url, replace_url
 from webapp.models import Flow, FlowMode
 from webapp.runs import services as runs
 from webapp.tenancy import get_or_404, members_only
@@ -29,11 +28,8 @@ def flows_using_connection(connection):
 
 
 def _go(endpoint: str, **values):
-    """Send the browser on after a change: HX-Redirect for htmx, 303 otherwise."""
-    url = url_for(endpoint, **values)
-    if request.htmx:
-        return "", 204, {"HX-Redirect": url}
-    return redirect(url, 303)
+    """Send the browser on to an endpoint after a change."""
+    return go(url_for(endpoint, **values))
 
 
 # The list and a flow's page.
@@ -108,10 +104,10 @@ def _wizard(draft, step: str, *, errors: dict | None = None, status: int = 200,
     headers = {}
     here = url_for(".wizard_step", draft_id=draft.id, step=step)
     if push and request.htmx:
-        headers["HX-Push-Url"] = here
-    elif request.htmx and urlsplit(request.headers.get("HX-Current-URL", "")).path != here:
+        headers = push_url(here)
+    elif request.htmx and current_path() != here:
         # The address bar always names the step on screen, whatever asked for it.
-        headers["HX-Replace-Url"] = here
+        headers = replace_url(here)
     return render_template(template, **context), status, headers
 
 
@@ -186,8 +182,8 @@ def discard_draft(draft_id: int):
 def preflight_status(draft_id: int, node_id: str):
     draft = drafts.get_or_404(draft_id)
     context = pages.preflight_context(draft, node_id)
-    status = 286 if request.htmx and context["preflight"].terminal else 200
-    return render_template("flows/_preflight.html", **context), status
+    return poll_answer(render_template("flows/_preflight.html", **context),
+                       final=context["preflight"].terminal)
 
 
 # The advanced editor: a picture of the graph and a side panel per node.
@@ -215,10 +211,10 @@ def editor(draft_id: int):
 @bp.get("/editor/<int:draft_id>/graph")
 def editor_graph(draft_id: int):
     context = pages.editor_context(drafts.get_or_404(draft_id, FlowMode.ADVANCED))
-    status = 286 if request.htmx and not context["running"] else 200
     # The banner above the picture follows the pre-flights too, out of band.
-    return (render_template("flows/editor/_graph.html", **context)
-            + render_template("flows/editor/_status.html", oob=True, **context)), status
+    return poll_answer(render_template("flows/editor/_graph.html", **context)
+                       + render_template("flows/editor/_status.html", oob=True, **context),
+                       final=not context["running"])
 
 
 @bp.get("/editor/<int:draft_id>/nodes/<node_id>")

@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from webapp import jobs
 from webapp.extensions import db
+from webapp.htmx import HX_REQUEST
 from webapp.tenancy import current_membership
 
 bp = Blueprint("main", __name__)
@@ -16,7 +17,7 @@ bp = Blueprint("main", __name__)
 @bp.after_app_request
 def vary_on_htmx(response):
     """Pages and fragments share URLs; the HX-Request header picks one, so caches must key on it."""
-    response.vary.add("HX-Request")
+    response.vary.add(HX_REQUEST)
     return response
 
 @bp.get("/")

@@ -17,6 +17,8 @@ from flask_login import current_user, login_required
 from htmx_flask import request
 
 from webapp import crypto
+from webapp.extensions import db
+from webapp.htmx import go
 from webapp.inputs import checks_fields, page_number
 from webapp.models import Invite, Membership
 from webapp.models.common import utcnow
@@ -101,10 +103,7 @@ def add_member():
 def change_role(membership_id: int):
     membership = get_or_404(Membership, membership_id)
     _require_admin()
-    try:
-        changed = services.change_role(membership, request.form.get("role", ""))
-    except services.MembershipError as error:
-        return _member_changed(membership, membership.organization_id, str(error), "error")
+    changed = services.change_role(membership, request.form.get("role", ""))
     role = "an admin" if membership.is_admin else "a member"
     message = f"{membership.user.name} is now {role}." if changed else None
     return _member_changed(membership, membership.organization_id, message, "success")
@@ -115,10 +114,7 @@ def remove_member(membership_id: int):
     membership = get_or_404(Membership, membership_id)
     _require_admin()
     name, organization = membership.user.name, membership.organization
-    try:
-        services.remove_member(membership)
-    except services.MembershipError as error:
-        return _member_changed(membership, organization.id, str(error), "error")
+    services.remove_member(membership)
     message = f"Removed {name} from {organization.name}."
     return _member_changed(None, organization.id, message, "success")
 
@@ -129,6 +125,14 @@ def _require_admin() -> None:
         abort(403)
 
 
+@bp.errorhandler(services.MembershipError)
+def membership_refused(error: services.MembershipError):
+    """Say why a role change or removal was refused, on the member's row (or the page)."""
+    db.session.rollback()
+    membership = get_or_404(Membership, (request.view_args or {}).get("membership_id"))
+    return _member_changed(membership, membership.organization_id, str(error), "error")
+
+
 def _member_changed(membership: Membership | None, organization_id: int,
                     message: str | None, category: str):
     """Answer a role change or removal: the updated row for htmx, else back to the page."""
@@ -136,10 +140,7 @@ def _member_changed(membership: Membership | None, organization_id: int,
     if lost_admin or not request.htmx:
         if message:
             flash(message, category)
-        target = services.home_url(current_user) if lost_admin else url_for("orgs.members")
-        if request.htmx:
-            return "", 200, {"HX-Redirect": target}
-        return redirect(target, 303)
+        return go(services.home_url(current_user) if lost_admin else url_for("orgs.members"))
     return render_template("orgs/_member_change.html", m=membership, message=message,
                            category=category)
 

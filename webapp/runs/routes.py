@@ -20,13 +20,13 @@ from flask_login import current_user
 from htmx_flask import request
 from werkzeug.routing import BuildError
 
+from webapp.htmx import go, poll_answer, to_alerts
 from webapp.inputs import page_number
 from webapp.models import Flow, Run
 from webapp.runs import services
 from webapp.tenancy import get_or_404, members_only
 
 bp = Blueprint("runs", __name__, url_prefix="/runs")
-STOP_POLLING = 286
 
 
 def flow_url(flow_id: int) -> str:
@@ -46,29 +46,25 @@ def add_template_globals(state) -> None:
 members_only(bp)
 
 
-def _go(url: str):
+@bp.errorhandler(services.RunRefused)
+def refused(exc: services.RunRefused):
+    """Tell why a run action was refused: an alert for htmx, else a flash back on its page."""
     if request.htmx:
-        return "", 204, {"HX-Redirect": url}
-    return redirect(url, 303)
-
-
-def _refused(message: str, back: str):
-    """Tell why an action was refused: an alert for htmx, a flash and a redirect otherwise."""
-    if request.htmx:
-        return (render_template("errors/_alert.html", message=message), 409,
-                {"HX-Retarget": "#alerts", "HX-Reswap": "innerHTML"})
-    flash(message, "error")
-    return redirect(back, 303)
+        return (render_template("errors/_alert.html", message=exc.public_message), 409,
+                to_alerts())
+    flash(exc.public_message, "error")
+    args = request.view_args or {}
+    if "run_id" in args:
+        return redirect(url_for("runs.show", run_id=args["run_id"]), 303)
+    return redirect(flow_url(args["flow_id"]), 303)
 
 
 @bp.post("/flows/<int:flow_id>/start")
 def start(flow_id: int):
+    """Start a run of a flow and open its page."""
     flow = get_or_404(Flow, flow_id)
-    try:
-        run = services.start_run(flow, current_user)
-    except services.RunRefused as exc:
-        return _refused(exc.public_message, flow_url(flow.id))
-    return _go(url_for("runs.show", run_id=run.id))
+    run = services.start_run(flow, current_user)
+    return go(url_for("runs.show", run_id=run.id))
 
 
 @bp.get("/")
@@ -85,6 +81,7 @@ def activity():
 
 @bp.get("/flows/<int:flow_id>/history")
 def history(flow_id: int):
+    """Render a flow's run history fragment."""
     flow = get_or_404(Flow, flow_id)
     return render_template("runs/_history.html", flow=flow, runs=services.history(flow))
 
@@ -100,16 +97,18 @@ def _context(run: Run) -> dict:
 
 @bp.get("/<int:run_id>")
 def show(run_id: int):
+    """Show a run's page."""
     run = get_or_404(Run, run_id)
     return render_template("runs/run.html", **_context(run))
 
 
 @bp.get("/<int:run_id>/progress")
 def progress(run_id: int):
+    """Answer the run page's poll with its progress fragment."""
     run = get_or_404(Run, run_id)
     context = _context(run)
-    body = render_template("runs/_progress.html", **context)
-    return body, STOP_POLLING if context["settled"] else 200
+    return poll_answer(render_template("runs/_progress.html", **context),
+                       final=context["settled"])
 
 
 def _updated(run: Run):
@@ -121,46 +120,42 @@ def _updated(run: Run):
 
 @bp.post("/<int:run_id>/cancel")
 def cancel(run_id: int):
+    """Ask a running run to stop."""
     run = services.cancel_run(get_or_404(Run, run_id), current_user)
     return _updated(run)
 
 
 @bp.post("/<int:run_id>/retry")
 def retry(run_id: int):
+    """Retry the collections of a run that did not finish."""
     run = get_or_404(Run, run_id)
-    try:
-        services.retry_failed(run, current_user)
-    except services.RunRefused as exc:
-        return _refused(exc.public_message, url_for("runs.show", run_id=run.id))
+    services.retry_failed(run, current_user)
     return _updated(run)
 
 
 @bp.post("/<int:run_id>/output")
 def write_output(run_id: int):
+    """Write a run's output bundle again."""
     run = get_or_404(Run, run_id)
-    try:
-        services.write_output_again(run, current_user)
-    except services.RunRefused as exc:
-        return _refused(exc.public_message, url_for("runs.show", run_id=run.id))
+    services.write_output_again(run, current_user)
     return _updated(run)
 
 
 @bp.post("/<int:run_id>/delete")
 def delete(run_id: int):
+    """Delete an ended run, its records and its file."""
     run = get_or_404(Run, run_id)
     if not services.can_delete(run, current_user):
         abort(403)
     flow_id, name = run.flow_id, f"Run {run.id} of {run.flow_name}"
-    try:
-        services.delete_run(run, current_user)
-    except services.RunRefused as exc:
-        return _refused(exc.public_message, url_for("runs.show", run_id=run_id))
+    services.delete_run(run, current_user)
     flash(f"{name} deleted, with its records and its file.", "success")
-    return _go(flow_url(flow_id))
+    return go(flow_url(flow_id))
 
 
 @bp.get("/<int:run_id>/data")
 def data(run_id: int):
+    """Browse the records a run stored."""
     run = get_or_404(Run, run_id)
     entities = list(run.counts or {}) or [c.entity for c in run.collections]
     entity = request.args.get("entity") or (entities[0] if entities else "orgs")
@@ -174,6 +169,7 @@ def data(run_id: int):
 
 @bp.get("/<int:run_id>/download")
 def download(run_id: int):
+    """Download a run's output bundle."""
     run = get_or_404(Run, run_id)
     path = services.wait_for_artifact(run)
     if path is None:
