@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @contextmanager
 def sandbox(users: int, latency_ms: float = 0.0) -> Iterator[dict]:
-    """Run the sandbox on a free port; yield what it printed (URLs, record counts)."""
+    """Run the sandbox on a free port; yield what it printed (URLs, record counts) and its pid."""
     process = subprocess.Popen(
         [sys.executable, "-m", "oneroster.sandbox", "--host", "127.0.0.1",
          "--port", "0", "--users", str(users), "--latency-ms", str(latency_ms)],
@@ -24,7 +24,7 @@ def sandbox(users: int, latency_ms: float = 0.0) -> Iterator[dict]:
         line = process.stdout.readline()
         if not line:
             raise RuntimeError(f"The sandbox did not start (exit code {process.wait()})")
-        yield json.loads(line)
+        yield {**json.loads(line), "pid": process.pid}
     finally:
         process.terminate()
         try:
