@@ -118,45 +118,50 @@ def browser(chromium_path) -> Iterator:
         browser.close()
 
 
-@pytest.fixture
-def page(browser, live_server) -> Iterator:
-    # Playwright polls wait_for_function predicates with eval, which SDM's policy blocks;
-    # these pages skip the policy, and `strict_page` runs under it.
-    context = browser.new_context(base_url=live_server.url,
-                                  viewport={"width": 1200, "height": 900}, bypass_csp=True)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    yield page
-    context.close()
+def watch_policy(page) -> list[str]:
+    """Collect what the page reports against SDM's Content-Security-Policy, and its errors.
 
-
-@pytest.fixture
-def strict_page(browser, live_server) -> Iterator:
-    """A page under SDM's Content-Security-Policy; any violation it reports fails the test."""
-    context = browser.new_context(base_url=live_server.url,
-                                  viewport={"width": 1200, "height": 900})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
+    Every browser test runs under the policy (no bypass): waits use locators and `expect`,
+    never `wait_for_function`, whose predicates need eval.
+    """
     violations: list[str] = []
     page.on("console", lambda message: violations.append(message.text)
             if "Content Security Policy" in message.text else None)
     page.on("pageerror", lambda error: violations.append(str(error)))
     page.violations = violations
+    return violations
+
+
+@pytest.fixture
+def page(browser, live_server) -> Iterator:
+    """A desktop page under SDM's Content-Security-Policy; a violation fails the test."""
+    context = browser.new_context(base_url=live_server.url,
+                                  viewport={"width": 1200, "height": 900})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    violations = watch_policy(page)
     yield page
     context.close()
     assert violations == [], violations
 
 
 @pytest.fixture
+def strict_page(page) -> Iterator:
+    """The same page: every browser page runs under the policy."""
+    return page
+
+
+@pytest.fixture
 def phone(browser, live_server) -> Iterator:
     """A page in a phone-sized window (390×844, touch), as a person on the move sees it."""
-    # Like `page`, it skips the policy so that wait_for_function can poll.
     context = browser.new_context(base_url=live_server.url, viewport=PHONE, has_touch=True,
-                                  is_mobile=True, device_scale_factor=2, bypass_csp=True)
+                                  is_mobile=True, device_scale_factor=2)
     context.set_default_timeout(10_000)
     page = context.new_page()
+    violations = watch_policy(page)
     yield page
     context.close()
+    assert violations == [], violations
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 import time
 
+from playwright.sync_api import expect
+
 from tests.e2e.conftest import BUDGET_S
 
 ENTITIES = ("orgs", "courses", "classes", "users", "enrollments")
@@ -47,8 +49,7 @@ def open_form(page, provider: str = "sandbox") -> None:
         # Switching the template swaps the form: wait for it before typing.
         with page.expect_response(lambda r: "/connections/new?" in r.url):
             page.select_option("#connection-form-provider", provider)
-        page.wait_for_function(f"document.querySelector('#connection-form-provider')"
-                               f".value === '{provider}'")
+        expect(page.locator("#connection-form-provider")).to_have_value(provider)
 
 
 def save(page) -> int:
@@ -227,8 +228,8 @@ def test_a_connection_selector_follows_a_test_of_the_chosen_connection(signed_in
     page.click(".selector-status button:has-text('Test Connection')")
     page.wait_for_selector(f"#connection-badge-{connection} [data-status=success]",
                            timeout=VERDICT_MS)
-    page.wait_for_function(f"document.querySelector('option[value=\"{connection}\"]')"
-                           ".textContent.endsWith('Success')", timeout=5000)
+    expect(page.locator(f"option[value='{connection}']")).to_have_text(
+        re.compile(r"Success\s*$"), timeout=5000)
     assert select.evaluate("s => s.value") == str(connection)
     assert_not_reloaded(page)
 

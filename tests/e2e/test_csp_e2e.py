@@ -34,3 +34,21 @@ def test_htmx_pages_run_under_the_policy_without_violations(strict_page, live_se
     selected = page.evaluate("() => window.getSelection().toString().length")
     assert selected > 0  # the invite link selects itself: app.js ran under the policy
     assert page.violations == []
+
+
+def _inline_script_ran(page) -> bool:
+    page.goto("/login")
+    page.evaluate("""() => {
+      const script = document.createElement("script");
+      script.textContent = "window.__inline = 'ran'";
+      document.body.appendChild(script);
+    }""")
+    return page.evaluate("window.__inline === 'ran'")
+
+
+def test_every_browser_page_enforces_the_policy(page, phone):
+    """No fixture skips the policy: an inline script is refused on desktop and phone pages."""
+    for each in (page, phone):
+        assert not _inline_script_ran(each)
+        assert any("Content Security Policy" in v for v in each.violations)
+        each.violations.clear()  # this refusal was the point

@@ -12,6 +12,7 @@ import io
 import re
 import zipfile
 
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from tests.e2e.axe import assert_accessible
@@ -29,8 +30,7 @@ def create_sandbox_connection(page, name: str, client_id: str = "demo") -> int:
     if page.input_value("#connection-form-provider") != "sandbox":
         with page.expect_response(lambda r: "/connections/new?" in r.url):
             page.select_option("#connection-form-provider", "sandbox")
-        page.wait_for_function(
-            "document.querySelector('#connection-form-provider').value === 'sandbox'")
+        expect(page.locator("#connection-form-provider")).to_have_value("sandbox")
     page.fill("#connection-form-name", name)
     page.fill("#connection-form-client_id", client_id)
     page.click("#connection-form button[type=submit]:has-text('Save connection')")
@@ -45,8 +45,8 @@ def swapped_in(page, selector: str, timeout: float = 30_000) -> None:
     in between (a select changed at machine speed) would find nothing listening.
     """
     page.wait_for_selector(selector, timeout=timeout)
-    page.wait_for_function("!document.querySelector('.htmx-added, .htmx-settling')",
-                           timeout=timeout)
+    page.locator(".htmx-added, .htmx-settling").first.wait_for(state="detached",
+                                                               timeout=timeout)
 
 
 def mark(page) -> None:
@@ -59,7 +59,7 @@ def assert_not_reloaded(page) -> None:
 
 def assert_address(page, step: str) -> None:
     """The address bar names the step on screen (htmx updates it once the swap settles)."""
-    page.wait_for_function(f"location.pathname.endsWith('/{step}')", timeout=5_000)
+    page.wait_for_url(re.compile(rf"/{re.escape(step)}$"), timeout=5_000)
 
 
 def start_wizard(page) -> None:
@@ -175,13 +175,12 @@ def test_wizard_creates_a_new_connection_inline(signed_in, live_server):
     if page.input_value(f"{form}-provider") != "sandbox":
         with page.expect_response(lambda r: "/connections/new?" in r.url):
             page.select_option(f"{form}-provider", "sandbox")
-        page.wait_for_function(f"document.querySelector('{form}-provider').value === 'sandbox'")
+        expect(page.locator(f"{form}-provider")).to_have_value("sandbox")
     page.fill(f"{form}-name", "Created in the wizard")
     page.click(f"{form} button[type=submit]:has-text('Save connection')")
     # The new connection appears selected, and the step checks it, without a reload.
-    page.wait_for_function(
-        "() => { const s = document.querySelector('#source-1-connection-select');"
-        " return s && s.selectedOptions[0].text.includes('Created in the wizard'); }")
+    expect(page.locator("#source-1-connection-select option:checked")).to_contain_text(
+        "Created in the wizard")
     wait_for_preflight(page)
     assert_not_reloaded(page)
     finish_wizard(page, "Created inline", counts)
@@ -294,9 +293,8 @@ def test_editor_validation_settles_when_the_last_preflight_ends(signed_in, live_
     for node in ("source-1", "source-2"):
         page.wait_for_selector(f".graph-node.preflight-passed[data-node={node}]", timeout=30_000)
     # The banner follows the picture: no "running" once both nodes show their verdict.
-    page.wait_for_function(
-        "!document.querySelector('[data-testid=graph-ok]').textContent.includes('running')",
-        timeout=5_000)
+    expect(page.locator("[data-testid=graph-ok]")).not_to_contain_text("running",
+                                                                      timeout=5_000)
     banner = page.inner_text("[data-testid=graph-ok]")
     assert "every source's pre-flight passed" in banner
     # Both sources read OneRoster: each is named by its connection, not twice "OneRoster API".
