@@ -51,6 +51,15 @@ setInterval(() => {
     }
   });
 
+  // Light polls ([data-poll]: "did anything change?") pause while the page is hidden; the
+  // next one after it shows again catches up.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail && event.detail.elt;
+    if (document.hidden && elt && elt.hasAttribute && elt.hasAttribute("data-poll")) {
+      event.preventDefault();
+    }
+  });
+
   document.addEventListener("focusin", function (event) {
     if (event.target.matches && event.target.matches("[data-select-on-focus]")) {
       event.target.select();

@@ -89,7 +89,11 @@ def test_press_shows_testing_at_once_then_polls_until_success(app, client, sis, 
     deferred.run_pending(app)
     final = client.get(poll, headers=HX)
     assert final.status_code == 286
-    assert "hx-trigger" not in final.text and "hx-get" not in _root(final.text)
+    # The verdict stops the fast poll; the idle region only asks now and then for news.
+    assert 'hx-trigger="every 1s"' not in final.text
+    assert 'hx-trigger="every 5s"' in _root(final.text)
+    idle = re.search(r'hx-get="([^"]+)"', _root(final.text)).group(1).replace("&amp;", "&")
+    assert client.get(idle, headers=HX).status_code == 204
     assert ">Success</span>" in final.text
     assert final.text.count('data-state="ok"') >= 8  # URL, proxy, token, five, server
     for label in ("Organizations", "Courses", "Classes", "Users", "Enrollments"):
@@ -422,6 +426,26 @@ def test_badges_poll_while_testing_and_stop_at_the_verdict(app, client, sis, def
     assert done.status_code == 286 and "every 1s" not in done.text
     assert ">Success</span>" in done.text
     assert done.headers["HX-Trigger"] == "connection-tested"  # selectors refresh their text
+
+
+def test_an_idle_badge_outside_the_list_learns_of_verdicts_reached_elsewhere(
+        app, client, sis, deferred, connection_id):
+    selected = client.get(f"/connections/selected?connection_id={connection_id}",
+                          headers=HX).text
+    badge = re.search(rf'<span id="connection-badge-{connection_id}"[^>]*>', selected).group(0)
+    assert f'hx-trigger="connection-{connection_id}-test from:body, every 5s"' in badge
+    poll = re.search(r'hx-get="([^"]+)"', badge).group(1).replace("&amp;", "&")
+    assert client.get(poll, headers=HX).status_code == 204  # nothing new: a light answer
+
+    other = app.test_client()  # someone else, elsewhere, tests the connection
+    with client.session_transaction() as session, other.session_transaction() as theirs:
+        theirs.update(session)
+    other.post(f"/connections/{connection_id}/test", headers=HX)
+    deferred.run_pending(app)
+    news = client.get(poll, headers=HX)
+    assert news.status_code == 286 and ">Success</span>" in news.text
+    assert news.headers["HX-Trigger"] == "connection-tested"
+    assert "every 5s" in news.text  # the new badge keeps asking
 
 
 def test_the_list_offers_test_to_every_member(app, client, people, login, connection_id):

@@ -48,6 +48,11 @@ class TestView:
         return self.state == "testing"
 
     @property
+    def watches(self) -> bool:
+        """Tell whether the idle region of a saved connection asks now and then for news."""
+        return bool(self.connection_id) and not self.in_form and not self.running
+
+    @property
     def label(self) -> str:
         return self.state.capitalize()
 
@@ -89,7 +94,8 @@ class TestView:
     @property
     def signature(self) -> str:
         """Return a short fingerprint of what the fragment shows, to skip unchanged polls."""
-        parts = [self.state, str(self.cancelling)]  # the step's clock ticks in the browser
+        parts = [self.state, str(self.cancelling), str(self.at), str(self.cancelled)]
+        # (the step's clock ticks in the browser)
         parts += [f"{s.get('id')}:{s.get('state')}:{s.get('summary')}" for s in self.steps]
         return hashlib.sha1("|".join(parts).encode()).hexdigest()[:12]
 

@@ -19,7 +19,9 @@ bp = Blueprint("connections", __name__, url_prefix="/connections")
 @bp.record_once
 def add_template_globals(state) -> None:
     # Globals, not context: the selector macro is imported into other areas' pages.
-    state.app.jinja_env.globals.update(provider_name=services.provider_name)
+    state.app.jinja_env.globals.update(provider_name=services.provider_name,
+                                       connection_signature=lambda connection:
+                                       services.list_signature([connection]))
     state.app.jinja_env.globals.update(connection_test_view=checklists.connection_view,
                                        form_test_view=checklists.form_view)
 
@@ -161,8 +163,12 @@ def delete(connection_id: int):
 # --- Test Connection: start, join, poll (see webapp/connections/testing.py) -------------
 
 def _poll_answer(template: str, view: checklists.TestView):
-    """Answer a poll: unchanged, the fragment, or the final fragment that stops polling."""
-    if view.running and request.args.get("seen") == view.signature:
+    """Answer a poll: unchanged, the fragment, or the final fragment that stops polling.
+
+    An idle region of a saved connection polls too, slowly, to learn of verdicts reached
+    elsewhere; the fragment that replaces it polls again.
+    """
+    if request.args.get("seen") == view.signature:
         return unchanged()
     return poll_answer(render_template(template, view=view), final=not view.running)
 
@@ -203,7 +209,12 @@ def cancel_test(connection_id: int):
 def test_badge(connection_id: int):
     connection = get_or_404(Connection, connection_id)
     testing.refresh(connection)
-    body = render_template("connections/_badge.html", connection=connection)
+    if connection.status != Status.TESTING and \
+            request.args.get("seen") == services.list_signature([connection]):
+        return "", 204  # the idle badge's light poll: nothing changed
+    # A badge of the list (quiet) leaves the asking to the list, which polls for all rows.
+    body = render_template("connections/_badge.html", connection=connection,
+                           badge_polls=not request.args.get("quiet"))
     if connection.status == Status.TESTING:
         return body
     # Selectors on the page refresh the chosen connection's status text.

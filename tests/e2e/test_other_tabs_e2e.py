@@ -1,0 +1,55 @@
+"""Verdicts reached elsewhere reach every open page: another tab, another person.
+
+One browser context tests a connection; another, opened before, shows the connection's page
+and the wizard's connection selector. Neither is reloaded; both learn the verdict from a
+light poll of the connection's signature.
+"""
+
+from __future__ import annotations
+
+from tests.e2e.axe import assert_accessible
+from tests.e2e.conftest import sign_up
+from tests.e2e.test_flows_e2e import create_sandbox_connection, start_wizard
+
+POLL_S = 5  # how often an idle page asks whether anything changed
+
+
+def test_a_test_finished_in_one_browser_updates_the_others(browser, live_server):
+    tester_context = browser.new_context(base_url=live_server.url)
+    viewer_context = browser.new_context(base_url=live_server.url)
+    try:
+        tester = sign_up(tester_context.new_page())
+        connection = create_sandbox_connection(tester, "Shared SIS", "demo")
+        viewer_context.add_cookies(tester_context.cookies())  # the same account elsewhere
+        page = viewer_context.new_page()
+        page.goto(f"/connections/{connection}")
+        page.wait_for_selector(f"#test-status-{connection}[data-state=configured]")
+        selector_page = viewer_context.new_page()
+        start_wizard(selector_page)
+        selector_page.locator(".connection-selector select").first.select_option(
+            str(connection))
+        selector_page.wait_for_selector(
+            f".selector-status #connection-badge-{connection} [data-status=configured]")
+        for watched in (page, selector_page):
+            watched.evaluate("window.__marker = 'still-here'")
+
+        tester.goto("/connections/")
+        tester.click(f"#connection-{connection} button:has-text('Test')")
+        tester.wait_for_selector(f"#connection-badge-{connection} [data-status=success]",
+                                 timeout=10_000)
+
+        wait_ms = (POLL_S * 2 + 4) * 1000
+        page.wait_for_selector(f"#test-status-{connection}[data-state=success]",
+                               timeout=wait_ms)
+        selector_page.wait_for_selector(
+            f".selector-status #connection-badge-{connection} [data-status=success]",
+            timeout=wait_ms)
+        selector_page.wait_for_selector(
+            f"option[value='{connection}'][data-status=success]", state="attached",
+            timeout=wait_ms)
+        for watched in (page, selector_page):
+            assert watched.evaluate("window.__marker") == "still-here", "the page reloaded"
+        assert_accessible(page, "the connection page after a verdict reached elsewhere")
+    finally:
+        tester_context.close()
+        viewer_context.close()
