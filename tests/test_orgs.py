@@ -53,7 +53,15 @@ def test_create_another_organization_and_work_in_it(ada):
     page = ada.get("/orgs/members").get_data(as_text=True)
     assert active_org(page) == "Capital City Schools"
     assert "Created Capital City Schools. You are its admin." in page
-    assert "Make member" in page  # admin controls: Ada administers the new organization
+    assert "Add a member" in page  # admin controls: Ada administers the new organization
+
+
+def test_the_only_admin_is_told_why_instead_of_offered_buttons_that_fail(ada, bob):
+    html = ada.get("/orgs/members").get_data(as_text=True)
+    ada_row = html[html.index("Ada Admin"):html.index("Bob Member")]
+    assert "The only admin: make someone else admin before you leave or step down." in ada_row
+    assert "Make member" not in ada_row and "Leave" not in ada_row
+    assert "Make admin" in html and "Remove" in html  # Bob's row keeps its controls
 
 
 def test_organization_name_is_required(ada):
