@@ -147,3 +147,9 @@ def test_deleting_a_flow_drops_the_drafts_editing_it(ada, store):
     assert ada.post(f"/flows/{flow_id}/delete").status_code == 303
     assert ada.get(editor).status_code == 404
     assert "Short-lived" not in ada.get("/flows/").get_data(as_text=True)
+
+
+def test_the_flow_page_names_collections_as_every_other_page(ada, store):
+    flow_id = store.flow(graph(source(classes=1, users_per_class=1, teachers=1)), name="Tiny")
+    page = ada.get(f"/flows/{flow_id}").get_data(as_text=True)
+    assert "Collections: Organizations, Courses, Classes, Users, Enrollments" in page
