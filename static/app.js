@@ -60,6 +60,38 @@ setInterval(() => {
     }
   });
 
+  // An input kept across swaps (hx-preserve, e.g. a typed secret) is not redrawn: give it
+  // the invalid state and description its redrawn neighbours got from the server.
+  document.addEventListener("htmx:afterSettle", function () {
+    document.querySelectorAll("input[hx-preserve][id]").forEach(function (input) {
+      var error = document.getElementById(input.id + "-error");
+      var help = document.getElementById(input.id + "-help");
+      if (error) {
+        input.setAttribute("aria-invalid", "true");
+        input.setAttribute("aria-describedby", error.id);
+      } else {
+        input.removeAttribute("aria-invalid");
+        if (help) { input.setAttribute("aria-describedby", help.id); }
+        else { input.removeAttribute("aria-describedby"); }
+      }
+    });
+  });
+
+  // The server accepted a form's values (a test of them started): the messages of an
+  // earlier refusal no longer apply.
+  document.body.addEventListener("values-accepted", function (event) {
+    var form = event.detail && document.getElementById(event.detail.form);
+    if (!form) { return; }
+    form.querySelectorAll(".field-error[data-field], [data-form-errors]").forEach(
+      function (message) { message.remove(); });
+    form.querySelectorAll("[aria-invalid]").forEach(function (field) {
+      field.removeAttribute("aria-invalid");
+      var help = document.getElementById(field.id + "-help");
+      if (help) { field.setAttribute("aria-describedby", help.id); }
+      else { field.removeAttribute("aria-describedby"); }
+    });
+  });
+
   document.addEventListener("focusin", function (event) {
     if (event.target.matches && event.target.matches("[data-select-on-focus]")) {
       event.target.select();

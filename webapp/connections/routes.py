@@ -259,7 +259,11 @@ def _test_values(editing: Connection | None):
                                     user_id=current_user.id, editing=editing, region=region)
     if not request.htmx:
         return redirect(url_for(".values_test_status", job_id=job.id), 303)
-    return render_template("connections/_test_status.html", view=checklists.job_view(job))
+    # The form's messages from an earlier refusal no longer apply: the page clears them.
+    embed = Embed.from_request(request.form)
+    accepted = {"values-accepted": {"form": embed.form_id if embed else "connection-form"}}
+    return (render_template("connections/_test_status.html", view=checklists.job_view(job)),
+            200, trigger(accepted))
 
 
 def _untestable(values: dict, errors: dict, template, editing: Connection | None, region: str,
@@ -306,5 +310,9 @@ def cancel_values_test(job_id: str):
     testing.cancel_values_test(job, user_id=current_user.id)
     if not request.htmx:
         return redirect(url_for(".values_test_status", job_id=job.id), 303)
-    return render_template("connections/_test_status.html", view=checklists.job_view(job))
+    # The form's messages from an earlier refusal no longer apply: the page clears them.
+    embed = Embed.from_request(request.form)
+    accepted = {"values-accepted": {"form": embed.form_id if embed else "connection-form"}}
+    return (render_template("connections/_test_status.html", view=checklists.job_view(job)),
+            200, trigger(accepted))
 
