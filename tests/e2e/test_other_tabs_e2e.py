@@ -53,3 +53,21 @@ def test_a_test_finished_in_one_browser_updates_the_others(browser, live_server)
     finally:
         tester_context.close()
         viewer_context.close()
+
+
+def test_a_hidden_page_does_not_poll(signed_in):
+    page = signed_in
+    connection = create_sandbox_connection(page, "Quiet SIS", "demo")
+    page.goto(f"/connections/{connection}")
+    page.wait_for_selector(f"#test-status-{connection}[data-state=configured]")
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url)
+            if f"/connections/{connection}/test" in request.url else None)
+    hide = ("hidden => Object.defineProperty(document, 'hidden', "
+            "{value: hidden, configurable: true})")
+    page.evaluate(hide, True)
+    page.wait_for_timeout((POLL_S + 2) * 1000)
+    assert asked == [], "a hidden page kept polling"
+    page.evaluate(hide, False)
+    page.wait_for_timeout((POLL_S + 2) * 1000)
+    assert asked, "the page did not poll again once shown"
