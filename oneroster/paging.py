@@ -71,6 +71,12 @@ class Planner:
     that comes back short below a total, a rel="next" link or rows already seen further on
     leaves a gap that is asked for again. Rows past a total prove it wrong: it is no longer
     trusted. A page of nothing but the first page's rows means the server ignores offset.
+
+    A full page says rows may follow, whatever the total says: the page after it is asked for
+    (a total that the rows reach exactly on a full page may be short of the data). A first
+    page shorter than asked for may be the server's page size, or the whole collection under
+    a total that lies: one more page is asked for alone, and only a full one opens the window.
+    Under a total, the window opens as full pages come back (2, 4, 8 pages in flight...).
     """
 
     def __init__(self, page_size: int, window: int) -> None:
@@ -89,6 +95,8 @@ class Planner:
         self.learned = False
         self.bounded = False  # a rel="last" link told where the last page starts
         self.ignored_offset = False  # a later page repeated the first one
+        self.probing = False  # the first page was short: one page at a time until one is full
+        self.full_pages = 0  # pages that came back full: evidence that more rows follow
         self.rows = 0  # distinct rows received so far
 
     def first(self) -> Slice:
@@ -125,8 +133,14 @@ class Planner:
         self._read_links(page, received, links, has_link)
         limit = self.requested if first else page.limit
         self.rows += received if fresh is None else fresh
+        if received >= limit:
+            self.full_pages += 1
+            if not first:
+                self.probing = False  # the server serves pages of this size: no lone probe
         if received:
             self.known = max(self.known, page.offset + min(received, limit))
+            if received >= limit:  # a full page: the next may hold rows, whatever the total
+                self.known = max(self.known, page.offset + limit + 1)
             if self.total is not None and max(self.known, self.rows) > self.total:
                 self.total_wrong = True
         else:
@@ -182,12 +196,16 @@ class Planner:
             return
         if received > 0:
             self.step = received
+            self.probing = received < self.requested and total is not None and total > received
         self.frontier = received if received > 0 else self.requested
 
     def _more(self) -> list[Slice]:
         """Plan the next pages: within the window, and only where rows may be."""
         if self.trusted and self.total:
-            bound, width = min(self.end, max(self.total, self.known)), self.window
+            bound = min(self.end, max(self.total, self.known))
+            # A total is a hint: pages in flight past the rows seen grow with the full pages
+            # that came back (1, 2, 4, 8...), so a total far above the data wastes few.
+            width = 1 if self.probing else min(self.window, 1 << min(self.full_pages, 16))
         elif self.bounded:
             bound, width = min(self.end, self.known), self.window
         else:

@@ -61,6 +61,7 @@ class EntityRun:
         self.finished_at: float | None = None
         self.error: OneRosterError | None = None
         self.withheld: str | None = None  # an optional collection the server does not grant
+        self.refusal: OneRosterError | None = None  # the answer that withheld it
         self.active = 0  # pages submitted and not yet fully handled
         self._fetch = fetch
 
@@ -379,14 +380,15 @@ class ParallelFetch:
         self.todo.finish(run.entity)
         self.report(run)
 
-    def _fail(self, run: EntityRun, error: OneRosterError) -> None:
+    def _fail(self, run: EntityRun, error: OneRosterError, may_withhold: bool = True) -> None:
         # Only the collection's own answer says it is not granted; a token refused is not.
-        if run.entity in self.optional and error.category in REFUSALS \
+        if may_withhold and run.entity in self.optional and error.category in REFUSALS \
                 and error.entity == run.entity and run.progress.fetched == 0 \
                 and run.withheld is None:
             said = f"it answered HTTP {error.status}" if error.status else error.message
             if error.server_message:
                 said += f" ({error.server_message})"
+            run.refusal = error
             self._withhold(run, f"The SIS did not grant {label(run.entity).lower()}: {said}")
             return
         with run.lock:
@@ -413,6 +415,15 @@ class ParallelFetch:
             self.callback(snapshot)
 
     def _result(self) -> FetchResult:
+        # A 401 is "not granted" only while the credentials work for the other collections:
+        # refused everywhere, they are wrong, and the optional collection fails as the rest.
+        if any(r.error is not None and r.error.category == Category.AUTHENTICATION
+               for r in self.runs.values()):
+            for run in self.runs.values():
+                if run.refusal is not None and run.refusal.category == Category.AUTHENTICATION:
+                    with run.lock:
+                        run.withheld = None
+                    self._fail(run, run.refusal, may_withhold=False)
         for run in self.runs.values():
             if not run.over and not run.planner.finished:
                 self._fail(run, OneRosterError(Category.CANCELLED, "The fetch was cancelled",

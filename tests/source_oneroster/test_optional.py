@@ -76,3 +76,21 @@ def test_refused_credentials_fail_an_optional_collection_too(http):
     for result in found.results.values():
         assert not result.ok and result.withheld is None
         assert result.error.category == "authentication_failed"
+
+
+def test_a_401_everywhere_fails_the_optional_collection_with_the_rest(http):
+    """Credentials the collections all refuse are wrong: demographics are not 'not granted'."""
+    token(http)
+
+    def refused(request):
+        return 401, {"Content-Type": "application/json"}, json.dumps(
+            {"imsx_codeMajor": "failure", "imsx_description": "invalid_signature"})
+
+    respond(http, "users", refused)
+    respond(http, "demographics", refused)
+    with OneRosterClient(settings()) as client:
+        found = client.fetch(("users", "demographics"), sink=Collect(),
+                             optional=("demographics",))
+    demographics = found.results["demographics"]
+    assert not demographics.ok and demographics.withheld is None
+    assert demographics.error.category == "authentication_failed"
