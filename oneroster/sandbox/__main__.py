@@ -7,7 +7,7 @@ import json
 import signal
 import sys
 
-from oneroster.sandbox.app import PATHS, TOKEN_PATH, SandboxApp
+from oneroster.sandbox.app import ISSUER_PATH, PATHS, TOKEN_PATH, SandboxApp
 from oneroster.sandbox.profiles import PROFILES, SECRET
 from oneroster.sandbox.server import make, serve_issuer
 
@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps({
         "url": root, "base_url": root + PATHS["1.2"][1:], "base_url_v1p1": root + PATHS["1.1"][1:],
         "token_url": root + TOKEN_PATH[1:], "client_ids": list(PROFILES), "secret": SECRET,
+        "issuer_token_url": (app.issuer_url or root) + ISSUER_PATH[1:],
         "records": district.counts(), "build_s": round(district.build_s, 2),
     }), flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -86,4 +86,8 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
             relative=True, total_header=False),
     Profile("cursor", "Pages by an opaque cursor in the Link header's next URL; no "
             "X-Total-Count, no offsets.", link="cursor", total_header=False),
+    Profile("flaky-short-token", "One request in five fails and tokens expire after 1 "
+            "second: retries and token refreshes together.", error_rate=0.2, token_ttl=1),
+    Profile("rate-limited-clamped", "More than 8 requests a second are answered 429 with "
+            "Retry-After, and pages hold at most 100 records.", rate_limit=8, clamp=100),
 )}
