@@ -9,6 +9,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from tests.fixtures.accounts import PASSWORD
+from tests.fixtures.mailbox import confirmation_path, mailbox
 from webapp import create_app
 from webapp.config import ConfigError, finalize, load
 from webapp.extensions import db
@@ -90,9 +91,15 @@ def test_post_without_csrf_token_is_refused(csrf_app_config, app, client):
 
 def test_forms_and_htmx_requests_carry_the_token(csrf_app_config, app, client):
     token = _token(client.get("/signup").get_data(as_text=True))
-    response = client.post("/signup", data={
-        "csrf_token": token, "name": "Ada", "email": "ada@example.com", "password": PASSWORD,
-        "confirm": PASSWORD, "organization": "Springfield District"})
+    with mailbox() as box:
+        sent = client.post("/signup", data={
+            "csrf_token": token, "name": "Ada", "email": "ada@example.com",
+            "password": PASSWORD, "confirm": PASSWORD, "organization": "Springfield District"})
+    assert sent.status_code == 200
+    link = confirmation_path(box)
+    confirm_token = _token(client.get(link).get_data(as_text=True))
+    assert client.post(link).status_code == 400  # the confirmation form carries the token too
+    response = client.post(link, data={"csrf_token": confirm_token})
     assert response.status_code == 303
     page = client.get("/orgs/members").get_data(as_text=True)
     header_token = re.search(r'hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'', page).group(1)
