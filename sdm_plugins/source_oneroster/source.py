@@ -22,11 +22,13 @@ from oneroster.egress import DEFAULT_HINTS, EgressPolicy
 from oneroster.model import ClientSettings, EntityProgress, OneRosterError, Record
 from oneroster.model import EntityResult as LibraryEntityResult
 from oneroster.model import FetchResult as LibraryFetchResult
+from oneroster.parallel import REFUSALS
 from oneroster.preflight import run_preflight
 from oneroster.required_fields import sample_gaps
 from webapp.plugin_api import (
     ENTITIES,
     ENTITY_CHOICES,
+    ENTITY_LABELS,
     SOURCE_OPTIONS,
     CancelToken,
     Checklist,
@@ -223,6 +225,10 @@ def _sample(entity: str, future: Any, keep: SchoolFilter | None, limit: int) -> 
     try:
         page = future.result()
     except OneRosterError as error:
+        if entity in OPTIONAL and error.category in REFUSALS:
+            return Sample(entity, warnings=(
+                f"Not granted: the SIS answered HTTP {error.status}; runs will go without "
+                f"{ENTITY_LABELS[entity].lower()}.",))
         return Sample(entity, error=source_error(error))
     records = [r for r in page.records if keep is None or keep.keeps(r)]
     shown = tuple(records[:limit])

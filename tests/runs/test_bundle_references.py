@@ -113,3 +113,18 @@ def test_demographics_not_granted_complete_the_run_and_the_manifest_says_why(
     assert f"file.demographics absent: t{reason[1:]}" in notes(files)
     for key, ids in dangling(files).items():
         assert explained(key, ids, files, sandbox), (key, sorted(ids)[:5], notes(files))
+
+
+def test_a_preview_of_demographics_not_granted_warns_instead_of_failing(app, ada, connect,
+                                                                         people):
+    from webapp.runs import services
+
+    node = source(plugin="source-oneroster", connection_id=connect("no-demographics"),
+                  entities=WITH_DEMOGRAPHICS)
+    with app.app_context():
+        result = services.preview([node], organization_id=people.org_id("Springfield District"))
+    assert result.ok
+    demographics = next(c for c in result.collections if c.entity == "demographics")
+    assert demographics.error is None
+    assert "Not granted: the SIS answered HTTP 403; runs will go without demographics." in \
+        demographics.warnings
