@@ -152,3 +152,11 @@ def test_signed_in_person_is_sent_past_the_sign_in_page(client, auth):
     auth.signup()
     assert client.get("/login").status_code == 302
     assert client.get("/signup").status_code == 302
+
+
+def test_in_demo_mode_the_sign_in_page_names_the_demo_account(app, client):
+    assert 'data-testid="demo-sign-in"' not in client.get("/login").get_data(as_text=True)
+    app.config["DEMO"] = True
+    page = client.get("/login").get_data(as_text=True)
+    assert "<code>admin@example.com</code>" in page and "Demo mode" in page
+    assert app.config["DEMO_PASSWORD"] not in page  # the password stays in the terminal
