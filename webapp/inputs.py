@@ -69,14 +69,19 @@ def field_with_control_characters() -> str | None:
     return None
 
 
-def checks_fields(view):
-    """Mark a view that refuses control characters itself, next to the field on its form.
+def checks_fields(*names: str):
+    """Mark a view that refuses control characters in these form fields itself, with a
+    message next to the field on its form.
 
-    The request still reaches it when a form value holds one; query parameters and field
-    names with control characters are refused before any view, as everywhere.
+    The request reaches the view when only these fields hold one; control characters in
+    any other field (hidden ones included), in query parameters or in field names are
+    refused before any view, as everywhere.
     """
-    view.checks_control_characters = True
-    return view
+    def mark(view):
+        view.checks_control_characters = frozenset(names)
+        return view
+
+    return mark
 
 
 def control_problem(value: str | None) -> str | None:
@@ -89,9 +94,19 @@ def without_control(value: str) -> str:
     return CONTROL.sub("", value)
 
 
-def _view_checks_fields() -> bool:
+def _fields_the_view_checks() -> frozenset[str]:
     view = current_app.view_functions.get(request.endpoint or "")
-    return bool(getattr(view, "checks_control_characters", False))
+    return getattr(view, "checks_control_characters", frozenset())
+
+
+def _only_checked_fields_hold_them() -> bool:
+    """Tell whether every control character is in a form value the view checks itself."""
+    checked = _fields_the_view_checks()
+    if not checked or any(CONTROL.search(k) or CONTROL.search(v)
+                          for k, v in request.args.items(multi=True)):
+        return False
+    return all(name in checked for name, value in request.form.items(multi=True)
+               if CONTROL.search(name) or CONTROL.search(value))
 
 
 def refuse_control_characters() -> None:
@@ -102,10 +117,7 @@ def refuse_control_characters() -> None:
     if CONTROL.search(request.path):
         abort(400, description="The address holds a control character.")
     name = field_with_control_characters()
-    if name is not None and request.form and _view_checks_fields() and not any(
-            CONTROL.search(key) for key in request.form) and not any(
-            CONTROL.search(key) or CONTROL.search(value)
-            for key, value in request.args.items(multi=True)):
+    if name is not None and request.form and _only_checked_fields_hold_them():
         return
     if name is not None:
         abort(400, description=f"The field “{excerpt(name, 30)}” holds a control character "

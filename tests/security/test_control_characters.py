@@ -114,3 +114,18 @@ def test_a_query_or_a_field_name_with_one_is_still_refused_before_any_view(auth,
     assert client.get("/connections/?q=a%00b").status_code == 400
     response = client.post("/connections/", data={**CONNECTION, "na\x00me": "x"})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("field", ["tested_job", "embed", "selector", "slot"])
+def test_a_field_the_form_does_not_show_is_refused_before_the_view(auth, client, app, field):
+    auth.signup()
+    response = client.post("/connections/", data={**CONNECTION, field: "x\x00"})
+    assert response.status_code == 400
+    assert field in response.get_data(as_text=True)
+    assert count(app, Connection) == 0
+
+
+def test_sign_in_refuses_one_in_the_hidden_next_field(client):
+    response = client.post("/login", data={"email": "ada@example.com", "password": "x",
+                                           "next": "/flows/\x00"})
+    assert response.status_code == 400

@@ -25,7 +25,7 @@ def signup():
 
 
 @bp.post("/signup")
-@checks_fields
+@checks_fields("name", "email", "password", "confirm", "organization")
 @signup_throttled
 def create_account():
     form = SignupForm()
@@ -95,7 +95,7 @@ def login():
 
 @bp.post("/login")
 @throttled
-@checks_fields
+@checks_fields("email", "password")
 def authenticate():
     form = LoginForm()
     if not form.validate():
@@ -123,7 +123,7 @@ def change_password():
 
 
 @bp.post("/account/password")
-@checks_fields
+@checks_fields("current", "password", "confirm")
 @login_required
 @password_change_throttled
 def save_password():
@@ -151,7 +151,7 @@ def invite(token: str):
 
 
 @bp.post("/invite/<token>")
-@checks_fields
+@checks_fields("name", "password", "confirm")
 def accept_invite(token: str):
     found = orgs.find_invite(token)
     if found is None:

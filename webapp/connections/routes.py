@@ -7,7 +7,7 @@ from flask_login import current_user
 from htmx_flask import request
 
 from webapp.connections import checklists, health, services, testing, validation, verdicts
-from webapp.connections.forms import Embed, FormState, read, read_secret
+from webapp.connections.forms import FIELDS, SECRET_FIELD, Embed, FormState, read, read_secret
 from webapp.htmx import poll_answer, retarget, trigger, unchanged
 from webapp.inputs import checks_fields, id_value
 from webapp.models import AuthMethod, Connection, Job, Status
@@ -63,7 +63,7 @@ def new():
 
 
 @bp.post("/")
-@checks_fields
+@checks_fields(*FIELDS, SECRET_FIELD)
 def create():
     embed = Embed.from_request(request.form)
     values, secret = read(request.form), read_secret(request.form)
@@ -128,7 +128,7 @@ def edit(connection_id: int):
 
 
 @bp.post("/<int:connection_id>")
-@checks_fields
+@checks_fields(*FIELDS, SECRET_FIELD)
 def update(connection_id: int):
     connection = _admin_connection(connection_id)
     values, secret = read(request.form), read_secret(request.form)
@@ -235,13 +235,13 @@ def selected_test_status():
 
 
 @bp.post("/test")
-@checks_fields
+@checks_fields(*FIELDS, SECRET_FIELD)
 def test_values():
     return _test_values(None)
 
 
 @bp.post("/<int:connection_id>/test-values")
-@checks_fields
+@checks_fields(*FIELDS, SECRET_FIELD)
 def test_edited_values(connection_id: int):
     return _test_values(_admin_connection(connection_id))
 

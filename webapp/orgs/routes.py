@@ -53,7 +53,7 @@ def new():
 
 
 @bp.post("/new")
-@checks_fields
+@checks_fields("name")
 def create():
     form = OrganizationForm()
     if not form.validate():
@@ -80,7 +80,7 @@ def _members_page(form: AddMemberForm, status: int = 200):
 
 @bp.post("/members")
 @admin_required
-@checks_fields
+@checks_fields("email", "role")
 def add_member():
     form = AddMemberForm()
     if not form.validate():
