@@ -235,3 +235,28 @@ def test_marking_a_handler_registers_nothing_until_collected():
     assert "t.marked" not in kinds
     kinds.collect(module)
     assert kinds.run("t.marked") is run and kinds.interrupted("t.marked") is tidy
+
+
+def test_the_sweep_ends_a_job_that_overran_its_budget_though_its_worker_beats(app, handlers):
+    _gate, tidied = handlers
+    with app.app_context():
+        now = utcnow()
+        long_ago = now - timedelta(seconds=31) - abandoned.OVERRUN_GRACE
+        overran = Job(kind="t.block", status=JobStatus.RUNNING, params={"budget_s": 30},
+                      created_at=long_ago, started_at=long_ago, heartbeat_at=now)
+        within = Job(kind="t.block", status=JobStatus.RUNNING, params={"budget_s": 30},
+                     created_at=now, started_at=now, heartbeat_at=now)
+        unbudgeted = Job(kind="t.block", status=JobStatus.RUNNING, params={},
+                         created_at=long_ago, started_at=long_ago, heartbeat_at=now)
+        db.session.add_all([overran, within, unbudgeted])
+        db.session.commit()
+        assert jobs.overran(overran) and not jobs.overran(within)
+
+        assert [job.id for job in jobs.sweep()] == [overran.id]
+
+        db.session.expire_all()
+        ended = db.session.get(Job, overran.id)
+        assert ended.status == JobStatus.FAILED and ended.cancel_requested
+        assert tidied == [overran.id]
+        assert db.session.get(Job, within.id).status == JobStatus.RUNNING
+        assert db.session.get(Job, unbudgeted.id).status == JobStatus.RUNNING

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,7 +40,6 @@ from webapp.plugins import registry
 log = logging.getLogger(__name__)
 
 KIND = "connection.test"
-GRACE_S = 15.0  # beyond the budget, a test still running is considered lost
 SECRET_PARAM = "secret_encrypted"
 INTERRUPTED_TITLE = "Test interrupted"
 
@@ -351,9 +350,7 @@ def _restored(previous: dict[str, Any], *, cancelled: dict[str, Any]) -> dict[st
 # Test or Cancel, through `settle`) writes the verdict.
 
 def _overran(job: Job) -> bool:
-    budget = float((job.params or {}).get("budget_s") or _budget())
-    started = job.started_at or job.created_at
-    return utcnow() - started > timedelta(seconds=budget + GRACE_S)
+    return jobs.overran(job)  # the sweep ends such a test too
 
 
 def _test_job(connection: Connection) -> Job | None:

@@ -25,6 +25,7 @@ from webapp.jobs.abandoned import (
     Watch,
     is_stale,
     mark_interrupted,
+    overran,
     sweep,
 )
 from webapp.jobs.kinds import (
@@ -41,7 +42,7 @@ __all__ = [
     "HEARTBEAT_S", "INTERRUPTED", "STALE_AFTER", "SWEEP_S", "WORST_CASE", "JobCancelled",
     "JobContext", "JobsUnavailable", "Kinds", "RQRunner", "Runner", "SyncRunner",
     "ThreadRunner", "Watch", "execute", "handler", "init_app", "is_stale", "mark_interrupted",
-    "on_interrupted", "runner", "sweep",
+    "on_interrupted", "overran", "runner", "sweep",
 ]
 
 

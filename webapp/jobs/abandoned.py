@@ -34,6 +34,9 @@ SWEEP_S = 5.0
 WORST_CASE = STALE_AFTER + timedelta(seconds=SWEEP_S + HEARTBEAT_S)
 INTERRUPTED = "Interrupted: the worker running this job stopped."
 UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING)
+# A job given a time budget (params["budget_s"], as connection tests are) that runs this long
+# past it is lost even while its worker beats: the sweep asks it to stop and ends it.
+OVERRUN_GRACE = timedelta(seconds=15)
 
 
 def is_stale(job: Job, now: datetime | None = None) -> bool:
@@ -45,13 +48,23 @@ def is_stale(job: Job, now: datetime | None = None) -> bool:
     return last_sign < (now or utcnow()) - STALE_AFTER and not runner.holds(job.id)
 
 
+def overran(job: Job, now: datetime | None = None) -> bool:
+    """Tell whether a job with a time budget has run OVERRUN_GRACE past it (reads only)."""
+    budget = (job.params or {}).get("budget_s")
+    if budget is None or JobStatus(job.status).terminal:
+        return False
+    started = job.started_at or job.created_at
+    return (now or utcnow()) - started > timedelta(seconds=float(budget)) + OVERRUN_GRACE
+
+
 def sweep(now: datetime | None = None) -> list[Job]:
-    """Mark unfinished jobs whose worker stopped beating as interrupted; return them.
+    """Mark unfinished jobs whose worker stopped beating, or that overran, interrupted.
 
     The one place that writes this verdict: the Watch of every worker, scheduler and
-    in-process runner calls it, and so does each scheduler pass.
+    in-process runner calls it, and so does each scheduler pass. Returns the jobs it ended.
     """
-    cutoff = (now or utcnow()) - STALE_AFTER
+    now = now or utcnow()
+    cutoff = now - STALE_AFTER
     runner = current_app.extensions["sdm.jobs"]
     stale = db.session.scalars(
         db.select(Job).where(Job.status.in_(UNFINISHED),
@@ -59,6 +72,16 @@ def sweep(now: datetime | None = None) -> list[Job]:
     ).all()
     recovered = [job for job in stale
                  if not runner.holds(job.id) and mark_interrupted(job, cutoff)]
+    budgeted = db.session.scalars(
+        db.select(Job).where(Job.status == JobStatus.RUNNING,
+                             db.func.coalesce(Job.heartbeat_at, Job.created_at) >= cutoff)
+    ).all()
+    for job in budgeted:
+        if overran(job, now):
+            job.cancel_requested = True  # its worker stops at its next look
+            db.session.flush()
+            if mark_interrupted(job):
+                recovered.append(job)
     db.session.commit()
     return recovered
 
