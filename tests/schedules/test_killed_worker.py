@@ -129,9 +129,9 @@ def assert_swept_in_time(app, job_id, killed_at):
         (job := db.session.get(Job, job_id)).status == JobStatus.FAILED and job), timeout=60)
     assert job.error == jobs.INTERRUPTED
     silent_for = job.finished_at - job.heartbeat_at  # last sign of life to the verdict
-    # Never before the heartbeat is stale, always before the sweep after that is due (a
-    # second of slack for the sweep's own query and a loaded machine) ...
-    assert jobs.STALE_AFTER <= silent_for <= jobs.STALE_AFTER + timedelta(seconds=jobs.SWEEP_S + 1)
+    # Never before the heartbeat is stale, always by the sweep after that (with 3 s for the
+    # sweep's own query and a machine busy with other work) ...
+    assert jobs.STALE_AFTER <= silent_for <= jobs.STALE_AFTER + timedelta(seconds=jobs.SWEEP_S + 3)
     # ... which keeps the promise: interrupted within 30 s of the worker's death.
     assert jobs.WORST_CASE < timedelta(seconds=30)
     assert job.finished_at - killed_at < timedelta(seconds=30)
