@@ -150,6 +150,12 @@ def test_the_log_filters_by_action_person_and_connection(app, people, ada):
     assert 'href="/orgs/audit.csv?action=connection.tested&amp;connection=7"' in by_connection
     nothing = ada.get("/orgs/audit?action=no.such").get_data(as_text=True)
     assert "Nothing matches these filters" in nothing
+    for beyond in ("person=99999999999999999999", "connection=99999999999999999999",
+                   "person=%C2%B2", "connection=-7"):  # no such id: nothing, not an error
+        answer = ada.get(f"/orgs/audit?{beyond}")
+        assert answer.status_code == 200, beyond
+        assert "Nothing matches these filters" in answer.text, beyond
+        assert ada.get(f"/orgs/audit.csv?{beyond}").status_code == 200, beyond
 
 
 def test_the_log_downloads_as_csv(app, people, ada):

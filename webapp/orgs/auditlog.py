@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select
 
 from webapp import tenancy
 from webapp.extensions import db
+from webapp.inputs import id_value
 from webapp.models import AuditEvent, Connection, Membership, User
 
 PAGE_SIZE = 50
@@ -63,13 +64,16 @@ def query(filters: Filters) -> Select:
     statement = tenancy.scoped(AuditEvent)
     if filters.action:
         statement = statement.where(AuditEvent.action == filters.action)
+    # An id that cannot exist (not a number, or beyond any id) matches nothing.
     if filters.person == "sdm":
         statement = statement.where(AuditEvent.actor_id.is_(None))
-    elif filters.person.isdigit():
-        statement = statement.where(AuditEvent.actor_id == int(filters.person))
-    if filters.connection.isdigit():
+    elif filters.person:
+        person = id_value(filters.person)
+        statement = statement.where(false() if person is None else AuditEvent.actor_id == person)
+    if filters.connection:
+        connection = id_value(filters.connection)
         statement = statement.where(AuditEvent.target_type == "connection",
-                                    AuditEvent.target_id == filters.connection)
+                                    AuditEvent.target_id == str(connection or ""))
     return statement.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
 
 
