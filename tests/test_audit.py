@@ -7,6 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
+from tests.fixtures.mailbox import confirmation_path, mailbox
 from webapp import audit
 from webapp.extensions import db
 from webapp.models import AuditEvent
@@ -68,8 +69,10 @@ def test_accepting_an_invite_is_recorded_as_the_new_member(app, client, people, 
     page = ada.get("/orgs/members").get_data(as_text=True)
     start = page.index("/invite/")
     path = page[start:page.index('"', start)]
-    client.post(path, data={"name": "Carol", "password": "long enough pw",
-                            "confirm": "long enough pw"})
+    with mailbox() as box:
+        client.post(path, data={"name": "Carol", "password": "lantern orchard velvet minnow",
+                                "confirm": "lantern orchard velvet minnow"})
+    client.post(confirmation_path(box))  # the link the invitee is emailed
     html = ada.get("/orgs/audit").get_data(as_text=True)
     assert "Carol (carol@example.com) accepted an invite as member" in html
     assert "member.joined" in _actions(app, people.org_id("Springfield District"))

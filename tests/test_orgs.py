@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.fixtures.accounts import PASSWORD, active_org
+from tests.fixtures.mailbox import confirmation_path, mailbox
 from webapp.extensions import db
 from webapp.models import Invite, Membership, Role, User
 from webapp.models.common import utcnow
@@ -270,8 +271,13 @@ def test_invited_person_signs_up_with_the_invited_email(app, client, people, ada
     page = client.get(path).get_data(as_text=True)
     assert "Join Springfield District" in page
     assert 'value="carol@example.com" readonly' in page
-    response = client.post(path, data={"name": "Carol", "password": PASSWORD,
-                                       "confirm": PASSWORD, "email": "mallory@example.com"})
+    with mailbox() as box:
+        response = client.post(path, data={"name": "Carol", "password": PASSWORD,
+                                           "confirm": PASSWORD, "email": "mallory@example.com"})
+    assert response.status_code == 200  # "Check your email", whoever holds the link
+    assert "Check your email to finish signing up" in response.get_data(as_text=True)
+    assert "carol@example.com" in box.messages[0] and "mallory" not in box.messages[0]
+    response = client.post(confirmation_path(box))
     assert response.status_code == 303
     members = client.get("/orgs/members").get_data(as_text=True)
     assert active_org(members) == "Springfield District"

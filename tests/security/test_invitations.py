@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import re
 
+from sqlalchemy import select
+
 from tests.conftest import PASSWORD
+from tests.fixtures.mailbox import confirmation_path, mailbox
+from webapp.extensions import db
+from webapp.models import Invite, User
 
 
 def _invite(admin, email: str) -> str:
@@ -80,3 +85,40 @@ def test_sign_up_with_a_taken_email_does_not_say_an_account_exists(people, auth)
     assert response.status_code == 200  # "Check your email", as for a new address
     assert "already exists" not in body
     assert "already has an account" not in body
+
+
+def test_an_invite_link_does_not_tell_its_holder_whether_the_email_has_an_account(
+        app, people):
+    """The admin holds the link too: signing up through it answers the same either way."""
+    people.signup("exists@example.com", "Elsewhere")
+    admin = people.signup("boss@example.com", "Springfield")
+    answers, boxes = [], []
+    for email in ("exists@example.com", "newbie@example.com"):
+        path = _invite(admin, email).replace("http://localhost", "")
+        with mailbox() as box:
+            response = app.test_client().post(path, data={
+                "name": "Someone", "password": PASSWORD, "confirm": PASSWORD})
+        assert response.status_code == 200
+        answers.append(_normalise(response.get_data(as_text=True).replace(email, "X")))
+        boxes.append(box)
+    assert answers[0] == answers[1]
+    assert boxes[0].links == [] and "already has one" in boxes[0].messages[0]
+    assert len(boxes[1].links) == 1
+    # The existing account is untouched and did not join.
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == "exists@example.com"))
+        assert [m.organization.name for m in user.memberships] == ["Elsewhere"]
+
+
+def test_a_confirmation_link_for_a_revoked_invite_does_not_work(app, people):
+    admin = people.signup("boss@example.com", "Springfield")
+    path = _invite(admin, "newbie@example.com").replace("http://localhost", "")
+    client = app.test_client()
+    with mailbox() as box:
+        client.post(path, data={"name": "New", "password": PASSWORD, "confirm": PASSWORD})
+    with app.app_context():
+        invite_id = db.session.scalar(select(Invite.id))
+    assert admin.post(f"/orgs/invites/{invite_id}/revoke").status_code == 303
+    assert client.post(confirmation_path(box)).status_code == 404
+    with app.app_context():
+        assert db.session.scalar(select(User).where(User.email == "newbie@example.com")) is None

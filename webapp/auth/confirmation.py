@@ -43,7 +43,8 @@ class PendingAccount:
     name: str
     email: str
     password_hash: str
-    organization: str
+    organization: str  # the organization to create, or (with `invite`) the one to join
+    invite: str = ""  # the invite link's token, when the account joins through an invite
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -53,7 +54,8 @@ def _serializer() -> URLSafeTimedSerializer:
 def make_token(pending: PendingAccount) -> str:
     """Return the link's token: signed and dated, its content encrypted."""
     content = json.dumps({"n": pending.name, "e": pending.email, "h": pending.password_hash,
-                          "o": pending.organization}, separators=(",", ":"))
+                          "o": pending.organization, "i": pending.invite},
+                         separators=(",", ":"))
     return _serializer().dumps(crypto.encrypt(content))
 
 
@@ -63,7 +65,8 @@ def read_token(token: str) -> PendingAccount:
         sealed = _serializer().loads(token, max_age=LINK_HOURS * 3600)
         content = json.loads(crypto.decrypt(sealed))
         return PendingAccount(name=content["n"], email=content["e"],
-                              password_hash=content["h"], organization=content["o"])
+                              password_hash=content["h"], organization=content["o"],
+                              invite=content.get("i") or "")
     except SignatureExpired:
         raise LinkExpired(token) from None
     except (BadSignature, crypto.SecretUnreadable, ValueError, KeyError, TypeError):
@@ -106,3 +109,26 @@ def request_account(name: str, email: str, password: str, organization: str) -> 
         f"Hello {name.strip()},\n\nTo finish creating your SDM account and the organization "
         f"“{organization.strip()}”, open this link (it works for {LINK_HOURS} hours):\n\n"
         f"{link}\n\nIf you did not sign up, ignore this message: no account is made."))
+
+
+def request_invited_account(name: str, password: str, invite, invite_token: str) -> None:
+    """Answer a sign-up through an invite the same way, whether or not its email has an
+    account: a link that sets the account up and joins, or a note to sign in instead."""
+    email = services.normalise_email(invite.email)
+    organization = invite.organization.name
+    password_hash = services.hash_password(password)  # both branches pay for it
+    if services.find_user(email) is not None:
+        deliver(email, f"Your invitation to {organization} on SDM", (
+            f"Someone (perhaps you) tried to create an SDM account through an invitation to "
+            f"join {organization}, but this address already has one. Nothing was changed.\n\n"
+            f"Sign in at {_link(url_for('auth.login'))} and accept the invitation under "
+            "Invitations.\n\nIf it was not you, you can ignore this message."))
+        return
+    token = make_token(PendingAccount(name=name.strip(), email=email,
+                                      password_hash=password_hash,
+                                      organization=organization, invite=invite_token))
+    link = _link(url_for("auth.confirm_signup", token=token))
+    deliver(email, f"Finish joining {organization} on SDM", (
+        f"Hello {name.strip()},\n\nTo finish creating your SDM account and join "
+        f"{organization}, open this link (it works for {LINK_HOURS} hours):\n\n{link}\n\n"
+        "If you did not ask for this, ignore this message: no account is made."))

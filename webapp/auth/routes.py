@@ -51,6 +51,8 @@ def finish_signup(token: str):
     pending, problem = _pending(token)
     if problem:
         return problem
+    if pending.invite:
+        return _finish_invited(pending)
     try:
         user, organization = services.create_account(
             pending.name, pending.email, None, pending.organization,
@@ -59,6 +61,22 @@ def finish_signup(token: str):
         return _already_set_up()
     start(user)
     flash(f"Welcome, {user.name}. You are the admin of {organization.name}.", "success")
+    return redirect(url_for("main.index"), 303)
+
+
+def _finish_invited(pending):
+    """Set up an account that joins through an invite, if the invite still holds."""
+    found = orgs.find_invite(pending.invite)
+    if found is None or found.email != pending.email:
+        return render_template("auth/invite_invalid.html"), 404
+    try:
+        user = services.create_invited_account(pending.name, None, found,
+                                               password_hash=pending.password_hash)
+    except services.EmailTaken:
+        return _already_set_up()
+    start(user)
+    orgs.switch(user, found.organization_id)
+    flash(f"Welcome, {user.name}. You joined {found.organization.name}.", "success")
     return redirect(url_for("main.index"), 303)
 
 
@@ -74,6 +92,8 @@ def _pending(token: str):
                                       hours=confirmation.LINK_HOURS), 404)
     if services.find_user(pending.email) is not None:
         return None, _already_set_up()
+    if pending.invite and orgs.find_invite(pending.invite) is None:
+        return None, (render_template("auth/invite_invalid.html"), 404)
     return pending, None
 
 
@@ -162,16 +182,12 @@ def accept_invite(token: str):
     form.invite_email = found.email
     if not form.validate():
         return _invite_page(found, token, form, 422)
-    try:
-        user = services.create_invited_account(form.name.data, form.password.data, found)
-    except services.EmailTaken:
-        form.name.errors.append("No new account can be made for this invite. If you have an "
-                                "SDM account, sign in to accept it.")
-        return _invite_page(found, token, form, 422)
-    start(user)
-    orgs.switch(user, found.organization_id)
-    flash(f"Welcome, {user.name}. You joined {found.organization.name}.", "success")
-    return redirect(url_for("main.index"), 303)
+    # Whoever holds the link (the admin too) learns nothing about the email's account: the
+    # answer is "check your email" either way.
+    confirmation.request_invited_account(form.name.data, form.password.data, found, token)
+    return render_template("auth/signup_sent.html", email=found.email,
+                           joining=found.organization.name, hours=confirmation.LINK_HOURS,
+                           demo=current_app.config["DEMO"], mail_configured=mail.configured())
 
 
 def _invite_page(found, token: str, form: InviteSignupForm, status: int = 200):

@@ -103,9 +103,10 @@ def _commit_or_taken(email: str) -> None:
         raise EmailTaken(email) from None
 
 
-def create_invited_account(name: str, password: str, invite: Invite) -> User:
+def create_invited_account(name: str, password: str | None, invite: Invite, *,
+                           password_hash: str | None = None) -> User:
     """Create an account for an invite's email address and accept the invite with it."""
-    user = new_user(name, invite.email, password)
+    user = new_user(name, invite.email, password, password_hash=password_hash)
     db.session.flush()
     orgs.add_invited_member(invite, user)
     _commit_or_taken(invite.email)
