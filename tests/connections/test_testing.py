@@ -448,6 +448,30 @@ def test_an_idle_badge_outside_the_list_learns_of_verdicts_reached_elsewhere(
     assert "every 5s" in news.text  # the new badge keeps asking
 
 
+def test_a_selector_learns_the_verdicts_of_connections_it_does_not_show_chosen(
+        app, client, sis, deferred, connection_id):
+    page = client.get("/connections/selector?selector=src&field=connection_id").text
+    poller = re.search(r'<span[^>]*data-selector-news[^>]*>', page).group(0)
+    assert 'hx-trigger="every 5s"' in poller and "data-poll" in poller
+    poll = re.search(r'hx-get="([^"]+)"', poller).group(1).replace("&amp;", "&")
+    assert client.get(poll, headers=HX).status_code == 204  # nothing new
+
+    other = app.test_client()
+    with client.session_transaction() as session, other.session_transaction() as theirs:
+        theirs.update(session)
+    other.post(f"/connections/{connection_id}/test", headers=HX)
+    deferred.run_pending(app)
+    news = client.get(poll + "&connection_id=", headers=HX)
+    assert news.status_code == 200
+    option = re.search(r"<option[^>]*hx-swap-oob[^>]*>[^<]*</option>", news.text).group(0)
+    assert f"#src-select option[value='{connection_id}']" in option
+    assert 'data-status="success"' in option and option.endswith(": Success</option>")
+    assert " selected" not in option  # not the chosen one
+    assert "data-selector-news" in news.text  # the poller carries on with the new signature
+    assert client.get(re.search(r'data-selector-news[^>]*hx-get="([^"]+)"', news.text)
+                      .group(1).replace("&amp;", "&"), headers=HX).status_code == 204
+
+
 def test_the_list_offers_test_to_every_member(app, client, people, login, connection_id):
     login(people.member_id)
     html = client.get("/connections/").text

@@ -20,6 +20,7 @@ def test_a_test_finished_in_one_browser_updates_the_others(browser, live_server)
     try:
         tester = sign_up(tester_context.new_page())
         connection = create_sandbox_connection(tester, "Shared SIS", "demo")
+        other = create_sandbox_connection(tester, "Other SIS", "demo")  # listed, not chosen
         viewer_context.add_cookies(tester_context.cookies())  # the same account elsewhere
         page = viewer_context.new_page()
         page.goto(f"/connections/{connection}")
@@ -34,9 +35,11 @@ def test_a_test_finished_in_one_browser_updates_the_others(browser, live_server)
             watched.evaluate("window.__marker = 'still-here'")
 
         tester.goto("/connections/")
-        tester.click(f"#connection-{connection} button:has-text('Test')")
-        tester.wait_for_selector(f"#connection-badge-{connection} [data-status=success]",
-                                 timeout=10_000)
+        for tested in (connection, other):
+            tester.click(f"#connection-{tested} button:has-text('Test')")
+        for tested in (connection, other):
+            tester.wait_for_selector(f"#connection-badge-{tested} [data-status=success]",
+                                     timeout=30_000)
 
         wait_ms = (POLL_S * 2 + 4) * 1000
         page.wait_for_selector(f"#test-status-{connection}[data-state=success]",
@@ -44,9 +47,12 @@ def test_a_test_finished_in_one_browser_updates_the_others(browser, live_server)
         selector_page.wait_for_selector(
             f".selector-status #connection-badge-{connection} [data-status=success]",
             timeout=wait_ms)
-        selector_page.wait_for_selector(
-            f"option[value='{connection}'][data-status=success]", state="attached",
-            timeout=wait_ms)
+        for tested in (connection, other):
+            selector_page.wait_for_selector(
+                f"option[value='{tested}'][data-status=success]", state="attached",
+                timeout=wait_ms)
+        assert selector_page.locator(".connection-selector select").first.input_value() \
+            == str(connection)  # the choice is kept
         for watched in (page, selector_page):
             assert watched.evaluate("window.__marker") == "still-here", "the page reloaded"
         assert_accessible(page, "the connection page after a verdict reached elsewhere")

@@ -40,6 +40,7 @@ EXPECTED: dict[str, tuple[str, str, str, str]] = {
     "orgs.accept_invitation": (L, N, N, N), "orgs.decline_invitation": (L, N, N, N),
     "connections.index": ANY_MEMBER, "connections.new": ANY_MEMBER,
     "connections.create": ANY_MEMBER, "connections.selector": ANY_MEMBER,
+    "connections.selector_news": ANY_MEMBER,
     "connections.selected_test_status": ANY_MEMBER, "connections.test_values": ANY_MEMBER,
     "connections.show": MEMBERS, "connections.test_badge": MEMBERS,
     "connections.start_test": MEMBERS, "connections.test_status": MEMBERS,

@@ -21,7 +21,8 @@ def add_template_globals(state) -> None:
     # Globals, not context: the selector macro is imported into other areas' pages.
     state.app.jinja_env.globals.update(provider_name=services.provider_name,
                                        connection_signature=lambda connection:
-                                       services.list_signature([connection]))
+                                       services.list_signature([connection]),
+                                       connections_signature=services.list_signature)
     state.app.jinja_env.globals.update(connection_test_view=checklists.connection_view,
                                        form_test_view=checklists.form_view)
 
@@ -109,6 +110,20 @@ def selector():
     embed = Embed.from_request({"embed": "1", **request.args})
     selected = request.args.get(embed.field) or request.args.get("selected") or ""
     return _selector(id_value(selected), embed)
+
+
+@bp.get("/selector/news")
+def selector_news():
+    """A selector's light poll: 204 while no connection changed, else its options again."""
+    selector_id = checklists.safe_region(request.args.get("selector"))
+    field = request.args.get("field") or "connection_id"
+    field = field if checklists.safe_region(field) == field else "connection_id"
+    connections = services.list_connections()
+    if request.args.get("seen") == services.list_signature(connections):
+        return "", 204
+    return render_template("connections/_selector_news.html", connections=connections,
+                           selected=id_value(request.args.get(field)),
+                           selector_id=selector_id, field=field)
 
 
 @bp.get("/<int:connection_id>")
