@@ -43,6 +43,39 @@ setInterval(() => {
     }
   });
 
+  // An error the server sends to the page's alert region (a refusal, jobs unavailable, an
+  // expired form token) is shown there: htmx swaps no 4xx/5xx answer by itself.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr.status >= 400 && xhr.getResponseHeader("HX-Retarget") === "#alerts") {
+      event.detail.shouldSwap = true;
+    }
+  });
+
+  // A field the server refused (it holds a control character): the message goes next to
+  // the field of the form that sent it, which keeps everything else typed.
+  document.body.addEventListener("field-refused", function (event) {
+    var detail = event.detail || {};
+    var source = event.target;
+    var form = source.tagName === "FORM" ? source : (source.form || source.closest("form"));
+    var field = form && form.elements.namedItem(detail.field);
+    if (field && !field.tagName && field.length) { field = field[0]; }
+    if (!field || !field.tagName) { return; }
+    var id = (field.id || form.id + "-" + detail.field) + "-error";
+    var message = document.getElementById(id);
+    if (!message) {
+      message = document.createElement("small");
+      message.id = id;
+      message.className = "field-error";
+      message.setAttribute("data-field", detail.field);
+      field.insertAdjacentElement("afterend", message);
+    }
+    message.textContent = detail.message;
+    field.setAttribute("aria-invalid", "true");
+    field.setAttribute("aria-describedby", id);
+    field.focus();
+  });
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest && event.target.closest("[data-remove-form]");
     if (button) {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from flask import Flask, abort, current_app, request
+from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
 # NUL and the other C0 controls (but tab, line feed and carriage return) and DEL: no form
@@ -15,6 +16,15 @@ FIELD_MESSAGE = ("This field holds a control character (such as NUL) that no fie
                  "Remove it and try again.")
 MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds, on SQLite and PostgreSQL alike
 MAX_PAGE = 100_000
+
+
+class FieldRefused(BadRequest):
+    """A request refused for what one of its fields holds. On a page, the form that sent it
+    shows FIELD_MESSAGE next to `field` (a form field's name; None for a query parameter)."""
+
+    def __init__(self, field: str | None, description: str) -> None:
+        super().__init__(description)
+        self.field = field
 
 
 class IdConverter(IntegerConverter):
@@ -120,5 +130,6 @@ def refuse_control_characters() -> None:
     if name is not None and request.form and _only_checked_fields_hold_them():
         return
     if name is not None:
-        abort(400, description=f"The field “{excerpt(name, 30)}” holds a control character "
-                               "(such as NUL) that no field accepts. Remove it and try again.")
+        raise FieldRefused(name if name in request.form else None,
+                           f"The field “{excerpt(name, 30)}” holds a control character "
+                           "(such as NUL) that no field accepts. Remove it and try again.")

@@ -7,6 +7,7 @@ what they typed kept; nothing is stored.
 from __future__ import annotations
 
 import html
+import json
 import re
 
 import pytest
@@ -129,3 +130,36 @@ def test_sign_in_refuses_one_in_the_hidden_next_field(client):
     response = client.post("/login", data={"email": "ada@example.com", "password": "x",
                                            "next": "/flows/\x00"})
     assert response.status_code == 400
+
+
+def test_a_webhook_url_is_marked_and_no_webhook_is_added(auth, client, app):
+    from webapp.models.notifications import Webhook
+
+    auth.signup()
+    response = client.post("/notifications/webhooks", data={
+        "url": "https://hooks.example.org/s\x00dm", "events": ["run.failed"]})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert error_of(page, "webhook-url") == FIELD_MESSAGE
+    assert value_of(page, "webhook-url") == "https://hooks.example.org/sdm"
+    assert "\x00" not in page
+    assert count(app, Webhook) == 0
+
+
+def test_an_htmx_form_is_told_which_field_to_mark(auth, client):
+    # Forms sent with htmx keep what was typed: the refusal names the field for the page's
+    # script (static/app.js) to mark, and the alert region says which field it is.
+    auth.signup()
+    response = client.post("/flows/editor", data={"name": "Night\x00ly"},
+                           headers={"HX-Request": "true"})
+    assert response.status_code == 400
+    assert response.headers["HX-Retarget"] == "#alerts"
+    event = json.loads(response.headers["HX-Trigger"])["field-refused"]
+    assert event == {"field": "name", "message": FIELD_MESSAGE}
+    assert "“name”" in response.get_data(as_text=True)
+
+
+def test_a_query_parameter_names_no_field_to_mark(auth, client):
+    auth.signup()
+    response = client.get("/connections/?q=a%00b", headers={"HX-Request": "true"})
+    assert response.status_code == 400 and "HX-Trigger" not in response.headers

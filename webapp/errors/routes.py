@@ -8,7 +8,8 @@ from htmx_flask import request
 from werkzeug.exceptions import HTTPException
 
 from webapp.extensions import db
-from webapp.htmx import HX_REQUEST, to_alerts
+from webapp.htmx import HX_REQUEST, to_alerts, trigger
+from webapp.inputs import FIELD_MESSAGE, FieldRefused
 from webapp.jobs import JobsUnavailable
 
 bp = Blueprint("errors", __name__)
@@ -25,13 +26,15 @@ MESSAGES = {
 }
 
 
-def _render(status: int, message: str):
+def _render(status: int, message: str, events: dict | None = None):
     template = "errors/_alert.html" if request.htmx else "errors/error.html"
     response = render_template(template, status=status, message=message)
     headers = {"Vary": HX_REQUEST}
     if request.htmx:
         # Show the alert even when the trigger's target would not accept an error swap.
         headers.update(to_alerts())
+        if events:
+            headers.update(trigger(events))
     return response, status, headers
 
 
@@ -45,6 +48,13 @@ def csrf_error(error: CSRFError):
 def jobs_unavailable(error: JobsUnavailable):
     """Say that background work cannot start now; nothing was started."""
     return _render(503, error.public_message)
+
+
+@bp.app_errorhandler(FieldRefused)
+def field_refused(error: FieldRefused):
+    """Refuse a field's value: the alert names the field, the form marks it (static/app.js)."""
+    events = {"field-refused": {"field": error.field, "message": FIELD_MESSAGE}}
+    return _render(400, error.description, events if error.field else None)
 
 
 @bp.app_errorhandler(HTTPException)

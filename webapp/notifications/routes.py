@@ -13,6 +13,7 @@ from flask_login import current_user
 from htmx_flask import request
 
 from webapp import crypto
+from webapp.inputs import checks_fields, control_problem, without_control
 from webapp.models.notifications import Webhook
 from webapp.notifications import delivery, mail, services  # noqa: F401 - job handlers
 from webapp.tenancy import admin_required, current_org, get_or_404, is_admin, members_only
@@ -52,11 +53,13 @@ def save_choices():
 
 
 @bp.post("/webhooks")
+@checks_fields("url")
 @admin_required
 def add_webhook():
     """Add a webhook; its signing secret is shown once."""
-    url = (request.form.get("url") or "").strip()
-    error = services.url_error(url)
+    typed = request.form.get("url") or ""
+    url = without_control(typed).strip()
+    error = control_problem(typed) or services.url_error(url)
     chosen = request.form.getlist("events")
     if not error and not chosen:
         error = "Choose at least one event to send."
