@@ -1,8 +1,12 @@
-"""HTTP for one connection: session, proxy, timeouts, requests in flight, retries, time budget."""
+"""HTTP for one connection: requests in flight, retries, rate-limit waits, the time budget.
+
+Every request of a client goes through a Transport. A single try is sent by
+oneroster/wire.py (session, proxy, egress, redirects); when to try again is
+oneroster/pacing.py. The names of both stay importable from here.
+"""
 
 from __future__ import annotations
 
-import email.utils
 import math
 import random
 import threading
@@ -10,54 +14,55 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 import requests
-import urllib3
-from requests.adapters import HTTPAdapter
 
-from oneroster.egress import EgressPolicy, EgressPoolManager, EgressRefused
-from oneroster.errors import (
-    classify_exception,
-    is_dns,
-    label,
-    safe_url,
-    scrub_error,
-    secret_forms,
-)
+from oneroster.egress import EgressRefused
+from oneroster.errors import classify_exception, label, safe_url, scrub_error, secret_forms
 from oneroster.model import Category, ClientSettings, OneRosterError
+from oneroster.pacing import (
+    MAX_RATE_LIMIT_WAITS,
+    MAX_RETRY_AFTER_S,
+    RETRY_STATUSES,
+    STOP_WAIT_S,
+    WaitLine,
+    parse_retry_after,
+    retryable_exception,
+)
+from oneroster.wire import (
+    MAX_REDIRECTS,
+    REDIRECT_STATUSES,
+    USER_AGENT,
+    EgressAdapter,
+    follow,
+    full_url,
+    make_session,
+    origin,
+    read_body,
+    resolve_proxy,
+)
 
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-MAX_RATE_LIMIT_WAITS = 50  # 429s with Retry-After are bounded by this and the time budget
-STOP_WAIT_S = 0.25  # how often a request waiting in line looks whether it was cancelled
-MAX_RETRY_AFTER_S = 300.0  # a server asking for a longer pause is reported, not waited for
-USER_AGENT = "SDM-OneRoster/1.0 (+python-requests)"
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-MAX_REDIRECTS = 5
-
-
-class EgressAdapter(HTTPAdapter):
-    """A requests adapter whose sockets connect only to addresses the egress policy allows."""
-
-    def __init__(self, egress: EgressPolicy, **kwargs: Any) -> None:
-        self.egress = egress
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False,
-                         **pool_kwargs: Any) -> None:
-        self.poolmanager = EgressPoolManager(num_pools=connections, maxsize=maxsize,
-                                             block=block, egress=self.egress, **pool_kwargs)
-
-
-def origin(url: str) -> tuple[str, str, int | None]:
-    """Return a URL's scheme, host and port: what must match for credentials to follow."""
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
-    return parts.scheme.lower(), (parts.hostname or "").lower(), port or default
+__all__ = [
+    "MAX_RATE_LIMIT_WAITS",
+    "MAX_REDIRECTS",
+    "MAX_RETRY_AFTER_S",
+    "REDIRECT_STATUSES",
+    "RETRY_STATUSES",
+    "STOP_WAIT_S",
+    "USER_AGENT",
+    "Answer",
+    "Credentials",
+    "EgressAdapter",
+    "Observer",
+    "RetryableBody",
+    "Transport",
+    "WaitLine",
+    "origin",
+    "parse_retry_after",
+    "read_body",
+    "resolve_proxy",
+]
 
 
 class Observer(Protocol):
@@ -102,102 +107,6 @@ class Answer:
         return self.headers.get("Content-Type", "")
 
 
-def resolve_proxy(settings: ClientSettings) -> str | None:
-    """Return the proxy URL for the connection's proxy country; refuse when none is set."""
-    country = (settings.proxy_country or "").strip().upper()
-    if not country:
-        return None
-    proxies = {key.strip().upper(): value for key, value in settings.proxies.items() if value}
-    url = proxies.get(country)
-    if not url:
-        raise OneRosterError(
-            Category.PROXY,
-            f"This connection's proxy country is {country}, but no proxy is configured for "
-            f"{country}: set SDM_PROXY_{country} to the proxy's URL (for example "
-            "http://proxy.example.org:3128) or clear the proxy country. SDM never connects "
-            "directly instead.",
-        )
-    if urlsplit(url).scheme not in ("http", "https", "socks5", "socks5h"):
-        raise OneRosterError(
-            Category.PROXY,
-            f"SDM_PROXY_{country} is not a proxy URL such as http://proxy.example.org:3128",
-        )
-    return url
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Return the seconds a Retry-After header asks for (delta seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _retryable_exception(exc: requests.RequestException) -> bool:
-    """Retry resets, cut-short bodies and read timeouts; fail fast on set-up problems."""
-    if isinstance(exc, requests.exceptions.ReadTimeout | requests.exceptions.ChunkedEncodingError):
-        return True
-    if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.ProxyError
-                  | requests.exceptions.SSLError):
-        return False
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        text = repr(exc)
-        return not is_dns(exc) and "Connection refused" not in text \
-            and "NewConnectionError" not in text
-    return False
-
-
-class WaitLine:
-    """The order in which requests go once the server limits the rate: longest waiting first.
-
-    Without it, requests that wait out a refusal wake together with fresh ones and race for
-    what the server lets through; a collection whose page was refused can lose that race
-    again and again while another's fresh requests win. In line, a refused request keeps
-    the place it took when it first queued, and goes before requests that came later.
-    """
-
-    def __init__(self) -> None:
-        self._turn = threading.Condition()
-        self._places: set[int] = set()
-        self._taken = 0
-        self.active = False
-
-    def activate(self) -> None:
-        """Start lining requests up (the server refused one for its rate)."""
-        self.active = True
-
-    def join(self, place: int | None) -> int:
-        """Take a place in line, or take back the one held before a refusal."""
-        with self._turn:
-            if place is None:
-                self._taken += 1
-                place = self._taken
-            self._places.add(place)
-            return place
-
-    def wait_turn(self, place: int, cancel: threading.Event | None) -> None:
-        """Wait until every request ahead in line is on its way (or stopped waiting)."""
-        with self._turn:
-            while min(self._places) != place:
-                if cancel is not None and cancel.is_set():
-                    break
-                self._turn.wait(STOP_WAIT_S)
-
-    def leave(self, place: int) -> None:
-        """Leave the line: the request is being sent, or given up."""
-        with self._turn:
-            self._places.discard(place)
-            self._turn.notify_all()
-
-
 class Transport:
     """One connection's HTTP session: every request of the client goes through it."""
 
@@ -214,27 +123,13 @@ class Transport:
             password = urlsplit(self.proxy).password
             if password:
                 self.secrets |= secret_forms(password)
-        self.session = self._make_session()
+        self.session = make_session(settings, self.proxy)
         self._slots = threading.BoundedSemaphore(max(1, settings.max_in_flight))
         self._deadline: float | None = None
         self._pause_until = 0.0
         self._lock = threading.Lock()
         self._random = random.Random()
         self._line = WaitLine()
-
-    def _make_session(self) -> requests.Session:
-        session = requests.Session()
-        session.trust_env = False  # direct, or the connection's own proxy; never ambient ones
-        session.verify = self.settings.verify_tls
-        size = max(1, self.settings.max_in_flight) + 2
-        adapter = EgressAdapter(self.settings.egress, pool_connections=2, pool_maxsize=size,
-                                max_retries=0)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
-        if self.proxy:
-            session.proxies = {"http": self.proxy, "https": self.proxy}
-        return session
 
     def close(self) -> None:
         self.session.close()
@@ -306,12 +201,12 @@ class Transport:
                     url=safe_url(url)), self.secrets) from None
             except requests.RequestException as exc:
                 error = classify_exception(
-                    exc, url=_full_url(url, params), entity=entity, token_phase=token_phase,
+                    exc, url=full_url(url, params), entity=entity, token_phase=token_phase,
                     connect_timeout=self.settings.connect_timeout,
                     read_timeout=self.settings.read_timeout)
                 if self._out_of_budget():
                     raise self._budget_error(entity, url, error.message) from None
-                if not _retryable_exception(exc) or attempt >= self.settings.max_retries:
+                if not retryable_exception(exc) or attempt >= self.settings.max_retries:
                     raise scrub_error(error, self.secrets) from None
                 attempt += 1
                 self._backoff(attempt, None, cancel, entity, url, observer)
@@ -353,65 +248,14 @@ class Transport:
         with self._slots:
             if place is not None:
                 self._line.leave(place)  # the next in line may go as this one is sent
-            response = self._follow(method, url, params, data, auth, timeout, token_phase,
-                                    redirects)
+            response = follow(self.session, self.settings, self.proxy, method, url, params,
+                              data, auth, timeout, token_phase, redirects)
             try:
                 body = read_body(response)
             finally:
                 response.close()
         return Answer(response.status_code, response.headers, body, response.url,
                       time.perf_counter() - started, refreshed)
-
-    def _follow(self, method: str, url: str, params: Mapping[str, Any] | None,
-                data: Mapping[str, str] | None, auth: Any, timeout: tuple[float, float],
-                token_phase: bool, redirects: bool = True) -> requests.Response:
-        """Send a request and follow its redirects, checking every hop against the policy.
-
-        Credentials go only to the origin they were meant for: a token request redirected to
-        another origin is refused with the address to use instead, and any other request
-        follows without its Authorization. With `redirects` False the first answer is the
-        answer (the token request follows its own redirects, each hop checked here).
-        """
-        start = origin(url)
-        for hop in range(MAX_REDIRECTS + 1):
-            self._check_destination(url)
-            response = self.session.request(method, url, params=params, data=data, auth=auth,
-                                            timeout=timeout, stream=True,
-                                            allow_redirects=False)
-            location = response.headers.get("Location")
-            if not redirects or response.status_code not in REDIRECT_STATUSES or not location:
-                return response
-            response.close()
-            target = urljoin(response.url, location)
-            if hop == MAX_REDIRECTS:
-                raise OneRosterError(Category.SERVER_ERROR, f"{safe_url(url)} redirected more "
-                                     f"than {MAX_REDIRECTS} times", url=safe_url(url))
-            if origin(target) != start:
-                if token_phase:
-                    raise OneRosterError(
-                        Category.TOKEN_UNREACHABLE,
-                        f"The token endpoint redirects to another address, "
-                        f"{safe_url(target)}; SDM does not send the Client Secret there on "
-                        "its own. If that is the right token endpoint, enter it as the "
-                        "Auth URL", url=safe_url(url))
-                auth = None
-            if response.status_code == 303 or (response.status_code in (301, 302)
-                                                and method == "POST"):
-                method, data = "GET", None
-            url, params = target, None
-        raise AssertionError("unreachable")
-
-    def _check_destination(self, url: str) -> None:
-        """Refuse a hop the policy forbids; through a proxy, resolve here as no socket will."""
-        egress = self.settings.egress
-        egress.check_url(url)
-        if self.proxy:
-            parts = urlsplit(url)
-            try:
-                egress.resolve(parts.hostname or "",
-                               parts.port or (443 if parts.scheme == "https" else 80))
-            except OSError:
-                pass  # the proxy resolves names it can reach; only refusals matter here
 
     def _read_timeout(self) -> float:
         remaining = self.remaining()
@@ -498,23 +342,3 @@ class Transport:
         finally:
             if observer is not None and rate_limited:
                 observer.waiting(0.0)
-
-
-def read_body(response: requests.Response) -> bytes:
-    """Read a whole body in one call (a page is large), with requests' exception types."""
-    try:
-        return response.raw.read(decode_content=True)
-    except urllib3.exceptions.ReadTimeoutError as exc:
-        raise requests.exceptions.ReadTimeout(exc, request=response.request) from exc
-    except urllib3.exceptions.SSLError as exc:
-        raise requests.exceptions.SSLError(exc, request=response.request) from exc
-    except urllib3.exceptions.DecodeError as exc:
-        raise requests.exceptions.ContentDecodingError(exc, request=response.request) from exc
-    except (urllib3.exceptions.ProtocolError, OSError) as exc:
-        raise requests.exceptions.ChunkedEncodingError(exc, request=response.request) from exc
-
-
-def _full_url(url: str, params: Mapping[str, Any] | None) -> str:
-    if not params:
-        return url
-    return requests.Request("GET", url, params=params).prepare().url or url
