@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from oneroster.auth import default_token_url
+from oneroster.base_url import analyse_base_url, display_url
 from oneroster.checklist import (
     FAILED,
     OK,
@@ -26,10 +27,8 @@ from oneroster.checklist import (
     Checklist,
     Probe,
     Step,
-    analyse_base_url,
     collection_failure,
     count_text,
-    display_url,
     open_client,
     probe_collection,
     short_scope,

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from oneroster.base_url import analyse_base_url
 from oneroster.check import check_proxy, check_token, probe_collections
 from oneroster.checklist import (
     FAILED,
@@ -21,7 +22,6 @@ from oneroster.checklist import (
     Checklist,
     Probe,
     Step,
-    analyse_base_url,
     count_text,
     open_client,
     probe_collection,

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
+from oneroster.base_url import analyse_base_url
 from oneroster.check import initial_steps, run_check
-from oneroster.checklist import analyse_base_url
 from oneroster.model import ENTITIES, Category, OneRosterError
 from tests.connections.scripted_client import BASE, SECRET, ScriptedClient, page, settings
 
