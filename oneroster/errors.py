@@ -1,14 +1,16 @@
-"""Turn failed requests into OneRosterErrors a person can act on, with no secret in them."""
+"""Turn failed requests into OneRosterErrors a person can act on, with no secret in them.
+
+The removal of secrets is oneroster/scrub.py; its names stay importable from here.
+"""
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import socket
 import ssl
-from collections.abc import Iterable, Iterator
-from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
@@ -21,11 +23,14 @@ from oneroster.model import (
     OneRosterError,
     scope_url,
 )
+from oneroster.scrub import REDACTED as REDACTED  # re-exported: the removal of secrets
+from oneroster.scrub import safe_url
+from oneroster.scrub import scrub as scrub
+from oneroster.scrub import scrub_error as scrub_error
+from oneroster.scrub import secret_forms as secret_forms
 
 PATH_V1P2 = "/ims/oneroster/rostering/v1p2"
 PATH_V1P1 = "/ims/oneroster/v1p1"
-REDACTED = "[redacted]"
-_SENSITIVE_PARAMS = re.compile(r"secret|token|password|signature|key|auth", re.IGNORECASE)
 _SCOPE_RE = re.compile(
     r"https?://purl\.imsglobal\.org/spec/or/v1p[12]/scope/[A-Za-z.\-]+"
     r"|\broster(?:-core|-demographics)?\.readonly\b"
@@ -55,71 +60,6 @@ def suggest_base_url(base_url: str, version: str) -> str | None:
     marker = path.find("/ims/oneroster")
     prefix = path[:marker] if marker >= 0 else path
     return urlunsplit((parts.scheme, parts.netloc, prefix + want, "", ""))
-
-
-def safe_url(url: str | None) -> str | None:
-    """Return a URL without user info and with sensitive query values redacted."""
-    if not url:
-        return url
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return REDACTED
-    netloc = parts.netloc.rsplit("@", 1)[-1]
-    query = parts.query
-    if query:
-        pairs = [(k, REDACTED if _SENSITIVE_PARAMS.search(k) else v)
-                 for k, v in parse_qsl(query, keep_blank_values=True)]
-        query = urlencode(pairs, safe="'*,:")
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-
-
-def secret_forms(secret: str, client_id: str | None = None) -> set[str]:
-    """Return every form a secret can take on the wire or in a message.
-
-    The literal, URL- and form-encoded, JSON-escaped, and with a Client ID the Base64 of
-    `id:secret` that HTTP Basic sends (plain and with both parts form-encoded first, as
-    RFC 6749 asks).
-    """
-    if not secret:
-        return set()
-    forms = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
-    if client_id is not None:
-        for pair in (f"{client_id}:{secret}", f"{quote_plus(client_id)}:{quote_plus(secret)}"):
-            encoded = base64.b64encode(pair.encode("utf-8", "replace")).decode()
-            forms.update({encoded, encoded.rstrip("=")})
-    return {form for form in forms if len(form) >= 4}
-
-
-def scrub(text: str | None, secrets: Iterable[str]) -> str | None:
-    """Replace every secret occurring in a text, longest first."""
-    if not text:
-        return text
-    forms = sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True)
-    for secret in forms:
-        text = text.replace(secret, REDACTED)
-    if text.endswith("…"):
-        text = _scrub_cut(text[:-1], forms) + "…"
-    return text
-
-
-def _scrub_cut(text: str, forms: list[str]) -> str:
-    """Redact the start of a secret left at the end of a text that was cut short."""
-    for secret in forms:
-        for length in range(len(secret) - 1, 3, -1):
-            if text.endswith(secret[:length]):
-                return text[:-length] + REDACTED
-    return text
-
-
-def scrub_error(error: OneRosterError, secrets: Iterable[str]) -> OneRosterError:
-    """Remove secrets from every text field of an error, in place."""
-    secrets = tuple(secrets)
-    error.message = scrub(error.message, secrets) or ""
-    error.server_message = scrub(error.server_message, secrets)
-    error.url = scrub(safe_url(error.url), secrets)
-    error.args = (error.message,)
-    return error
 
 
 def with_entity(error: OneRosterError, entity: str) -> OneRosterError:
