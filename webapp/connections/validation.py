@@ -101,6 +101,8 @@ def validate(values: Mapping[str, str], *, secret: str, template: ProviderTempla
             errors["name"] = "Enter a name for this connection."
         elif len(name) > NAME_MAX:
             errors["name"] = f"Keep the name under {NAME_MAX} characters (it has {len(name)})."
+        elif problem := control_problem(name):
+            errors["name"] = problem  # not looked up: PostgreSQL refuses NUL even in a query
         elif name_taken(name, connection):
             errors["name"] = (f"Another connection in this organization is already called "
                               f"“{name}”. Choose a different name.")
