@@ -115,38 +115,15 @@ def digest(ids: list[str]) -> str:
 
 def make_flow(app, urls: dict, scenario: Scenario) -> tuple[int, int]:
     """Create an organization, a person, the scenario's connection and a flow; return ids."""
-    from webapp import crypto
-    from webapp.extensions import db
-    from webapp.models import Connection, Flow, Membership, Organization, Role, User
-    from webapp.models.common import utcnow
+    from bench import run
 
     auth_url = {"token": urls["token_url"], "issuer": urls["issuer_token_url"],
                 None: None}[scenario.auth_url]
-    with app.app_context():
-        org = Organization(name="Bench District")
-        user = User(email="bench@example.com", name="Bench", password_hash="-")
-        db.session.add_all([org, user])
-        db.session.flush()
-        db.session.add(Membership(user_id=user.id, organization_id=org.id, role=Role.ADMIN))
-        connection = Connection(
-            organization_id=org.id, name=scenario.name, provider="custom",
-            base_url=urls["base_url_v1p1" if scenario.version == "1.1" else "base_url"],
-            auth_url=auth_url, client_id=scenario.profile, oneroster_version=scenario.version,
-            auth_method=scenario.auth_method, signature_method=scenario.signature_method,
-            client_secret_encrypted=crypto.encrypt(urls["secret"]), secret_set_at=utcnow())
-        db.session.add(connection)
-        db.session.flush()
-        flow = Flow(organization_id=org.id, name="Bench", created_by_id=user.id, graph={
-            "nodes": [
-                {"id": "source-1", "kind": "source", "plugin": "source-oneroster",
-                 "label": "Sandbox", "config": {"connection_id": connection.id,
-                                                "entities": ENTITIES, "sync": "full",
-                                                "schools": []}},
-                {"id": "output", "kind": "output", "plugin": "output-oneroster-csv",
-                 "config": {}}]})
-        db.session.add(flow)
-        db.session.commit()
-        return flow.id, user.id
+    return run.make_flow(
+        app, urls, entities=ENTITIES, secret=urls["secret"], name=scenario.name,
+        base_url=urls["base_url_v1p1" if scenario.version == "1.1" else "base_url"],
+        auth_url=auth_url, client_id=scenario.profile, oneroster_version=scenario.version,
+        auth_method=scenario.auth_method, signature_method=scenario.signature_method)
 
 
 def child(scenario: Scenario, urls: dict) -> dict:

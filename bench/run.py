@@ -86,8 +86,12 @@ def make_app(folder: Path, database_url: str):
     return app
 
 
-def make_flow(app, urls: dict) -> tuple[int, int]:
-    """Create an organization, a person, a sandbox connection and a flow; return the ids."""
+def make_flow(app, urls: dict, *, entities=ENTITIES, secret: str = SECRET,
+              **connection) -> tuple[int, int]:
+    """Create an organization, a person, a sandbox connection and a flow; return the ids.
+
+    Keyword arguments beyond these set the connection's own fields (a fault profile's
+    client ID, version, auth method...) over the sandbox's defaults."""
     from webapp import crypto
     from webapp.extensions import db
     from webapp.models import Connection, Flow, Membership, Organization, Role, User
@@ -99,17 +103,18 @@ def make_flow(app, urls: dict) -> tuple[int, int]:
         db.session.add_all([org, user])
         db.session.flush()
         db.session.add(Membership(user_id=user.id, organization_id=org.id, role=Role.ADMIN))
+        fields = {"name": "Sandbox", "base_url": urls["base_url"],
+                  "auth_url": urls["token_url"], "client_id": CLIENT_ID, **connection}
         connection = Connection(
-            organization_id=org.id, name="Sandbox", provider="custom",
-            base_url=urls["base_url"], auth_url=urls["token_url"], client_id=CLIENT_ID,
-            client_secret_encrypted=crypto.encrypt(SECRET), secret_set_at=utcnow())
+            organization_id=org.id, provider="custom", **fields,
+            client_secret_encrypted=crypto.encrypt(secret), secret_set_at=utcnow())
         db.session.add(connection)
         db.session.flush()
         flow = Flow(organization_id=org.id, name="Bench", created_by_id=user.id, graph={
             "nodes": [
                 {"id": "source-1", "kind": "source", "plugin": "source-oneroster",
                  "label": "Sandbox", "config": {"connection_id": connection.id,
-                                                "entities": list(ENTITIES), "sync": "full",
+                                                "entities": list(entities), "sync": "full",
                                                 "schools": []}},
                 {"id": "output", "kind": "output", "plugin": "output-oneroster-csv",
                  "config": {}}]})
