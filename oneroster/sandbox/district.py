@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from oneroster.sandbox import names
+from oneroster.sandbox.v1p1 import TO_1P1
 
 # Records are stored once as JSON bytes; hrefs carry this marker, replaced by the base URL
 # of the request, so a page is a join of bytes and one replace.
@@ -152,6 +153,14 @@ class _Generator:
         self.rng = random.Random(seed)
         self.users = users
         self.n_schools = max(2, round(users / 2500))
+        self.users_json: list[bytes] = []
+        self.user_ids: list[str] = []
+        self.roles: dict[str, list[int]] = {"student": [], "teacher": []}  # user positions
+        self.courses: list[bytes] = []
+        self.course_ids: list[str] = []
+        self.classes: list[bytes] = []
+        self.class_ids: list[str] = []
+        self.rosters: list[tuple[str, str, str, list[str]]] = []  # class, school, teacher, pupils
 
     def modified(self) -> str:
         return time.strftime("%Y-%m-%dT%H:%M:%S.000Z",
@@ -161,7 +170,6 @@ class _Generator:
         return "tobedeleted" if self.rng.random() < DELETED_SHARE else "active"
 
     def run(self) -> None:
-        rng = self.rng
         admins = self.n_schools + 1
         rest = self.users - admins
         teachers = max(self.n_schools, round(rest * 0.045))
@@ -170,89 +178,83 @@ class _Generator:
         self._sessions()
         per_school_students = _split(students, self.n_schools)
         per_school_teachers = _split(teachers, self.n_schools)
-        users: list[bytes] = []
-        user_ids: list[str] = []
-        roles: dict[str, list[int]] = {"students": [], "teachers": []}
-        courses: list[bytes] = []
-        course_ids: list[str] = []
-        classes: list[bytes] = []
-        class_ids: list[str] = []
-        rosters: list[tuple[str, str, str, list[str]]] = []  # class, school, teacher, students
-
-        def add_user(role: str, org: dict, grade: str | None) -> str:
-            sourced_id = f"usr-{len(user_ids) + 1:07d}"
-            given, family = rng.choice(names.GIVEN_NAMES), rng.choice(names.FAMILY_NAMES)
-            username = f"{_ascii(given)}.{_ascii(family)}{len(user_ids) + 1}"
-            modified = self.modified()
-            record = {
-                "sourcedId": sourced_id, "status": self.status(), "dateLastModified": modified,
-                "username": username,
-                "userIds": [{"type": "SIS", "identifier": f"{100000 + len(user_ids)}"}],
-                "enabledUser": "true", "givenName": given, "familyName": family,
-                "middleName": rng.choice(names.MIDDLE_INITIALS),
-                "roles": [{"roleType": "primary", "role": role, "org": org}],
-                "primaryOrg": org, "identifier": f"{100000 + len(user_ids)}",
-                "email": f"{username}@{names.DOMAIN}",
-            }
-            if grade is not None:
-                record["grades"] = [grade]
-            if role == "student":
-                roles["students"].append(len(user_ids))
-            elif role == "teacher":
-                roles["teachers"].append(len(user_ids))
-            user_ids.append(sourced_id)
-            users.append(_dumps(record))
-            self.d._people.append((sourced_id, grade, modified))
-            return sourced_id
-
-        add_user("districtAdministrator", ref("org", "orgs", "org-0001"), None)
+        self._user("districtAdministrator", ref("org", "orgs", "org-0001"), None)
         for s, (school_id, level) in enumerate(schools):
             school = ref("org", "orgs", school_id)
-            add_user("principal", school, None)
-            staff = [add_user("teacher", school, None) for _ in range(per_school_teachers[s])]
+            self._user("principal", school, None)
+            staff = [self._user("teacher", school, None) for _ in range(per_school_teachers[s])]
             _, grades, subjects = names.LEVELS[level]
             for g, count in zip(grades, _split(per_school_students[s], len(grades)),
                                 strict=True):
-                cohort = [add_user("student", school, g) for _ in range(count)]
-                for k, (subject, code) in enumerate(subjects):
-                    course_id = f"crs-{len(course_ids) + 1:05d}"
-                    title = f"{subject} {'Kindergarten' if g == 'KG' else 'Grade ' + str(int(g))}"
-                    course_ids.append(course_id)
-                    courses.append(_dumps({
-                        "sourcedId": course_id, "status": "active",
-                        "dateLastModified": self.modified(), "title": title,
-                        "schoolYear": ref("academicSession", "academicSessions", "as-0001"),
-                        "courseCode": f"{code}-{g}", "grades": [g], "subjects": [subject],
-                        "org": school, "subjectCodes": [names.SUBJECT_CODES[code]],
-                    }))
-                    sections = max(1, math.ceil(len(cohort) / CLASS_SIZE))
-                    members: list[list[str]] = [[] for _ in range(sections)]
-                    for j, student in enumerate(cohort):
-                        members[(j + k) % sections].append(student)
-                    for n, roster in enumerate(members):
-                        class_id = f"cls-{len(class_ids) + 1:06d}"
-                        teacher = staff[len(class_ids) % len(staff)]
-                        class_ids.append(class_id)
-                        classes.append(_dumps({
-                            "sourcedId": class_id, "status": "active",
-                            "dateLastModified": self.modified(),
-                            "title": f"{title}, section {n + 1}",
-                            "classCode": f"{code}-{g}-{n + 1:02d}", "classType": "scheduled",
-                            "location": f"Room {100 + (len(class_ids) % 60)}", "grades": [g],
-                            "subjects": [subject],
-                            "course": ref("course", "courses", course_id), "school": school,
-                            "terms": [ref("academicSession", "academicSessions", "as-0002"),
-                                      ref("academicSession", "academicSessions", "as-0003")],
-                            "periods": [str(k + 1)],
-                        }))
-                        rosters.append((class_id, school_id, teacher, roster))
+                cohort = [self._user("student", school, g) for _ in range(count)]
+                for k, subject in enumerate(subjects):
+                    self._course(school_id, school, staff, g, k, subject, cohort)
         d = self.d
-        d.collections["users"] = Collection("users", user_ids, users)
-        d.collections["courses"] = Collection("courses", course_ids, courses)
-        d.collections["classes"] = Collection("classes", class_ids, classes)
-        d.collections["enrollments"] = self._enrollments(rosters)
-        d.subsets["students"] = ("users", roles["students"])
-        d.subsets["teachers"] = ("users", roles["teachers"])
+        d.collections["users"] = Collection("users", self.user_ids, self.users_json)
+        d.collections["courses"] = Collection("courses", self.course_ids, self.courses)
+        d.collections["classes"] = Collection("classes", self.class_ids, self.classes)
+        d.collections["enrollments"] = self._enrollments(self.rosters)
+        d.subsets["students"] = ("users", self.roles["student"])
+        d.subsets["teachers"] = ("users", self.roles["teacher"])
+
+    def _user(self, role: str, org: dict, grade: str | None) -> str:
+        """Make one user; return its sourcedId."""
+        rng, number = self.rng, len(self.user_ids) + 1
+        sourced_id = f"usr-{number:07d}"
+        given, family = rng.choice(names.GIVEN_NAMES), rng.choice(names.FAMILY_NAMES)
+        username = f"{_ascii(given)}.{_ascii(family)}{number}"
+        modified = self.modified()
+        record = {
+            "sourcedId": sourced_id, "status": self.status(), "dateLastModified": modified,
+            "username": username, "userIds": [{"type": "SIS", "identifier": f"{99999 + number}"}],
+            "enabledUser": "true", "givenName": given, "familyName": family,
+            "middleName": rng.choice(names.MIDDLE_INITIALS),
+            "roles": [{"roleType": "primary", "role": role, "org": org}],
+            "primaryOrg": org, "identifier": f"{99999 + number}",
+            "email": f"{username}@{names.DOMAIN}",
+        }
+        if grade is not None:
+            record["grades"] = [grade]
+        if role in self.roles:
+            self.roles[role].append(number - 1)
+        self.user_ids.append(sourced_id)
+        self.users_json.append(_dumps(record))
+        self.d._people.append((sourced_id, grade, modified))
+        return sourced_id
+
+    def _course(self, school_id: str, school: dict, staff: list[str], g: str, k: int,
+                subject: tuple[str, str], cohort: list[str]) -> None:
+        """Make the course of one subject for one grade, and its classes (sections)."""
+        subject_name, code = subject
+        course_id = f"crs-{len(self.course_ids) + 1:05d}"
+        title = f"{subject_name} {'Kindergarten' if g == 'KG' else 'Grade ' + str(int(g))}"
+        self.course_ids.append(course_id)
+        self.courses.append(_dumps({
+            "sourcedId": course_id, "status": "active",
+            "dateLastModified": self.modified(), "title": title,
+            "schoolYear": ref("academicSession", "academicSessions", "as-0001"),
+            "courseCode": f"{code}-{g}", "grades": [g], "subjects": [subject_name],
+            "org": school, "subjectCodes": [names.SUBJECT_CODES[code]],
+        }))
+        sections = max(1, math.ceil(len(cohort) / CLASS_SIZE))
+        members: list[list[str]] = [[] for _ in range(sections)]
+        for j, student in enumerate(cohort):
+            members[(j + k) % sections].append(student)
+        for n, roster in enumerate(members):
+            class_id = f"cls-{len(self.class_ids) + 1:06d}"
+            teacher = staff[len(self.class_ids) % len(staff)]
+            self.class_ids.append(class_id)
+            self.classes.append(_dumps({
+                "sourcedId": class_id, "status": "active", "dateLastModified": self.modified(),
+                "title": f"{title}, section {n + 1}", "classCode": f"{code}-{g}-{n + 1:02d}",
+                "classType": "scheduled", "location": f"Room {100 + (len(self.class_ids) % 60)}",
+                "grades": [g], "subjects": [subject_name],
+                "course": ref("course", "courses", course_id), "school": school,
+                "terms": [ref("academicSession", "academicSessions", "as-0002"),
+                          ref("academicSession", "academicSessions", "as-0003")],
+                "periods": [str(k + 1)],
+            }))
+            self.rosters.append((class_id, school_id, teacher, roster))
 
     def _orgs(self) -> list[tuple[str, int]]:
         """Make the district and its schools; return (school id, level) pairs."""
@@ -334,26 +336,3 @@ def _split(total: int, parts: int) -> list[int]:
     """Split a number into near-equal parts."""
     base, extra = divmod(max(0, total), parts)
     return [base + (1 if i < extra else 0) for i in range(parts)]
-
-
-def _user_1p1(record: dict) -> dict:
-    roles = record.pop("roles", [])
-    for key in ("primaryOrg", "userProfiles", "pronouns", "preferredFirstName",
-                "preferredMiddleName", "preferredLastName", "userMasterIdentifier"):
-        record.pop(key, None)
-    primary = next((r for r in roles if r["roleType"] == "primary"), roles[0] if roles else None)
-    role = primary["role"] if primary else "student"
-    record["role"] = {"districtAdministrator": "administrator",
-                      "siteAdministrator": "administrator",
-                      "principal": "administrator"}.get(role, role)
-    record["orgs"] = [r["org"] for r in roles]
-    record["enabledUser"] = record.get("enabledUser") == "true"  # some 1.1 servers send booleans
-    return record
-
-
-def _enrollment_1p1(record: dict) -> dict:
-    record["primary"] = record.get("primary") == "true"
-    return record
-
-
-TO_1P1: dict[str, Callable[[dict], dict]] = {"users": _user_1p1, "enrollments": _enrollment_1p1}
