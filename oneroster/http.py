@@ -12,8 +12,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -34,7 +33,12 @@ from oneroster.wire import (
     MAX_REDIRECTS,
     REDIRECT_STATUSES,
     USER_AGENT,
+    Answer,
+    Call,
+    Credentials,
     EgressAdapter,
+    Observer,
+    RetryableBody,
     follow,
     full_url,
     make_session,
@@ -63,48 +67,6 @@ __all__ = [
     "read_body",
     "resolve_proxy",
 ]
-
-
-class Observer(Protocol):
-    """Hears about retries of one collection's requests, for its progress."""
-
-    def retrying(self) -> None: ...
-
-    def waiting(self, seconds: float) -> None: ...
-
-
-class Credentials(Protocol):
-    """Signs requests to the OneRoster API (OAuth 2 token, OAuth 1 signature or bearer)."""
-
-    refreshable: bool
-
-    def authorizer(self, cancel: threading.Event | None) -> tuple[Any, str | None]: ...
-
-    def invalidate(self, used: str | None) -> None: ...
-
-
-class RetryableBody(Exception):
-    """A 2xx answer whose body is unusable but may be fine on a second try (cut short)."""
-
-    def __init__(self, error: OneRosterError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
-@dataclass(frozen=True)
-class Answer:
-    """An HTTP answer, fully read."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-    url: str
-    elapsed_s: float
-    refreshed: bool  # a 401 led to a fresh token before this answer
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("Content-Type", "")
 
 
 class Transport:
@@ -171,74 +133,86 @@ class Transport:
         without `parse`: the request is retried as if that answer had come back here.
         """
         self.check_proxy()
-        attempt = 0
-        rate_waits = 0
-        refreshed = False
-        started = time.perf_counter()
+        call = Call(method, url, params, data, auth, credentials, entity, token_phase, cancel,
+                    observer, parse, redirects)
         if retry_of is not None:
             if self.settings.max_retries < 1:
                 raise scrub_error(retry_of.error, self.secrets)
-            attempt = 1
-            self._backoff(attempt, None, cancel, entity, url, observer)
-        place: int | None = None  # once rate-limited, this request's place in line
+            self._again(call)
         while True:
-            self._check(cancel, entity, url)
-            self._respect_pause(cancel, entity, url, observer)
-            used = None
-            if credentials is not None:
-                auth, used = credentials.authorizer(cancel)
-            if self._line.active:
-                place = self._line.join(place)
-                self._line.wait_turn(place, cancel)
-            try:
-                answer = self._attempt(method, url, params, data, auth, started, refreshed,
-                                       token_phase, redirects, place)
-            except OneRosterError as error:
+            answer = self._try(call)
+            if answer is not None:
+                outcome = self._judge(call, answer)
+                if outcome is not None:
+                    return outcome
+
+    def _try(self, call: Call) -> Answer | None:
+        """Send one try of a call; None when it got no answer and is to be tried again."""
+        self._check(call.cancel, call.entity, call.url)
+        self._respect_pause(call.cancel, call.entity, call.url, call.observer)
+        call.used = None
+        if call.credentials is not None:
+            call.auth, call.used = call.credentials.authorizer(call.cancel)
+        if self._line.active:
+            call.place = self._line.join(call.place)
+            self._line.wait_turn(call.place, call.cancel)
+        try:
+            return self._attempt(call.method, call.url, call.params, call.data, call.auth,
+                                 call.started, call.refreshed, call.token_phase,
+                                 call.redirects, call.place)
+        except OneRosterError as error:
+            raise scrub_error(error, self.secrets) from None
+        except EgressRefused as refused:
+            raise scrub_error(OneRosterError(
+                Category.EGRESS_REFUSED, refused.message, entity=call.entity,
+                url=safe_url(call.url)), self.secrets) from None
+        except requests.RequestException as exc:
+            error = classify_exception(
+                exc, url=full_url(call.url, call.params), entity=call.entity,
+                token_phase=call.token_phase, connect_timeout=self.settings.connect_timeout,
+                read_timeout=self.settings.read_timeout)
+            if self._out_of_budget():
+                raise self._budget_error(call.entity, call.url, error.message) from None
+            if not retryable_exception(exc) or call.attempt >= self.settings.max_retries:
                 raise scrub_error(error, self.secrets) from None
-            except EgressRefused as refused:
-                raise scrub_error(OneRosterError(
-                    Category.EGRESS_REFUSED, refused.message, entity=entity,
-                    url=safe_url(url)), self.secrets) from None
-            except requests.RequestException as exc:
-                error = classify_exception(
-                    exc, url=full_url(url, params), entity=entity, token_phase=token_phase,
-                    connect_timeout=self.settings.connect_timeout,
-                    read_timeout=self.settings.read_timeout)
-                if self._out_of_budget():
-                    raise self._budget_error(entity, url, error.message) from None
-                if not retryable_exception(exc) or attempt >= self.settings.max_retries:
-                    raise scrub_error(error, self.secrets) from None
-                attempt += 1
-                self._backoff(attempt, None, cancel, entity, url, observer)
-                continue
-            if answer.status == 401 and credentials is not None and credentials.refreshable \
-                    and not refreshed:
-                credentials.invalidate(used)
-                refreshed = True
-                continue
-            if answer.status in RETRY_STATUSES:
-                retry_after = parse_retry_after(answer.headers.get("Retry-After"))
-                rate_limited = answer.status == 429 and retry_after is not None
-                if rate_limited:
-                    self._line.activate()
-                if rate_limited and rate_waits < MAX_RATE_LIMIT_WAITS:
-                    rate_waits += 1
-                elif attempt < self.settings.max_retries:
-                    attempt += 1
-                else:
-                    return answer, None
-                self._backoff(attempt, retry_after, cancel, entity, url, observer,
-                              status=answer.status)
-                continue
-            if parse is None or not 200 <= answer.status < 300:
+            self._again(call)
+            return None
+
+    def _judge(self, call: Call, answer: Answer) -> tuple[Answer, Any] | None:
+        """Return the outcome of an answer, or None when the call is to be tried again."""
+        if answer.status == 401 and call.credentials is not None \
+                and call.credentials.refreshable and not call.refreshed:
+            call.credentials.invalidate(call.used)
+            call.refreshed = True
+            return None
+        if answer.status in RETRY_STATUSES:
+            retry_after = parse_retry_after(answer.headers.get("Retry-After"))
+            rate_limited = answer.status == 429 and retry_after is not None
+            if rate_limited:
+                self._line.activate()
+            if rate_limited and call.rate_waits < MAX_RATE_LIMIT_WAITS:
+                call.rate_waits += 1
+            elif call.attempt < self.settings.max_retries:
+                call.attempt += 1
+            else:
                 return answer, None
-            try:
-                return answer, parse(answer)
-            except RetryableBody as problem:
-                if attempt >= self.settings.max_retries:
-                    raise scrub_error(problem.error, self.secrets) from None
-                attempt += 1
-                self._backoff(attempt, None, cancel, entity, url, observer)
+            self._backoff(call.attempt, retry_after, call.cancel, call.entity, call.url,
+                          call.observer, status=answer.status)
+            return None
+        if call.parse is None or not 200 <= answer.status < 300:
+            return answer, None
+        try:
+            return answer, call.parse(answer)
+        except RetryableBody as problem:
+            if call.attempt >= self.settings.max_retries:
+                raise scrub_error(problem.error, self.secrets) from None
+            self._again(call)
+            return None
+
+    def _again(self, call: Call) -> None:
+        """Count one more try of a call and wait out its backoff."""
+        call.attempt += 1
+        self._backoff(call.attempt, None, call.cancel, call.entity, call.url, call.observer)
 
     def _attempt(self, method: str, url: str, params: Mapping[str, Any] | None,
                  data: Mapping[str, str] | None, auth: Any, started: float,

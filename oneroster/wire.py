@@ -2,13 +2,17 @@
 
 What a single try of a request needs, below the retries and the time budget of
 oneroster/http.py: which proxy a connection uses, which addresses a socket may reach, where
-credentials may follow a redirect, and how a whole body is read.
+credentials may follow a redirect, and how a whole body is read; and the value types a
+request and its answer travel in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -35,6 +39,72 @@ class EgressAdapter(HTTPAdapter):
                          **pool_kwargs: Any) -> None:
         self.poolmanager = EgressPoolManager(num_pools=connections, maxsize=maxsize,
                                              block=block, egress=self.egress, **pool_kwargs)
+
+
+class Observer(Protocol):
+    """Hears about retries of one collection's requests, for its progress."""
+
+    def retrying(self) -> None: ...
+
+    def waiting(self, seconds: float) -> None: ...
+
+
+class Credentials(Protocol):
+    """Signs requests to the OneRoster API (OAuth 2 token, OAuth 1 signature or bearer)."""
+
+    refreshable: bool
+
+    def authorizer(self, cancel: threading.Event | None) -> tuple[Any, str | None]: ...
+
+    def invalidate(self, used: str | None) -> None: ...
+
+
+class RetryableBody(Exception):
+    """A 2xx answer whose body is unusable but may be fine on a second try (cut short)."""
+
+    def __init__(self, error: OneRosterError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer, fully read."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    url: str
+    elapsed_s: float
+    refreshed: bool  # a 401 led to a fresh token before this answer
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "")
+
+
+@dataclass
+class Call:
+    """One request as Transport.send tries it: what to send, and how its tries went."""
+
+    method: str
+    url: str
+    params: Mapping[str, Any] | None
+    data: Mapping[str, str] | None
+    auth: Any
+    credentials: Credentials | None
+    entity: str | None
+    token_phase: bool
+    cancel: threading.Event | None
+    observer: Observer | None
+    parse: Callable[[Answer], Any] | None
+    redirects: bool
+    attempt: int = 0  # tries that failed and counted (rate-limit waits do not)
+    rate_waits: int = 0
+    refreshed: bool = False  # a 401 led to a fresh token
+    used: str | None = None  # the token the latest try was sent with
+    place: int | None = None  # once rate-limited, this request's place in line
+    started: float = field(default_factory=time.perf_counter)
 
 
 def origin(url: str) -> tuple[str, str, int | None]:
