@@ -132,6 +132,20 @@ class Planner:
             return []
         self._read_links(page, received, links, has_link)
         limit = self.requested if first else page.limit
+        self._count(page, received, limit, fresh, first)
+        todo = []
+        self.more = received >= limit or (first and received > 0)
+        if 0 < received < limit and not first:
+            if self._hinted(page.offset + received):
+                todo.append(Slice(page.offset + received, limit - received))
+                self.in_flight += 1
+            else:
+                self.end = min(self.end, page.offset + received)
+        return todo + self._more()
+
+    def _count(self, page: Slice, received: int, limit: int, fresh: int | None,
+               first: bool) -> None:
+        """Learn from a page's rows: where rows are known to exist, or where they end."""
         self.rows += received if fresh is None else fresh
         if received >= limit:
             self.full_pages += 1
@@ -145,15 +159,6 @@ class Planner:
                 self.total_wrong = True
         else:
             self.end = min(self.end, page.offset)
-        todo = []
-        self.more = received >= limit or (first and received > 0)
-        if 0 < received < limit and not first:
-            if self._hinted(page.offset + received):
-                todo.append(Slice(page.offset + received, limit - received))
-                self.in_flight += 1
-            else:
-                self.end = min(self.end, page.offset + received)
-        return todo + self._more()
 
     def dropped(self) -> list[Slice]:
         """Take a planned page that was never asked for, being past the end."""

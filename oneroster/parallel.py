@@ -87,19 +87,7 @@ class ParallelFetch:
 
     def run(self) -> FetchResult:
         """Fetch every collection and return how each one ended."""
-        transport = self.client.transport
-        transport.start_budget()
-        if self.user_cancel is not None and self.user_cancel.is_set():
-            self.cancel.set()
-        for run in self.runs.values():
-            run.progress.state = "running"
-            self.report(run)
-        try:
-            transport.check_proxy()
-            self.client.credentials.token(self.cancel)
-        except OneRosterError as error:
-            for run in self.runs.values():
-                self._fail(run, error)
+        if not self._begin():
             return self._result()
         # One fetcher per request in flight, and one more per collection: while fetchers
         # wait out a rate limit holding their pages, a collection whose turn comes still
@@ -117,15 +105,37 @@ class ParallelFetch:
             self.cancel.set()  # the fetchers stop at their next request
             raise
         finally:
-            for _ in fetchers:
-                self.todo.stop()
-            for thread in fetchers:
-                while thread.is_alive():  # it may be waiting for room for an answer
-                    self._discard_answers()
-                    thread.join(POLL_S)
+            self._stop(fetchers)
         if self.fatal is not None:
             raise self.fatal
         return self._result()
+
+    def _begin(self) -> bool:
+        """Start the time budget and get a token; False when every collection failed."""
+        transport = self.client.transport
+        transport.start_budget()
+        if self.user_cancel is not None and self.user_cancel.is_set():
+            self.cancel.set()
+        for run in self.runs.values():
+            run.progress.state = "running"
+            self.report(run)
+        try:
+            transport.check_proxy()
+            self.client.credentials.token(self.cancel)
+        except OneRosterError as error:
+            for run in self.runs.values():
+                self._fail(run, error)
+            return False
+        return True
+
+    def _stop(self, fetchers: list[threading.Thread]) -> None:
+        """Let every fetcher end, and wait until it has."""
+        for _ in fetchers:
+            self.todo.stop()
+        for thread in fetchers:
+            while thread.is_alive():  # it may be waiting for room for an answer
+                self._discard_answers()
+                thread.join(POLL_S)
 
     def _fetcher(self) -> None:
         """Send the requests of pages to fetch, one at a time, and pass their answers on."""

@@ -155,13 +155,9 @@ class SandboxApp:
             time.sleep(profile.latency_s)
         if request.method != "GET":
             return imsx(405, "invaliddata", "The sandbox only reads")
-        if profile.rate_limit and self.rates.over(grant.client_id, profile.rate_limit):
-            text = f"More than {profile.rate_limit} requests a second"
-            if profile.html_429:
-                busy = html_page(429, "429 Too Many Requests", f"{text}: slow down.")
-                busy.headers["Retry-After"] = "1"
-                return busy
-            return imsx(429, "server_busy", text, {"Retry-After": "1"})
+        busy = self._busy(grant.client_id, profile)
+        if busy is not None:
+            return busy
         key = (grant.client_id, request.full_path)
         if profile.error_rate and self.faults.strike(("error", *key), profile.error_rate):
             return fault_answer(request, self.faults)
@@ -186,6 +182,17 @@ class SandboxApp:
             body = response.get_data()
             response.set_data(body[:len(body) // 2])
         return response
+
+    def _busy(self, client_id: str, profile: Profile) -> Response | None:
+        """Answer 429 when a rate-limited profile asks more often than its limit."""
+        if not profile.rate_limit or not self.rates.over(client_id, profile.rate_limit):
+            return None
+        text = f"More than {profile.rate_limit} requests a second"
+        if profile.html_429:
+            busy = html_page(429, "429 Too Many Requests", f"{text}: slow down.")
+            busy.headers["Retry-After"] = "1"
+            return busy
+        return imsx(429, "server_busy", text, {"Retry-After": "1"})
 
     @staticmethod
     def _scope_refusal(grant: Grant, profile: Profile, name: str, data_type: str,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Mapping
 from urllib.parse import quote
 
 from werkzeug.wrappers import Request, Response
@@ -35,40 +36,22 @@ def collection_page(request: Request, district: District, version: str, prefix: 
         limit = min(limit, profile.clamp)
     if profile.ignore_offset:
         offset = 0
-    order = args.get("orderBy", "asc")
-    if order not in ("asc", "desc"):
+    if args.get("orderBy", "asc") not in ("asc", "desc"):
         raise QueryError("invaliddata", "orderBy must be asc or desc")
-    sort, expression, fields = args.get("sort"), args.get("filter"), args.get("fields")
-    base = href_base(request, prefix, profile)
-    blobs = district.collection(data_type).served(version, base)
+    blobs = district.collection(data_type).served(version, href_base(request, prefix, profile))
     subset = district.subsets.get(name)
     positions = subset[1] if subset else None
-    key = DATA_TYPE[name].encode()
-    if not expression and not fields and sort in (None, "", "sourcedId") and order == "asc":
+    key = DATA_TYPE[name]
+    if not args.get("filter") and not args.get("fields") \
+            and args.get("sort") in (None, "", "sourcedId") and args.get("orderBy") != "desc":
         if positions is None:
-            total = len(blobs)
-            chosen = blobs[offset:offset + limit]
+            total, chosen = len(blobs), blobs[offset:offset + limit]
         else:
-            total = len(positions)
-            chosen = [blobs[i] for i in positions[offset:offset + limit]]
-        body = b"".join((b'{"', key, b'":[', b",".join(chosen), b"]}"))  # one copy of a page
+            total, chosen = len(positions), [blobs[i] for i in positions[offset:offset + limit]]
+        body = b"".join((b'{"', key.encode(), b'":[', b",".join(chosen), b"]}"))  # one copy
     else:
-        selection = range(len(blobs)) if positions is None else positions
-        records = [json.loads(blobs[i]) for i in selection]
-        if expression:
-            test = parse_filter(expression, data_type)
-            records = [r for r in records if test(r)]
-        if sort:
-            records.sort(key=sort_key(sort, data_type), reverse=order == "desc")
-        elif order == "desc":
-            records.reverse()
-        total = len(records)
-        page = records[offset:offset + limit]
-        if fields:
-            chosen_fields = parse_fields(fields, data_type)
-            page = [{f: r[f] for f in chosen_fields if f in r} for r in page]
-        body = json.dumps({key.decode(): page}, ensure_ascii=False,
-                          separators=(",", ":")).encode()
+        total, page = _queried(args, blobs, positions, data_type, offset, limit)
+        body = json.dumps({key: page}, ensure_ascii=False, separators=(",", ":")).encode()
     headers = {}
     if profile.total_header:
         headers["X-Total-Count"] = str(profile.total_value(total))
@@ -80,6 +63,26 @@ def collection_page(request: Request, district: District, version: str, prefix: 
         headers["Link"] = _links(request, offset, limit, total, profile.link,
                                  relative=profile.relative)
     return Response(body, 200, headers, content_type=JSON_TYPE)
+
+
+def _queried(args: Mapping[str, str], blobs: list[bytes], positions: list[int] | None,
+             data_type: str, offset: int, limit: int) -> tuple[int, list[dict]]:
+    """Return how many records match a filter, and one page of them, sorted, with fields."""
+    order, sort, fields = args.get("orderBy", "asc"), args.get("sort"), args.get("fields")
+    selection = range(len(blobs)) if positions is None else positions
+    records = [json.loads(blobs[i]) for i in selection]
+    if args.get("filter"):
+        test = parse_filter(args["filter"], data_type)
+        records = [r for r in records if test(r)]
+    if sort:
+        records.sort(key=sort_key(sort, data_type), reverse=order == "desc")
+    elif order == "desc":
+        records.reverse()
+    page = records[offset:offset + limit]
+    if fields:
+        chosen_fields = parse_fields(fields, data_type)
+        page = [{f: r[f] for f in chosen_fields if f in r} for r in page]
+    return len(records), page
 
 
 def href_base(request: Request, prefix: str, profile: Profile) -> bytes:

@@ -111,28 +111,9 @@ class Connection(socketserver.StreamRequestHandler):
         if len(line) > MAX_LINE or not version.startswith("HTTP/1."):
             raise BadRequest()
         environ = dict(base)
-        keep = version == "HTTP/1.1"
-        for _ in range(MAX_HEADERS + 1):
-            header = self.rfile.readline(MAX_LINE + 1)
-            if header in (b"\r\n", b"\n", b""):
-                break
-            name, colon, value = header.decode("latin-1").partition(":")
-            if not colon or len(header) > MAX_LINE:
-                raise BadRequest()
-            if "_" in name:
-                continue  # as other WSGI servers: such a name would pass for another one
-            key = name.strip().upper().replace("-", "_")
-            value = value.strip()
-            if key == "CONNECTION":
-                tokens = value.lower()
-                keep = "close" not in tokens and (keep or "keep-alive" in tokens)
-            if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
-                key = "HTTP_" + key
-                if key in environ:
-                    value = f"{environ[key]},{value}"
-            environ[key] = value
-        else:
-            raise BadRequest()
+        self._headers(environ)
+        tokens = environ.get("HTTP_CONNECTION", "").lower()
+        keep = "close" not in tokens and (version == "HTTP/1.1" or "keep-alive" in tokens)
         if target.startswith(("http://", "https://")):  # absolute form, as proxies send it
             parts = urlsplit(target)
             path, query = parts.path or "/", parts.query
@@ -145,6 +126,26 @@ class Connection(socketserver.StreamRequestHandler):
             "SERVER_PROTOCOL": version, "wsgi.input": io.BytesIO(self._body(environ)),
         })
         return environ, keep
+
+    def _headers(self, environ: dict[str, Any]) -> None:
+        """Read a request's header lines into the environ, as WSGI names them."""
+        for _ in range(MAX_HEADERS + 1):
+            header = self.rfile.readline(MAX_LINE + 1)
+            if header in (b"\r\n", b"\n", b""):
+                return
+            name, colon, value = header.decode("latin-1").partition(":")
+            if not colon or len(header) > MAX_LINE:
+                raise BadRequest()
+            if "_" in name:
+                continue  # as other WSGI servers: such a name would pass for another one
+            key = name.strip().upper().replace("-", "_")
+            value = value.strip()
+            if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                key = "HTTP_" + key
+                if key in environ:
+                    value = f"{environ[key]},{value}"
+            environ[key] = value
+        raise BadRequest()
 
     def _body(self, environ: dict[str, Any]) -> bytes:
         if environ.get("HTTP_EXPECT", "").lower() == "100-continue":
