@@ -198,21 +198,27 @@ def test_a_total_larger_than_the_data_is_a_hint_the_end_is_the_first_empty_page(
     assert progress[-1].state == "done"
 
 
-def test_a_total_smaller_than_the_data_does_not_truncate(http):
+@pytest.mark.parametrize(("count", "page_size", "total", "requests"), [
+    (50, 10, 0, 6),  # five pages and the empty one that proves the end
+    (200, 100, 100, 3),  # the total reached exactly by a full first page: 0, 100, 200 (empty)
+])
+def test_a_total_smaller_than_the_data_does_not_truncate(http, count, page_size, total,
+                                                         requests):
     token(http)
-    data = rows("users", 50)
+    data = rows("users", count)
 
     def answer(request):
         offset, limit = int(request.params["offset"]), int(request.params["limit"])
-        return 200, {"X-Total-Count": "0"}, json.dumps({"users": data[offset:offset + limit]})
+        return 200, {"X-Total-Count": str(total)}, json.dumps(
+            {"users": data[offset:offset + limit]})
 
     respond(http, "users", answer)
-    result, sink = fetch(settings(page_size=10))
+    result, sink = fetch(settings(page_size=page_size))
     users = result.results["users"]
-    assert users.ok and len(sink.ids("users")) == 50
-    assert users.warnings == ("The server said 0, sent 50; SDM read on to the last page the "
-                              "server serves",)
-    assert users.requests == 6  # five pages and the empty one that proves the end
+    assert result.ok and sink.ids("users") == sorted(r["sourcedId"] for r in data)
+    assert users.warnings == (f"The server said {total}, sent {count}; SDM read on to the "
+                              "last page the server serves",)
+    assert users.requests == requests
 
 
 def test_a_cursor_that_leads_back_fails_the_collection(http):
@@ -387,24 +393,6 @@ def test_a_slow_sink_holds_the_fetchers_back_instead_of_piling_pages_up(http):
         result = client.fetch(("users",), sink=slow)
     assert result.ok and len(users.requests) == 50
     assert seen[0] <= 1 + 2 * 4  # the first page, then one answer per fetcher and queue place
-
-
-def test_a_total_reached_by_a_full_page_is_checked_with_one_more_page(http):
-    """A total of half the data, reached exactly by a full first page, truncates nothing."""
-    token(http)
-    data = rows("users", 200)
-
-    def answer(request):
-        offset, limit = int(request.params["offset"]), int(request.params["limit"])
-        return 200, {"X-Total-Count": "100"}, json.dumps({"users": data[offset:offset + limit]})
-
-    respond(http, "users", answer)
-    result, sink = fetch(settings(page_size=100))
-    users = result.results["users"]
-    assert result.ok and sink.ids("users") == sorted(r["sourcedId"] for r in data)
-    assert users.warnings == ("The server said 100, sent 200; SDM read on to the last page "
-                              "the server serves",)
-    assert users.requests == 3  # 0, 100, then 200: empty, the end
 
 
 def test_a_short_first_page_under_a_large_total_is_probed_alone(http):
