@@ -40,7 +40,7 @@ class TurnQueue:
                 lane = self._lanes[key] = deque()
                 self._turns.append(key)
             lane.append(item)
-            self._ready.notify_all()
+            self._wake()
 
     def share(self) -> None:
         """From now on, give each key at work at most its share of the slots."""
@@ -51,7 +51,8 @@ class TurnQueue:
         """Say a key has no more work to come: the others share its slots."""
         with self._ready:
             self._at_work.discard(key)
-            self._ready.notify_all()
+            if self._shared:  # the shares grow: a taker held back may go on
+                self._ready.notify_all()
 
     def done(self, key: Hashable) -> None:
         """Say a taken item of a key is finished: its slot is free again."""
@@ -59,7 +60,8 @@ class TurnQueue:
             self._busy[key] -= 1
             if self._busy[key] <= 0:
                 del self._busy[key]
-            self._ready.notify_all()
+            if self._shared:  # a slot of a share came free: a taker held back may go on
+                self._ready.notify_all()
 
     def stop(self) -> None:
         """Let one taker return None once the queued work is taken."""
@@ -87,6 +89,13 @@ class TurnQueue:
                 del self._lanes[key]
             self._busy[key] += 1
             return key, item
+
+    def _wake(self) -> None:
+        """Wake a taker for a new item: any one will do, unless shares hold some back."""
+        if self._shared:
+            self._ready.notify_all()
+        else:
+            self._ready.notify()  # waking them all would have them fight for one item
 
     def _next(self) -> Hashable | None:
         """Return the first key in turn that may take another slot."""

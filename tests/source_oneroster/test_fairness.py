@@ -85,6 +85,42 @@ def test_the_turn_queue_serves_each_key_in_turn_and_stops_after_the_work():
     assert len(order) == 8
 
 
+class CountingCondition(threading.Condition):
+    """A condition that counts the takers each change of the queue wakes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.woken: list[int] = []
+
+    def notify(self, n: int = 1) -> None:
+        self.woken.append(min(n, len(self._waiters)))
+        super().notify(n)
+
+    def notify_all(self) -> None:
+        self.notify(len(self._waiters))
+
+
+def test_a_page_to_fetch_wakes_one_idle_fetcher_not_every_one():
+    """Waking every idle fetcher for one page has them fight for the interpreter lock."""
+    turns = TurnQueue(width=4)
+    turns._ready = ready = CountingCondition()
+    taken = []
+    takers = [threading.Thread(target=lambda: taken.append(turns.get()), daemon=True)
+              for _ in range(4)]
+    for taker in takers:
+        taker.start()
+    try:
+        while len(ready._waiters) < 4:
+            time.sleep(0.01)
+        turns.put(1, "users")
+        while not taken:
+            time.sleep(0.01)
+        assert ready.woken == [1] and taken == [("users", 1)]
+    finally:
+        for _ in takers:
+            turns.stop()
+
+
 def test_once_shared_a_key_holds_no_more_than_its_share_of_the_slots():
     turns = TurnQueue(width=4)
     for n in range(6):
