@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import partial
-from itertools import repeat
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -226,6 +226,7 @@ FIXERS: dict[str, Callable[[dict], dict]] = {
 # call per record; a page that fails a check, or holds anything odd, goes through the fixers.
 _GET = dict.get
 _SOURCED_ID = itemgetter("sourcedId")
+_ROLE = itemgetter("role")
 _STRINGS = frozenset((str,))
 _LISTS = frozenset((list,))
 _BOOLEAN_TEXT = frozenset((None, "true", "false"))
@@ -256,7 +257,7 @@ def _users_in_shape(rows: list) -> bool:
         return False
     roles = list(_column(rows, "roles"))
     return _LISTS.issuperset(map(type, roles)) and _USER_ROLE_OK.issuperset(
-        role["role"] for user_roles in roles for role in user_roles)
+        map(_ROLE, chain.from_iterable(roles)))
 
 
 _DEMOGRAPHIC_FIELDS = (("sex", _values(SEXES)),
@@ -287,12 +288,13 @@ def normalize_page(entity: str, rows: list) -> list[Record]:
         in_shape = False
     if not in_shape:
         return list(map(normalizer(entity), rows))
-    return list(map(_RECORD, zip(repeat(entity), ids, statuses,
-                                 _column(rows, "dateLastModified"), rows, rows)))
+    return list(map(_NEW, repeat(Record), zip(repeat(entity), ids, statuses,
+                                              _column(rows, "dateLastModified"), rows, rows)))
 
 
 # Builds a Record from a tuple of its fields in C: no Python call per record.
-_RECORD = partial(tuple.__new__, Record)
+_NEW = tuple.__new__
+_RECORD = partial(_NEW, Record)
 
 
 def new_record(entity: str, sourced_id: str, status: str, date_last_modified: str | None,
