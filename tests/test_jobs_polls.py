@@ -90,15 +90,14 @@ def abandoned_test(app, people) -> tuple[int, str]:
         connection = Connection(organization_id=org, name="Lost SIS", provider="custom",
                                 base_url="https://sis.example.org/ims/oneroster/v1p2",
                                 client_id="sdm", client_secret_encrypted=crypto.encrypt("s"),
-                                secret_set_at=old, status=Status.TESTING,
-                                last_test={"state": "running", "steps": [
-                                    {"id": "reach", "label": "Reach the server",
-                                     "state": "running"}]})
+                                secret_set_at=old, status=Status.TESTING)
         db.session.add(connection)
         db.session.flush()
         job = Job(kind="connection.test", organization_id=org, subject_type="connection",
                   subject_id=str(connection.id), status=JobStatus.RUNNING, params={},
-                  created_at=old, started_at=old, heartbeat_at=old)
+                  created_at=old, started_at=old, heartbeat_at=old,
+                  progress={"state": "testing", "steps": [
+                      {"id": "reach", "label": "Reach the server", "state": "running"}]})
         db.session.add(job)
         db.session.flush()
         connection.test_job_id = job.id

@@ -47,7 +47,7 @@ def setup(app, people):
         connection = Connection(organization_id=org, name="SIS", base_url="https://sis.test/",
                                 client_id="id", client_secret_encrypted=crypto.encrypt("s3cret"),
                                 secret_set_at=utcnow(), status=Status.SUCCESS,
-                                last_tested_at=utcnow(), last_test={"state": "success"},
+                                last_tested_at=utcnow(), test_summary={"title": "Passed"},
                                 created_by_id=user.id)
         flow = Flow(organization_id=org, name="Nightly", created_by_id=user.id, graph={
             "nodes": [{"id": "source-1", "kind": "source", "plugin": "source-test-data",

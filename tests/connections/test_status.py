@@ -14,7 +14,7 @@ def _mark_tested(app, connection_id: int, people) -> None:
     with app.app_context():
         connection = db.session.get(Connection, connection_id)
         connection.status = Status.SUCCESS
-        connection.last_test = {"ok": True}
+        connection.test_summary = {"title": "Passed"}
         connection.last_tested_at = utcnow()
         connection.last_tested_by_id = people.admin_id
         connection.test_job_id = "job-1"
@@ -24,12 +24,12 @@ def _mark_tested(app, connection_id: int, people) -> None:
 def _state(app, connection_id: int):
     with app.app_context():
         connection = db.session.get(Connection, connection_id)
-        return connection.status, connection.last_test, connection.last_tested_at
+        return connection.status, connection.test_summary, connection.last_tested_at
 
 
 def test_a_new_connection_is_configured(app, client, saved):
-    status, last_test, last_tested_at = _state(app, saved)
-    assert (status, last_test, last_tested_at) == (Status.CONFIGURED, None, None)
+    status, summary, last_tested_at = _state(app, saved)
+    assert (status, summary, last_tested_at) == (Status.CONFIGURED, None, None)
     body = client.get("/connections/").get_data(as_text=True)
     assert 'class="badge badge-configured"' in body
     assert ">Configured</span>" in body
@@ -67,7 +67,7 @@ def test_renaming_or_saving_unchanged_keeps_the_status(app, client, people, save
     response = client.post(f"/connections/{saved}",
                            data={**VALID, "client_secret": "", **changes})
     assert response.status_code == 303
-    status, last_test, _ = _state(app, saved)
-    assert (status, last_test) == (Status.SUCCESS, {"ok": True})
+    status, summary, _ = _state(app, saved)
+    assert (status, summary) == (Status.SUCCESS, {"title": "Passed"})
     body = client.get("/connections/").get_data(as_text=True)
     assert ">Success</span>" in body

@@ -17,6 +17,7 @@ from webapp import jobs
 from webapp.extensions import db
 from webapp.models import AuditEvent, Connection, Job, JobStatus, Status
 from webapp.models.common import utcnow
+from webapp.plugin_api import Checklist, CheckStep
 
 HX = {"HX-Request": "true"}
 FORM = {"name": "", "provider": "custom", "base_url": BASE, "client_id": "sdm-client",
@@ -52,6 +53,13 @@ def _connection(app, connection_id) -> Connection:
         connection = db.session.get(Connection, connection_id)
         db.session.expunge(connection)
         return connection
+
+
+def _checklist(app, connection_id) -> Checklist:
+    """Return the checklist of a connection's test, as its job holds it (live or final)."""
+    with app.app_context():
+        job = db.session.get(Job, db.session.get(Connection, connection_id).test_job_id)
+        return Checklist.from_json(job.result or job.progress)
 
 
 def _root(html: str) -> str:
@@ -108,8 +116,9 @@ def test_result_is_kept_on_the_connection_and_shown_later(app, client, people, s
     assert connection.status == Status.SUCCESS
     assert connection.last_tested_by_id == people.admin_id
     assert connection.last_tested_at is not None
-    assert connection.last_test["state"] == "success"
-    assert [s["state"] for s in connection.last_test["steps"]].count("ok") == 9
+    assert connection.summary.title == "Passed" and connection.summary.elapsed_ms is not None
+    checklist = _checklist(app, connection_id)
+    assert checklist.ok and [s.state for s in checklist.steps].count("ok") == 9
 
     page = client.get(f"/connections/{connection_id}").text
     assert "Token and all five collections readable" in page
@@ -173,7 +182,7 @@ def test_editing_credentials_after_success_resets_to_configured(app, client, sis
                                  "client_id": "another-client"})
     assert response.status_code == 303
     connection = _connection(app, connection_id)
-    assert connection.status == Status.CONFIGURED and connection.last_test is None
+    assert connection.status == Status.CONFIGURED and connection.test_summary is None
     html = client.get(f"/connections/{connection_id}").text
     assert ">Configured</span>" in html and "Not tested since" in html
 
@@ -260,7 +269,7 @@ def test_the_start_up_sweep_recovers_killed_tests(app, client, sis, deferred, co
         assert len(jobs.sweep()) == 1
     connection = _connection(app, connection_id)
     assert connection.status == Status.ERROR
-    assert connection.last_test["error"]["title"] == "Test interrupted"
+    assert connection.summary.title == "Test interrupted"
 
 
 def test_a_test_overrunning_its_budget_is_ended(app, client, sis, deferred, connection_id):
@@ -328,8 +337,9 @@ def test_a_cancelled_test_puts_back_the_verdict_it_would_have_replaced(
     assert after.status == Status.SUCCESS
     assert after.last_tested_at == before.last_tested_at
     assert after.last_tested_by_id == before.last_tested_by_id
-    assert after.last_test["steps"] == before.last_test["steps"]
-    assert after.last_test["cancelled"]["by"] == "Ada Admin"
+    assert after.test_job_id == before.test_job_id  # its checklist is the test's before
+    assert after.summary.title == before.summary.title == "Passed"
+    assert after.summary.cancelled["by"] == "Ada Admin"
     final = client.get(f"/connections/{connection_id}/test", headers=HX)
     assert final.status_code == 286 and ">Success</span>" in final.text
     assert "A later test was cancelled by Ada Admin" in final.text
@@ -358,8 +368,8 @@ def test_cancel_stops_a_test_waiting_on_a_silent_server(app, client, sis, deferr
     try:
         worker.start()
         for _ in range(200):  # until the test waits on the collections
-            steps = _connection(app, connection_id).last_test["steps"]
-            if any(s["id"] == "users" and s["state"] == "running" for s in steps):
+            steps = _checklist(app, connection_id).steps
+            if any(s.id == "users" and s.state == "running" for s in steps):
                 break
             worker.join(0.05)
         assert client.post(f"/connections/{connection_id}/test/cancel",
@@ -373,7 +383,7 @@ def test_cancel_stops_a_test_waiting_on_a_silent_server(app, client, sis, deferr
         worker.join()
     connection = _connection(app, connection_id)
     assert connection.status == Status.CONFIGURED
-    assert connection.last_test["cancelled"]["by"] == "Ada Admin"
+    assert connection.summary.cancelled["by"] == "Ada Admin"
 
 
 def test_cancelling_when_no_test_runs_changes_nothing(app, client, sis, connection_id):
@@ -670,7 +680,8 @@ def test_saving_the_values_just_tested_keeps_the_verdict(app, client, people, lo
         connection = db.session.scalars(select(Connection)).one()
         assert connection.status == Status.SUCCESS
         assert connection.last_tested_at is not None
-        assert connection.last_test["state"] == "success" and connection.last_test["steps"]
+        assert connection.summary.before_saving and connection.summary.title == "Passed"
+        assert connection.test_job_id == _tested_job(html)  # the checklist stays on its job
     page = client.get(saved.headers["Location"]).text
     assert ">Success</span>" in page and ">Configured</span>" not in page
 
@@ -719,13 +730,13 @@ def test_the_list_learns_of_verdicts_reached_elsewhere(app, client, sis, connect
 def test_a_running_test_shows_the_step_it_waits_on_and_for_how_long(app):
     from webapp.connections.checklists import TestView
 
-    steps = ({"id": "base_url", "label": "Base URL", "state": "ok", "summary": "Looks right"},
-             {"id": "proxy", "label": "Proxy", "state": "ok", "summary": "Direct"},
-             {"id": "token", "label": "Token", "state": "pending", "summary": ""},
-             {"id": "orgs", "label": "Organizations", "state": "pending", "summary": ""})
-    view = TestView(key="1", state="testing", poll_url="/", steps=steps, elapsed_ms=400,
+    steps = (CheckStep("base_url", "Base URL", "ok", "Looks right"),
+             CheckStep("proxy", "Proxy", "ok", "Direct"),
+             CheckStep("token", "Token"), CheckStep("orgs", "Organizations"))
+    checklist = Checklist(steps=steps, elapsed_ms=400)
+    view = TestView(key="1", state="testing", poll_url="/", checklist=checklist,
                     started=utcnow() - timedelta(seconds=5))
-    shown = {s["id"]: s["state"] for s in view.shown_steps}
+    shown = {s.id: s.state for s in view.shown_steps}
     assert shown == {"base_url": "ok", "proxy": "ok", "token": "running"}
     assert view.waiting_s in (4, 5)
     with app.test_request_context():
@@ -734,6 +745,6 @@ def test_a_running_test_shows_the_step_it_waits_on_and_for_how_long(app):
     assert 'data-step="token" data-state="running"' in html
     assert f'data-waited="{view.waiting_s}">{view.waiting_s} s<' in html
     assert f'data-waited="{view.waiting_s}"' in html  # the page's clock counts on from here
-    later = TestView(key="1", state="testing", poll_url="/", steps=steps, elapsed_ms=400,
+    later = TestView(key="1", state="testing", poll_url="/", checklist=checklist,
                      started=utcnow() - timedelta(seconds=7))
     assert later.signature == view.signature  # a tick alone is no change worth an answer

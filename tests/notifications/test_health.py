@@ -12,6 +12,7 @@ from webapp.extensions import db
 from webapp.models import Cadence, Connection, Flow, Job, Schedule, User
 from webapp.models.common import utcnow
 from webapp.models.notifications import ConnectionCheck, NotificationEvent
+from webapp.plugin_api import ERROR, SUCCESS, Checklist, ErrorInfo
 from webapp.schedules import scheduler
 
 
@@ -77,14 +78,16 @@ def test_a_connection_that_keeps_failing_is_told_once(app, ada, people, smtp):
                                 secret_set_at=utcnow())
         db.session.add(connection)
         db.session.commit()
-        error = {"error": {"title": "Authentication Failed", "advice": ["Check the secret"]}}
-        health.record(connection, ok=True, result={"elapsed_ms": 120}, scheduled=False,
+        failed = Checklist(ERROR, error=ErrorInfo("authentication_failed",
+                                                  "Authentication Failed",
+                                                  advice=("Check the secret",)))
+        health.record(connection, Checklist(SUCCESS, elapsed_ms=120), scheduled=False,
                       before=None)
-        health.record(connection, ok=False, result=error, scheduled=False, before="success")
-        health.record(connection, ok=False, result=error, scheduled=False, before="error")
+        health.record(connection, failed, scheduled=False, before="success")
+        health.record(connection, failed, scheduled=False, before="error")
         assert db.session.scalar(select(func.count()).select_from(NotificationEvent)) == 1
         for _ in range(40):
-            health.record(connection, ok=True, result={"elapsed_ms": 90}, scheduled=True,
+            health.record(connection, Checklist(SUCCESS, elapsed_ms=90), scheduled=True,
                           before=None)
         connection_id = connection.id
     assert len(inbox.to("ada@example.com")) == 1

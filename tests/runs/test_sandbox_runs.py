@@ -84,7 +84,7 @@ def test_a_run_that_read_everything_vouches_for_its_connection(app, ada, flows, 
     with app.app_context():
         connection = db.session.get(Connection, connection_id)
         assert connection.status == "success"
-        assert connection.last_test["learned"]["run"]["id"] == run.id
+        assert connection.summary.run["id"] == run.id
     listed = ada.get("/connections/").get_data(as_text=True)
     assert "Working: last run" in listed
     shown = ada.get(f"/connections/{connection_id}").get_data(as_text=True)

@@ -7,6 +7,6 @@ from webapp.jobs import Kinds
 
 def register_jobs(kinds: Kinds) -> None:
     """Register the area's job: the connection test."""
-    from webapp.connections import testing
+    from webapp.connections import recovery, testing
 
-    kinds.collect(testing)
+    kinds.collect(testing, recovery)

@@ -1,10 +1,12 @@
-"""What the test and pre-flight fragments show, read from a connection row or a job row."""
+"""What the test and pre-flight fragments show: a verdict from the connection row, the
+checklist (live or final) from the test's job row."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -13,35 +15,54 @@ from flask import url_for
 
 from webapp.extensions import db
 from webapp.models import Connection, Job, JobStatus, Status, User
+from webapp.plugin_api import (
+    PENDING,
+    RUNNING,
+    Checklist,
+    CheckStep,
+    ErrorCategory,
+    ErrorInfo,
+    PreflightReport,
+)
 
+INTERRUPTED_TITLE = "Test interrupted"
 FORM_KEY = "form"  # the DOM id suffix of the test region inside the connection form
 _REGION = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 
 
 @dataclass(frozen=True)
 class TestView:
-    """One test's (or pre-flight's) state, steps and verdict, ready for the fragment."""
+    """One test's (or pre-flight's) state, checklist and verdict, ready for the fragment."""
 
     __test__ = False  # not a pytest class, despite its name
 
     key: str  # DOM id suffix: the connection id, "form", or "preflight-<job id>"
-    state: str  # configured | testing | success | error
+    state: str  # configured | testing | success | error | cancelled | idle
     poll_url: str
-    steps: tuple[dict[str, Any], ...] = ()
-    error: dict[str, Any] | None = None
-    learned: dict[str, Any] = field(default_factory=dict)
+    checklist: Checklist = field(default_factory=Checklist)
     start_url: str | None = None  # where the Test button posts; None: no button
     in_form: bool = False  # the region sits inside the connection form (no nested form)
     job_id: str | None = None
     connection_id: int | None = None
     by: str | None = None  # who started (while testing) or ran (after) the test
     at: datetime | None = None  # when the verdict was reached
-    elapsed_ms: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)  # errors/warnings/totals of a pre-flight
     cancel_url: str | None = None  # where Cancel test posts while testing; None: no button
     cancelling: bool = False  # someone asked the running test to stop
-    cancelled: dict[str, Any] | None = None  # a later test that was cancelled: by, at
+    cancelled: Mapping[str, Any] | None = None  # a later test that was cancelled: by, at
     started: datetime | None = None  # when a running test started (UTC), for its clock
+    run: Mapping[str, Any] | None = None  # a run that vouched for the connection
+
+    @property
+    def steps(self) -> tuple[CheckStep, ...]:
+        return self.checklist.steps
+
+    @property
+    def error(self) -> ErrorInfo | None:
+        return self.checklist.error
+
+    @property
+    def elapsed_ms(self) -> int | None:
+        return self.checklist.elapsed_ms
 
     @property
     def running(self) -> bool:
@@ -66,17 +87,17 @@ class TestView:
         return f"test-status-{self.key}"
 
     @property
-    def shown_steps(self) -> list[dict[str, Any]]:
+    def shown_steps(self) -> list[CheckStep]:
         """Return the steps that have started: each appears as the test reaches it.
 
         Steps that run one after another (Base URL, proxy, token) are reported when they
         end; while a test runs, the first one not reported yet is the one it waits on.
         """
-        shown = [s for s in self.steps if s.get("state") != "pending"]
-        if self.running and not any(s.get("state") == "running" for s in shown):
-            waiting = next((s for s in self.steps if s.get("state") == "pending"), None)
+        shown = [s for s in self.steps if s.state != PENDING]
+        if self.running and not any(s.state == RUNNING for s in shown):
+            waiting = next((s for s in self.steps if s.state == PENDING), None)
             if waiting is not None:
-                shown.append({**waiting, "state": "running"})
+                shown.append(dataclasses.replace(waiting, state=RUNNING))
         return shown
 
     @property
@@ -89,14 +110,14 @@ class TestView:
 
     @property
     def done(self) -> int:
-        return sum(1 for s in self.steps if s.get("state") not in ("pending", "running"))
+        return sum(1 for s in self.steps if s.done)
 
     @property
     def signature(self) -> str:
         """Return a short fingerprint of what the fragment shows, to skip unchanged polls."""
         parts = [self.state, str(self.cancelling), str(self.at), str(self.cancelled)]
         # (the step's clock ticks in the browser)
-        parts += [f"{s.get('id')}:{s.get('state')}:{s.get('summary')}" for s in self.steps]
+        parts += [f"{s.id}:{s.state}:{s.summary}" for s in self.steps]
         return hashlib.sha1("|".join(parts).encode()).hexdigest()[:12]
 
 
@@ -106,9 +127,10 @@ def _name(user_id: int | None) -> str | None:
 
 
 def connection_view(connection: Connection) -> TestView:
-    """Build the test region of a saved connection from its row."""
+    """Build the test region of a saved connection: its verdict, and its job's checklist."""
     status = Status(connection.status)
-    last = connection.last_test or {}
+    summary = connection.summary
+    job = db.session.get(Job, connection.test_job_id) if connection.test_job_id else None
     common = {
         "key": str(connection.id),
         "poll_url": url_for("connections.test_status", connection_id=connection.id),
@@ -117,22 +139,45 @@ def connection_view(connection: Connection) -> TestView:
         "connection_id": connection.id,
     }
     if status == Status.CONFIGURED:
-        return TestView(state="configured", cancelled=last.get("cancelled"), **common)
+        return TestView(state="configured", cancelled=summary.cancelled, **common)
     if status == Status.TESTING:
-        job = db.session.get(Job, connection.test_job_id) if connection.test_job_id else None
-        started = last.get("started_at")
-        return TestView(state="testing", steps=tuple(last.get("steps") or ()),
-                        by=last.get("started_by"), elapsed_ms=last.get("elapsed_ms"),
-                        started=datetime.fromisoformat(started.removesuffix("Z"))
-                        if started else None,
+        return TestView(state="testing", checklist=live_checklist(job),
+                        by=started_by(job), started=job.started_at if job else None,
                         cancel_url=url_for("connections.cancel_test",
                                            connection_id=connection.id),
                         cancelling=bool(job and job.cancel_requested), **common)
-    return TestView(state=status.value, steps=tuple(last.get("steps") or ()),
-                    error=last.get("error"), learned=last.get("learned") or {},
+    if job is not None:
+        checklist = ended_checklist(job, interrupted=summary.title == INTERRUPTED_TITLE)
+    else:  # no job behind the verdict: a run vouched for it, or its job is gone
+        error = ErrorInfo("error", summary.title, step=summary.step) \
+            if status == Status.ERROR else None
+        checklist = Checklist(status.value, error=error, elapsed_ms=summary.elapsed_ms)
+    return TestView(state=status.value, checklist=checklist,
                     by=connection.last_tested_by.name if connection.last_tested_by else None,
-                    at=connection.last_tested_at, elapsed_ms=last.get("elapsed_ms"),
-                    cancelled=last.get("cancelled"), **common)
+                    at=connection.last_tested_at, cancelled=summary.cancelled,
+                    run=summary.run, **common)
+
+
+def live_checklist(job: Job | None) -> Checklist:
+    """Return the checklist a running test's job reported last."""
+    return Checklist.from_json(job.progress if job is not None else None)
+
+
+def ended_checklist(job: Job, *, interrupted: bool = False) -> Checklist:
+    """Return the checklist of a job that ended: its result, or its progress interrupted."""
+    if JobStatus(job.status) == JobStatus.SUCCEEDED and job.result and not interrupted:
+        return Checklist.from_json(job.result)
+    error = ErrorInfo("interrupted", INTERRUPTED_TITLE,
+                      job.error or "The test stopped before it finished.",
+                      advice=("Run the test again",))
+    return live_checklist(job).interrupted(error, "Not finished: test interrupted")
+
+
+def started_by(job: Job | None) -> str | None:
+    """Name who started a test: a person, or what started it for them (a schedule)."""
+    if job is None:
+        return None
+    return (job.params or {}).get("started_by") or _name(job.created_by_id)
 
 
 def safe_region(value: str | None) -> str:
@@ -156,68 +201,56 @@ def values_test_url(connection_id: int | None, region: str = FORM_KEY) -> str:
 
 def job_view(job: Job, *, with_button: bool = True) -> TestView:
     """Build the test region of a test of unsaved values from its job row."""
-    status = JobStatus(job.status)
     params = job.params or {}
     region = params.get("region") or FORM_KEY
     common = {"key": region, "in_form": True, "job_id": job.id, "by": _name(job.created_by_id),
               "poll_url": url_for("connections.values_test_status", job_id=job.id),
               "start_url": values_test_url(params.get("editing"), region) if with_button
               else None}
-    if not status.terminal:
-        data = job.progress or {}
-        return TestView(state="testing", steps=tuple(data.get("steps") or ()),
-                        elapsed_ms=data.get("elapsed_ms"), cancelling=job.cancel_requested,
-                        started=job.started_at,
+    if not JobStatus(job.status).terminal:
+        return TestView(state="testing", checklist=live_checklist(job),
+                        cancelling=job.cancel_requested, started=job.started_at,
                         cancel_url=url_for("connections.cancel_values_test", job_id=job.id),
                         **common)
-    view = _verdict(job, common)
-    if (view.error or {}).get("category") == "cancelled":
-        return dataclasses.replace(view, state="cancelled", error=None)
-    return view
+    checklist = ended_checklist(job)
+    if checklist.error is not None and checklist.error.category == ErrorCategory.CANCELLED:
+        return TestView(state="cancelled", checklist=dataclasses.replace(checklist, error=None),
+                        at=job.finished_at, **common)
+    return TestView(state=_state(checklist), checklist=checklist, at=job.finished_at, **common)
 
 
 def invalid_view(errors: dict[str, str], connection_id: int | None,
                  region: str = FORM_KEY) -> TestView:
     """Build the region for values too incomplete to test: the form highlights each field."""
     count = len(errors)
-    error = {"category": "invalid_values", "title": "Fix the form first",
-             "message": f"{count} field{'s' if count != 1 else ''} above "
-                        f"need{'s' if count == 1 else ''} attention (highlighted); "
-                        "then test again.",
-             "advice": [], "step": None}
-    return TestView(key=region, state="idle", poll_url="", in_form=True, error=error,
+    error = ErrorInfo("invalid_values", "Fix the form first",
+                      f"{count} field{'s' if count != 1 else ''} above "
+                      f"need{'s' if count == 1 else ''} attention (highlighted); "
+                      "then test again.")
+    return TestView(key=region, state="idle", poll_url="", in_form=True,
+                    checklist=Checklist(error=error),
                     start_url=values_test_url(connection_id, region))
 
 
 def preflight_view(job: Job, poll_url: str = "") -> TestView:
-    """Build the pre-flight region of a job: the same checklist, plus its errors and totals."""
-    status = JobStatus(job.status)
+    """Build the checklist region of a pre-flight's job."""
     common = {"key": f"preflight-{job.id}", "job_id": job.id, "by": _name(job.created_by_id),
               "poll_url": poll_url,
               "connection_id": int(job.subject_id) if job.subject_id else None}
-    if not status.terminal:
-        data = job.progress or {}
-        return TestView(state="testing", steps=tuple(data.get("steps") or ()),
-                        elapsed_ms=data.get("elapsed_ms"), started=job.started_at, **common)
-    view = _verdict(job, common)
-    result = job.result or {}
-    extra = {"errors": result.get("errors") or ([view.error["message"]] if view.error else []),
-             "warnings": result.get("warnings") or [], "totals": result.get("totals") or {}}
-    return dataclasses.replace(view, extra=extra)
+    if not JobStatus(job.status).terminal:
+        return TestView(state="testing", checklist=live_checklist(job), started=job.started_at,
+                        **common)
+    checklist = ended_checklist(job)
+    return TestView(state=_state(checklist), checklist=checklist, at=job.finished_at, **common)
 
 
-def _verdict(job: Job, common: dict[str, Any]) -> TestView:
-    result = job.result or {}
-    if JobStatus(job.status) == JobStatus.SUCCEEDED and result:
-        return TestView(state="success" if result.get("state") == "success" else "error",
-                        steps=tuple(result.get("steps") or ()), error=result.get("error"),
-                        learned=result.get("learned") or {}, at=job.finished_at,
-                        elapsed_ms=result.get("elapsed_ms"), **common)
-    data = job.progress or {}
-    error = {"category": "interrupted", "title": "Test interrupted",
-             "message": job.error or "The test stopped before it finished.",
-             "advice": ["Run the test again"]}
-    steps = tuple({**s, "state": "skipped", "summary": "Not finished"}
-                  if s.get("state") in ("pending", "running") else s
-                  for s in data.get("steps") or ())
-    return TestView(state="error", steps=steps, error=error, at=job.finished_at, **common)
+def preflight_report(job: Job) -> PreflightReport:
+    """Return a finished pre-flight's report; an interrupted one's says why it stopped."""
+    if JobStatus(job.status) == JobStatus.SUCCEEDED and job.result:
+        return PreflightReport.from_json(job.result)
+    checklist = ended_checklist(job)
+    return PreflightReport(checklist, errors=(checklist.error.message,))
+
+
+def _state(checklist: Checklist) -> str:
+    return "success" if checklist.ok else "error"

@@ -5,51 +5,51 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import median
-from typing import Any
 
 from sqlalchemy import or_, select, update
 
 from webapp.extensions import db
 from webapp.flows import graph as g
-from webapp.models import Connection, Flow, Schedule, Status
+from webapp.models import Connection, Flow, Schedule, Status, TestSummary
 from webapp.models.common import utcnow
 from webapp.models.notifications import ConnectionCheck, EventKind
+from webapp.plugin_api import Checklist, ErrorInfo
 
 HISTORY = 30  # verdicts shown on the connection page
 LEAD = timedelta(hours=3)  # how long before a scheduled run its connections are re-tested
 CHART_W, CHART_H, GAP = 300, 60, 2
 
 
-def record(connection: Connection, *, ok: bool, result: dict[str, Any], scheduled: bool,
+def record(connection: Connection, checklist: Checklist, *, scheduled: bool,
            before: str | None) -> ConnectionCheck:
     """Add a test's verdict to the history; tell people when a working connection fails."""
-    error = result.get("error") or {}
-    summary = "Passed" if ok else (error.get("title") or "Failed")
+    ok = checklist.ok
+    summary = TestSummary.of(checklist).title
     previous = db.session.scalar(
         select(ConnectionCheck.ok).where(ConnectionCheck.connection_id == connection.id)
         .order_by(ConnectionCheck.id.desc()).limit(1))
     check = ConnectionCheck(organization_id=connection.organization_id,
                             connection_id=connection.id, ok=ok,
-                            latency_ms=result.get("elapsed_ms"), summary=summary[:300],
+                            latency_ms=checklist.elapsed_ms, summary=summary[:300],
                             scheduled=scheduled, checked_at=utcnow())
     db.session.add(check)
     db.session.commit()
     was_working = previous if previous is not None else before == Status.SUCCESS
     if not ok and was_working:
-        _tell_failing(connection, check, error)
+        _tell_failing(connection, check, checklist.error)
     return check
 
 
 def _tell_failing(connection: Connection, check: ConnectionCheck,
-                  error: dict[str, Any]) -> None:
+                  error: ErrorInfo | None) -> None:
     from webapp.notifications import delivery, events
     from webapp.schedules import services as schedules
 
     details = [f"Connection: {connection.name} ({connection.host})",
-               f"Problem: {error.get('title') or 'The test failed'}"]
-    if error.get("message"):
-        details.append(str(error["message"]))
-    details += [f"Advice: {a}" for a in error.get("advice") or []]
+               f"Problem: {error.title if error else 'The test failed'}"]
+    if error is not None and error.message:
+        details.append(error.message)
+    details += [f"Advice: {a}" for a in (error.advice if error else ())]
     now = utcnow()
     for flow, schedule in scheduled_flows(connection):
         if schedule.next_run_at:
@@ -57,7 +57,8 @@ def _tell_failing(connection: Connection, check: ConnectionCheck,
             details.append(f"“{flow.name}” runs {when}: fix the connection before then.")
     events.emit(EventKind.CONNECTION_FAILING, f"check:{check.id}", connection.organization_id,
                 f"Connection “{connection.name}” started failing its test",
-                connection_id=connection.id, error=error.get("title"), details=details,
+                connection_id=connection.id, error=error.title if error else None,
+                details=details,
                 url=delivery.app_url(f"/connections/{connection.id}"))
 
 

@@ -6,7 +6,15 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from htmx_flask import request
 
-from webapp.connections import checklists, health, services, testing, validation, verdicts
+from webapp.connections import (
+    checklists,
+    health,
+    recovery,
+    services,
+    testing,
+    validation,
+    verdicts,
+)
 from webapp.connections.forms import FIELDS, SECRET_FIELD, Embed, FormState, read, read_secret
 from webapp.htmx import poll_answer, retarget, trigger, unchanged
 from webapp.inputs import checks_fields, id_value
@@ -204,7 +212,7 @@ def test_status(connection_id: int):
     connection = get_or_404(Connection, connection_id)
     if not request.htmx:
         return redirect(url_for(".show", connection_id=connection.id))
-    testing.refresh(connection)
+    recovery.refresh(connection)
     return _poll_answer("connections/_test_status.html", checklists.connection_view(connection))
 
 
@@ -223,7 +231,7 @@ def cancel_test(connection_id: int):
 @bp.get("/<int:connection_id>/badge")
 def test_badge(connection_id: int):
     connection = get_or_404(Connection, connection_id)
-    testing.refresh(connection)
+    recovery.refresh(connection)
     if connection.status != Status.TESTING and \
             request.args.get("seen") == services.list_signature([connection]):
         return "", 204  # the idle badge's light poll: nothing changed
@@ -242,7 +250,7 @@ def selected_test_status():
     value = request.args.get(field, "") if checklists.safe_region(field) == field else ""
     connection = get_or_404(Connection, id_value(value)) if id_value(value) else None
     if connection is not None:
-        testing.refresh(connection)
+        recovery.refresh(connection)
     selector = request.args.get("selector", "")
     return render_template("connections/_test_selected.html", connection=connection,
                            selector=selector if checklists.safe_region(selector) == selector
@@ -312,7 +320,7 @@ def _job(job_id: str, kind: str) -> Job:
 @bp.get("/tests/<job_id>")
 def values_test_status(job_id: str):
     job = _job(job_id, testing.KIND)
-    testing.refresh_job(job)
+    recovery.refresh_job(job)
     if not request.htmx:
         view = checklists.job_view(job, with_button=False)
         return render_template("connections/test_result.html", view=view)

@@ -221,7 +221,7 @@ def list_connections() -> list[Connection]:
 def list_signature(connections: list[Connection]) -> str:
     """Return a short key that changes whenever anything the list shows changes."""
     parts = "|".join(f"{c.id}:{c.name}:{c.status}:{c.last_tested_at}:{c.updated_at}:"
-                     f"{(c.last_test or {}).get('finished_at')}" for c in connections)
+                     f"{c.test_job_id}:{c.summary}" for c in connections)
     return hashlib.sha1(parts.encode()).hexdigest()[:12]
 
 
@@ -232,7 +232,7 @@ def reset_status(connection: Connection) -> None:
     result no longer applies.
     """
     connection.status = Status.CONFIGURED
-    connection.last_test = None
+    connection.test_summary = None
     connection.last_tested_at = None
     connection.last_tested_by_id = None
     connection.test_job_id = None

@@ -17,9 +17,10 @@ from typing import Any
 from flask import current_app
 
 from webapp.extensions import db
-from webapp.models import Connection, Job, JobStatus, Status
+from webapp.models import Connection, Job, JobStatus, Status, TestSummary
 from webapp.models.common import utcnow
 from webapp.models.connections import TESTED_FIELDS
+from webapp.plugin_api import Checklist, ErrorCategory
 
 KIND = "connection.test"  # the job kind of a connection test (webapp.connections.testing)
 DIGEST_PARAM = "tested_digest"
@@ -58,13 +59,13 @@ def adopt(connection: Connection, job_id: str, values: Mapping[str, str], secret
     expected = (job.params or {}).get(DIGEST_PARAM)
     if not expected or not hmac.compare_digest(expected, digest(values, marker)):
         return False
-    result: dict[str, Any] = dict(job.result)
-    if result.get("state") not in ("success", "error") or (result.get("error") or {}).get(
-            "category") == "cancelled":
+    checklist = Checklist.from_json(job.result)
+    if not checklist.ended or (checklist.error is not None
+                               and checklist.error.category == ErrorCategory.CANCELLED):
         return False
-    connection.status = Status.SUCCESS if result["state"] == "success" else Status.ERROR
-    connection.last_test = {**result, "finished_at": job.finished_at.isoformat() + "Z",
-                            "before_saving": True}
+    connection.status = Status.SUCCESS if checklist.ok else Status.ERROR
+    connection.test_summary = TestSummary.of(checklist, before_saving=True).to_json()
+    connection.test_job_id = job.id
     connection.last_tested_at = job.finished_at
     connection.last_tested_by_id = job.created_by_id
     db.session.commit()
@@ -95,11 +96,10 @@ def record_run(run: Any) -> list[Connection]:
                 and connection.last_tested_at < started):
             records = sum(c.records or 0 for c in collections)
             connection.status = Status.SUCCESS
-            connection.last_test = {
-                "state": "success", "steps": [], "error": None, "elapsed_ms": None,
-                "learned": {"run": {"id": run.id, "flow": run.flow_name, "records": records,
-                                    "collections": len(collections)}},
-                "finished_at": utcnow().replace(microsecond=0).isoformat() + "Z"}
+            connection.test_summary = TestSummary("Passed", run={
+                "id": run.id, "flow": run.flow_name, "records": records,
+                "collections": len(collections)}).to_json()
+            connection.test_job_id = None
             connection.last_tested_at = utcnow()
             connection.last_tested_by_id = run.started_by_id
             changed.append(connection)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
@@ -20,11 +20,15 @@ from webapp.flows import graph as g
 from webapp.models import Connection, FlowDraft, Job
 from webapp.plugin_api import (
     ENTITY_LABELS,
+    ERROR,
     SOURCE_OPTIONS,
     Checklist,
+    ErrorInfo,
+    PreflightReport,
     SourceError,
     SourceUnavailable,
 )
+from webapp.plugin_api import FAILED as FAILED_STEP
 
 KIND = "flow.preflight"
 OPTION_NAMES = frozenset(f.name for f in SOURCE_OPTIONS)
@@ -37,10 +41,17 @@ class PreflightView:
 
     node_id: str
     status: str = IDLE
-    errors: tuple[str, ...] = ()
-    totals: Mapping[str, int | None] = field(default_factory=dict)
+    report: PreflightReport | None = None  # once it ended
     checklist: TestView | None = None  # the connection test's checklist of this pre-flight
     stale: bool = False  # the node changed since this pre-flight ran
+
+    @property
+    def errors(self) -> tuple[str, ...]:
+        return self.report.errors if self.report else ()
+
+    @property
+    def totals(self) -> Mapping[str, int | None]:
+        return self.report.totals if self.report else {}
 
     @property
     def terminal(self) -> bool:
@@ -60,8 +71,8 @@ class PreflightView:
         if self.status != FAILED or self.stale or self.checklist is None:
             return ()
         steps = self.checklist.steps
-        failed = tuple(s["id"] for s in steps if s.get("state") == "failed")
-        collections = [s["id"] for s in steps if s.get("id") in ENTITY_LABELS]
+        failed = tuple(s.id for s in steps if s.state == FAILED_STEP)
+        collections = [s.id for s in steps if s.id in ENTITY_LABELS]
         if not failed or any(f not in ENTITY_LABELS for f in failed) \
                 or len(failed) == len(collections):
             return ()
@@ -74,9 +85,9 @@ class PreflightView:
         return " and ".join(filter(None, [", ".join(names[:-1]), names[-1]])) if names else ""
 
     @property
-    def advice(self) -> list[str]:
+    def advice(self) -> tuple[str, ...]:
         error = self.checklist.error if self.checklist else None
-        return list((error or {}).get("advice") or [])
+        return error.advice if error else ()
 
 
 def fingerprint(node: Mapping[str, Any]) -> str:
@@ -123,10 +134,8 @@ def view(draft: FlowDraft, node: Mapping[str, Any]) -> PreflightView:
     sheet = checklists.preflight_view(job)
     if sheet.running:
         return PreflightView(node["id"], RUNNING, checklist=sheet, stale=stale)
-    result = job.result or {}
-    return PreflightView(node["id"], PASSED if result.get("ok") else FAILED,
-                         tuple(sheet.extra.get("errors") or ()), sheet.extra.get("totals") or {},
-                         sheet, stale)
+    report = checklists.preflight_report(job)
+    return PreflightView(node["id"], PASSED if report.ok else FAILED, report, sheet, stale)
 
 
 def passed(draft: FlowDraft, node: Mapping[str, Any]) -> bool:
@@ -145,13 +154,11 @@ def run_preflight(ctx: jobs.JobContext) -> dict[str, Any]:
                                         actor_id=ctx.created_by_id)
         result = cls.preflight(config, lambda sheet: ctx.report(sheet.to_json()), ctx)
     except (SourceError, SourceUnavailable) as error:
-        return _failed(error.title, error.message, tuple(getattr(error, "advice", ())))
+        result = _failed(error.title, error.message, tuple(getattr(error, "advice", ())))
     return result.to_json()
 
 
-def _failed(title: str, message: str, advice: tuple[str, ...]) -> dict[str, Any]:
+def _failed(title: str, message: str, advice: tuple[str, ...]) -> PreflightReport:
     """Return the pre-flight of a source that could not even start checking."""
-    error = {"category": "unavailable", "title": title, "message": message,
-             "advice": list(advice)}
-    return {**Checklist("error").to_json(), "error": error, "errors": [f"{title}: {message}"],
-            "warnings": [], "totals": {}, "ok": False}
+    error = ErrorInfo("unavailable", title, message, advice=advice)
+    return PreflightReport(Checklist(ERROR, error=error), errors=(f"{title}: {message}",))

@@ -2,7 +2,7 @@
 
 from webapp.models.accounts import Invite, Membership, Organization, Role, User
 from webapp.models.audit import AuditEvent
-from webapp.models.connections import AuthMethod, Connection, Status
+from webapp.models.connections import AuthMethod, Connection, Status, TestSummary
 from webapp.models.flows import Flow, FlowDraft, FlowMode
 from webapp.models.jobs import Job, JobStatus
 from webapp.models.notifications import (
@@ -54,6 +54,7 @@ __all__ = [
     "RunTrigger",
     "Schedule",
     "Status",
+    "TestSummary",
     "User",
     "Webhook",
 ]

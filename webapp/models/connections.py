@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,9 +15,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from webapp.extensions import db
 from webapp.models.accounts import User
 from webapp.models.common import Timestamps
+from webapp.plugin_reports import Checklist
 from webapp.plugin_types import AUTH_METHOD_LABELS, AuthMethod
 
-__all__ = ["AUTH_METHOD_LABELS", "AuthMethod", "Connection", "Status", "TESTED_FIELDS"]
+__all__ = ["AUTH_METHOD_LABELS", "AuthMethod", "Connection", "Status", "TESTED_FIELDS",
+           "TestSummary"]
 
 
 class Status(enum.StrEnum):
@@ -27,6 +31,39 @@ class Status(enum.StrEnum):
     @property
     def label(self) -> str:
         return self.value.capitalize()
+
+
+@dataclass(frozen=True)
+class TestSummary:
+    """What a connection keeps of its last test beside its status: the verdict in brief.
+
+    The test's checklist lives on its job (``Connection.test_job_id``), never on the row.
+    """
+
+    __test__ = False  # not a pytest class, despite its name
+
+    title: str = ""  # "Passed", or why the test failed
+    step: str | None = None  # the step that failed
+    elapsed_ms: int | None = None
+    run: Mapping[str, Any] | None = None  # a run that vouched for it: id, flow, records, ...
+    cancelled: Mapping[str, Any] | None = None  # a later test that was cancelled: by, at
+    before_saving: bool = False  # a test of the form's values, adopted when they were saved
+
+    @classmethod
+    def of(cls, checklist: Checklist, **more: Any) -> TestSummary:
+        """Return the brief verdict of a test's final checklist."""
+        error = checklist.error
+        return cls(title="Passed" if checklist.ok else (error.title if error else "Failed"),
+                   step=error.step if error and not checklist.ok else None,
+                   elapsed_ms=checklist.elapsed_ms, **more)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> TestSummary:
+        data = data or {}
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 # Changing any of these invalidates the last test result.
@@ -63,14 +100,19 @@ class Connection(Timestamps, db.Model):
     last_tested_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL")
     )
-    # The last test's checklist and verdict, as the test job wrote it.
-    last_test: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The verdict's summary (a TestSummary); the checklist is on the test's job.
+    test_summary: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The running test's job, or the job of the test behind the verdict.
     test_job_id: Mapped[str | None] = mapped_column(String(36))
 
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     last_tested_by: Mapped[User | None] = relationship(foreign_keys=[last_tested_by_id])
+
+    @property
+    def summary(self) -> TestSummary:
+        return TestSummary.from_json(self.test_summary)
 
     @property
     def host(self) -> str:
