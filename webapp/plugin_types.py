@@ -270,6 +270,9 @@ class ProviderTemplate:
     # (scheme and host of the Base URL) are filled in. Empty: the client's own default.
     default_auth_url: str = ""
     auth_url_required: bool = False  # the provider issues the token URL per school
+    # The id of the source plugin that reads this provider's connections (and tests them);
+    # empty: the first registered source that uses saved connections.
+    source: str = ""
 
     def prefill(self, app_url: str) -> dict[str, str]:
         """Return the form values this template pre-fills, placeholders resolved."""

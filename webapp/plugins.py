@@ -17,8 +17,6 @@ BUILTIN_PLUGINS = (
     "sdm_plugins.source_test_data",
     "sdm_plugins.output_oneroster_csv",
 )
-# The source whose check is a saved connection's Test Connection, by plugin id.
-CONNECTION_SOURCE = "source-oneroster"
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
@@ -55,13 +53,14 @@ class Registry:
         self.outputs: dict[str, type] = {}
         # The host's own provider templates first; a plugin may not reuse their ids.
         self.providers: dict[str, Any] = {t.id: t for t in BUILTIN_TEMPLATES}
-        for batch in manager.hook.sdm_source_plugins():
+        # pluggy answers the last registered plugin first: reversed, built-ins come first.
+        for batch in reversed(manager.hook.sdm_source_plugins()):
             for cls in batch:
                 self._add(self.sources, cls.id, cls, "source plugin")
-        for batch in manager.hook.sdm_output_plugins():
+        for batch in reversed(manager.hook.sdm_output_plugins()):
             for cls in batch:
                 self._add(self.outputs, cls.id, cls, "output plugin")
-        for batch in manager.hook.sdm_provider_templates():
+        for batch in reversed(manager.hook.sdm_provider_templates()):
             for template in batch:
                 self._add(self.providers, template.id, template, "provider template")
 
@@ -77,9 +76,17 @@ class Registry:
     def output(self, plugin_id: str) -> type:
         return self.outputs[plugin_id]
 
-    def connection_source(self) -> type:
-        """Return the source that reads saved connections: it runs their connection test."""
-        return self.sources[CONNECTION_SOURCE]
+    def connection_source(self, provider: str | None = None) -> type:
+        """Return the source that reads a provider's connections: it runs their test.
+
+        A provider template names its source; one that names none (the host's own templates)
+        is read by the first registered source that uses saved connections.
+        """
+        template = self.providers.get(provider or "")
+        named = getattr(template, "source", "")
+        if named:
+            return self.sources[named]
+        return next(cls for cls in self.sources.values() if cls.uses_connection)
 
 
 def make_manager(builtins: tuple[str, ...] = BUILTIN_PLUGINS,

@@ -114,3 +114,52 @@ def test_a_failed_step_shows_its_reason_and_ends_the_polling(ada):
     assert 'data-status="failed"' in html
     assert "Authentication Failed: The example server refused the account." in html
     assert "Ask the example SIS to unlock the account." in html
+
+
+def saved_connection(app, people, provider: str, client_id: str) -> int:
+    """Save a connection of a provider straight into the database; return its id."""
+    from webapp import crypto
+    from webapp.extensions import db
+    from webapp.models import Connection
+    from webapp.models.common import utcnow
+
+    with app.app_context():
+        connection = Connection(organization_id=people.org_id("Springfield District"),
+                                name="Example", provider=provider,
+                                base_url="https://example.invalid/api", client_id=client_id,
+                                client_secret_encrypted=crypto.encrypt("s3cret"),
+                                secret_set_at=utcnow())
+        db.session.add(connection)
+        db.session.commit()
+        return connection.id
+
+
+def test_a_connection_of_its_provider_is_tested_by_its_own_source(app, ada, people):
+    connection_id = saved_connection(app, people, "example-sis", "demo")
+    ExampleSource.gate.clear()
+    started = hx(ada, "post", f"/connections/{connection_id}/test")
+    assert started.status_code == 200 and "Reach the example server" in started.text
+    url = f"/connections/{connection_id}/test"
+
+    def half_done():
+        html = hx(ada, "get", url).get_data(as_text=True)
+        return states(html) == {"reach": "ok", "sign-in": "running"} and html
+
+    html = wait_for(half_done, "the connection test to reach its second step")
+    assert "example.invalid answered" in html and 'hx-trigger="every 1s"' in html
+
+    ExampleSource.gate.set()
+    final = wait_for(lambda: (r := hx(ada, "get", url)).status_code == 286 and r,
+                     "the connection test to end")
+    html = final.get_data(as_text=True)
+    assert states(html) == {"reach": "ok", "sign-in": "ok", "collections": "ok"}
+    assert ">Success</span>" in html and "1 orgs, 3 users" in html
+
+
+def test_connections_of_the_host_s_own_providers_stay_with_the_built_in_source(app):
+    from tests.plugins.example_source.source import ExampleConnectedSource
+
+    registry = app.extensions["sdm.plugins"]
+    assert registry.connection_source("example-sis") is ExampleConnectedSource
+    for provider in ("custom", "sandbox", None):
+        assert registry.connection_source(provider).id == "source-oneroster"

@@ -67,10 +67,10 @@ def _budget() -> float:
     return float(current_app.config["TEST_BUDGET_S"])
 
 
-def _pending() -> dict[str, Any]:
+def _pending(provider: str | None) -> dict[str, Any]:
     """Return the checklist of a test that has not started: every step pending."""
     steps = tuple(CheckStep(step_id, label)
-                  for step_id, label in registry().connection_source().check_steps)
+                  for step_id, label in registry().connection_source(provider).check_steps)
     return Checklist(steps=steps, elapsed_ms=0).to_json()
 
 
@@ -102,7 +102,7 @@ def start_test(connection: Connection, *, user_id: int | None,
     job = runner.create(KIND, organization_id=connection.organization_id, subject=connection,
                         created_by_id=user_id, budget_s=_budget(), started_by=started_by,
                         previous=_verdict_of(connection), scheduled=scheduled)
-    job.progress = _pending()
+    job.progress = _pending(connection.provider)
     claimed = db.session.execute(
         update(Connection)
         .where(Connection.id == connection.id, Connection.status != Status.TESTING)
@@ -207,8 +207,8 @@ def run_connection_test(ctx: jobs.JobContext) -> dict[str, Any]:
     try:
         config = SourceConfig(connection=_details(ctx, connection_id, budget),
                               organization_id=ctx.organization_id, budget_s=budget)
-        checklist = registry().connection_source().check(
-            config, lambda sheet: ctx.report(sheet.to_json()), ctx)
+        source = registry().connection_source(_provider(ctx, connection_id))
+        checklist = source.check(config, lambda sheet: ctx.report(sheet.to_json()), ctx)
     except SourceError as error:
         checklist = _failure(ErrorInfo.from_json(error.to_dict()))
     except SourceUnavailable as error:
@@ -226,6 +226,14 @@ def run_connection_test(ctx: jobs.JobContext) -> dict[str, Any]:
         db.session.rollback()
         _finish(ctx, connection_id, checklist or _failure(_interrupted_error()))
     return checklist.to_json()
+
+
+def _provider(ctx: jobs.JobContext, connection_id: int | None) -> str | None:
+    """Return the provider template of the tested connection, or of the tested values."""
+    if connection_id is None:
+        return ctx.params["values"].get("provider")
+    connection = db.session.get(Connection, connection_id)
+    return connection.provider if connection is not None else None
 
 
 def _details(ctx: jobs.JobContext, connection_id: int | None,

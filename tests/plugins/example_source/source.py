@@ -29,6 +29,7 @@ from webapp.plugin_api import (
     Field,
     PreflightReport,
     ProgressCallback,
+    ProviderTemplate,
     Record,
     Report,
     Sample,
@@ -75,7 +76,7 @@ class ExampleSource(SourcePlugin):
         steps[1] = CheckStep("sign-in", steps[1].label, RUNNING)
         snapshot()
         cls.gate.wait(GATE_WAIT_S)
-        if config.options.get("account") == "locked":
+        if cls.account(config) == "locked":
             error = ErrorInfo(ErrorCategory.AUTHENTICATION.value, "Authentication Failed",
                               "The example server refused the account.",
                               advice=("Ask the example SIS to unlock the account.",),
@@ -88,6 +89,11 @@ class ExampleSource(SourcePlugin):
         counts = ", ".join(f"{len(ROSTER[e])} {e}" for e in cls.entities)
         steps[2] = CheckStep("collections", steps[2].label, OK, counts, elapsed_ms=1)
         return snapshot(SUCCESS)
+
+    @staticmethod
+    def account(config: SourceConfig) -> str:
+        """Return the account signed in to: the node's, or the saved connection's Client ID."""
+        return config.options.get("account") or getattr(config.connection, "client_id", "")
 
     @classmethod
     def preflight(cls, config: SourceConfig, report: Report,
@@ -112,3 +118,18 @@ class ExampleSource(SourcePlugin):
             results[entity] = EntityResult(entity, True, len(ROSTER[entity]), pages=1,
                                            duplicates=0, elapsed_s=0.0)
         return FetchResult(results)
+
+
+class ExampleConnectedSource(ExampleSource):
+    """Read the example SIS through a saved connection: its Client ID is the account."""
+
+    id = "source-example-connected"
+    name = "Example SIS (saved connection)"
+    uses_connection = True
+    fields = (Field("connection_id", "Connection", "connection", required=True),)
+
+
+PROVIDER = ProviderTemplate(id="example-sis", name="Example SIS",
+                            description="A SIS whose connections the example plugin tests.",
+                            base_url="https://example.invalid/api",
+                            source=ExampleConnectedSource.id)
