@@ -3,11 +3,9 @@ nothing (no INSERT, UPDATE or DELETE, no commit); the sweep writes the verdict."
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy import event
-
+from tests.fixtures.writes import writes_recorded
 from tests.runs.conftest import ada, app_config, flows, graph, source  # noqa: F401, F811
 from tests.runs.test_delete import start
 from webapp import crypto, jobs
@@ -24,29 +22,6 @@ from webapp.models import (
 from webapp.models.common import utcnow
 
 HX = {"HX-Request": "true"}
-
-
-@contextmanager
-def writes_recorded(app):
-    """Record every writing statement and every commit made while the block runs."""
-    seen: list[str] = []
-    with app.app_context():
-        engine = db.engine
-
-    def statement(conn, cursor, sql, params, context, executemany):
-        if sql.lstrip().split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
-            seen.append(sql.split("\n", 1)[0])
-
-    def commit(conn):
-        seen.append("COMMIT")
-
-    event.listen(engine, "before_cursor_execute", statement)
-    event.listen(engine, "commit", commit)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", statement)
-        event.remove(engine, "commit", commit)
 
 
 def abandoned_run(app, ada, flows) -> int:  # noqa: F811 - fixtures

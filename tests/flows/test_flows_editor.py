@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from tests.flows.flowkit import draft_id
+
+
+def opened_panel(html: str) -> str:
+    """Return the id of the node whose panel the editor fragment opened."""
+    return re.search(r'id="panel-([^"]+)"', html)[1]
 
 
 def hx(client, verb: str, url: str, **kwargs):
@@ -31,7 +38,7 @@ def test_two_sources_merged_with_precedence(ada, store, connected):
         added = hx(ada, "post", f"/flows/editor/{draft}/sources",
                    data={"plugin": "source-connected"})
         html = added.get_data(as_text=True)
-        node_id = store.draft(draft).data["selected"]
+        node_id = opened_panel(html)
         assert 'class="connection-selector"' in html  # the wizard's selector, in the panel
         assert f'id="panel-{node_id}"' in html
         hx(ada, "post", f"/flows/editor/{draft}/nodes/{node_id}",
@@ -113,8 +120,9 @@ def test_validate_runs_the_preflight_of_every_source(ada, store, connected):
     bad = store.connection("Bad SIS", client_id="bad")
     draft = open_editor(ada)
     for connection_id in (good, bad):
-        hx(ada, "post", f"/flows/editor/{draft}/sources", data={"plugin": "source-connected"})
-        node_id = store.draft(draft).data["selected"]
+        added = hx(ada, "post", f"/flows/editor/{draft}/sources",
+                   data={"plugin": "source-connected"})
+        node_id = opened_panel(added.get_data(as_text=True))
         hx(ada, "post", f"/flows/editor/{draft}/nodes/{node_id}",
            data={"connection_id": str(connection_id), "entities": ["orgs"], "sync": "full"})
     # The editor never runs a pre-flight on its own.
@@ -157,8 +165,9 @@ def test_sources_nobody_named_are_named_by_their_connection(ada, store, connecte
     south = store.connection("South SIS")
     draft = open_editor(ada)
     for connection_id in (north, south):
-        hx(ada, "post", f"/flows/editor/{draft}/sources", data={"plugin": "source-connected"})
-        node_id = store.draft(draft).data["selected"]
+        added = hx(ada, "post", f"/flows/editor/{draft}/sources",
+                   data={"plugin": "source-connected"})
+        node_id = opened_panel(added.get_data(as_text=True))
         default = next(n for n in nodes(store, draft) if n["id"] == node_id)["label"]
         hx(ada, "post", f"/flows/editor/{draft}/nodes/{node_id}",
            data={"label": default, "connection_id": str(connection_id)})

@@ -166,7 +166,7 @@ def test_back_returns_to_the_previous_step_with_answers_kept(ada, store, connect
     html = back.get_data(as_text=True)
     assert "<html" not in html and 'data-step="configure"' in html
     assert re.search(rf'<option[^>]* value="{good}"[^>]*\bselected', html)
-    assert store.draft(draft).step == "configure"
+    assert store.draft(draft).step == "options"  # a GET writes nothing; answers move it
 
 
 def test_options_store_collections_sync_and_schools(ada, store):

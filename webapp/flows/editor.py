@@ -11,39 +11,34 @@ from webapp.flows.services import LABEL_MAX, save_flow, source_label
 from webapp.models import Flow, FlowDraft, FlowMode
 
 
-def selected(draft: FlowDraft) -> dict[str, Any] | None:
-    """Return the node whose panel is open."""
-    node_id = draft.data.get("selected")
+def selected(draft: FlowDraft, node_id: str | None) -> dict[str, Any] | None:
+    """Return the node whose panel is open (named by the request, never stored)."""
     return g.node(drafts.graph_of(draft), node_id) if node_id else None
 
 
-def select(draft: FlowDraft, node_id: str | None) -> None:
-    if draft.data.get("selected") != node_id:
-        drafts.update(draft, selected=node_id)
-
-
-def add_source(draft: FlowDraft, plugin_id: str) -> str | None:
-    """Add a source node and open its panel; return an error message instead."""
+def add_source(draft: FlowDraft, plugin_id: str) -> tuple[str | None, str | None]:
+    """Add a source node; return its id (its panel opens), or an error message instead."""
     cls = plugins.registry().sources.get(plugin_id)
     if cls is None:
-        return "Choose one of the source plugins listed."
+        return None, "Choose one of the source plugins listed."
     graph = drafts.graph_of(draft)
     if len(g.sources(graph)) >= g.MAX_SOURCES:
-        return f"A flow can have at most {g.MAX_SOURCES} sources."
+        return None, f"A flow can have at most {g.MAX_SOURCES} sources."
     graph, node_id = g.add_source(graph, plugin_id, cls.name, cls.defaults())
-    drafts.update(draft, graph=graph, selected=node_id)
-    return None
+    drafts.update(draft, graph=graph)
+    return node_id, None
 
 
-def add_merge(draft: FlowDraft) -> None:
-    drafts.update(draft, graph=g.add_merge(drafts.graph_of(draft)), selected=g.MERGE_ID)
+def add_merge(draft: FlowDraft) -> str:
+    """Add the merge node; return its id (its panel opens)."""
+    drafts.update(draft, graph=g.add_merge(drafts.graph_of(draft)))
+    return g.MERGE_ID
 
 
 def remove(draft: FlowDraft, node_id: str) -> None:
     """Remove a node; its panel closes."""
     runs = {k: v for k, v in (draft.data.get("preflight") or {}).items() if k != node_id}
-    drafts.update(draft, graph=g.remove_node(drafts.graph_of(draft), node_id), preflight=runs,
-                  selected=None)
+    drafts.update(draft, graph=g.remove_node(drafts.graph_of(draft), node_id), preflight=runs)
 
 
 def configure(draft: FlowDraft, node: dict[str, Any], form: Any) -> dict[str, str]:
@@ -77,8 +72,7 @@ def _configure_source(draft: FlowDraft, node: dict[str, Any], form: Any) -> dict
 def move(draft: FlowDraft, node_id: str, direction: str) -> None:
     """Move a source up or down the merge precedence."""
     step = -1 if direction == "up" else 1
-    drafts.update(draft, graph=g.move_in_precedence(drafts.graph_of(draft), node_id, step),
-                  selected=g.MERGE_ID)
+    drafts.update(draft, graph=g.move_in_precedence(drafts.graph_of(draft), node_id, step))
 
 
 def validate(draft: FlowDraft) -> None:

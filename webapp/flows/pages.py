@@ -112,7 +112,10 @@ def source_form_context(draft: FlowDraft, node: Mapping[str, Any], *,
     connection_id = (node.get("config") or {}).get(g.CONNECTION_KEY)
     cls = plugins.registry().sources.get(node.get("plugin", ""))
     check = preflight.view(draft, node)
-    schools, note = known_schools(draft, node, check.passed) if with_schools else ([], "")
+    schools, note = [], ""
+    if with_schools:
+        schools, note = (list(check.schools), check.schools_note) if check.passed else (
+            [], "Once the pre-flight passes, the source's schools are listed here.")
     return {
         "node": node,
         "plugin": cls,
@@ -149,22 +152,6 @@ def own_settings(cls: type | None) -> OwnSettings | None:
                        cls.form_template)
 
 
-def known_schools(draft: FlowDraft, node: Mapping[str, Any], reachable: bool
-                  ) -> tuple[list[tuple[str, str]], str]:
-    """Return the schools a source offers for the filter, read once per source setting."""
-    if not reachable:
-        return [], "Once the pre-flight passes, the source's schools are listed here."
-    key = preflight.fingerprint(node)
-    cached = (draft.data.get("schools") or {}).get(node["id"])
-    if cached and cached.get("key") == key:
-        return [tuple(s) for s in cached["list"]], cached.get("note", "")
-    schools, note = services.list_schools(node, draft.organization_id)
-    stored = dict(draft.data.get("schools") or {})
-    stored[node["id"]] = {"key": key, "list": schools, "note": note}
-    drafts.update(draft, schools=stored)
-    return schools, note
-
-
 def preflight_context(draft: FlowDraft, node_id: str) -> dict[str, Any]:
     """Return the pre-flight fragment's context for one node of a draft."""
     node = g.node(drafts.graph_of(draft), node_id)
@@ -175,15 +162,15 @@ def preflight_context(draft: FlowDraft, node_id: str) -> dict[str, Any]:
             "wizard_next": wizard_mode, "previous": "source" if wizard_mode else None}
 
 
-def editor_context(draft: FlowDraft, errors: Mapping[str, str] | None = None
-                   ) -> dict[str, Any]:
+def editor_context(draft: FlowDraft, errors: Mapping[str, str] | None = None,
+                   selected: str | None = None) -> dict[str, Any]:
     """Return what the advanced editor shows: the picture, the problems, the open panel."""
     graph = drafts.graph_of(draft)
     connections = services.org_connections()
     checked = bool(draft.data.get("checked"))
     problems = services.check_graph(graph, connections)
     states = editor.preflights(draft)
-    node = editor.selected(draft)
+    node = editor.selected(draft, selected)
     context: dict[str, Any] = {
         "draft": draft, "graph": graph, "picture": g.layout(graph), "states": states,
         "views": services.describe(graph, connections, problems if checked else None),

@@ -17,6 +17,7 @@ from webapp.connections.checklists import TestView
 from webapp.extensions import db
 from webapp.flows import drafts
 from webapp.flows import graph as g
+from webapp.flows import services as flows_services
 from webapp.models import Connection, FlowDraft, Job
 from webapp.plugin_api import (
     ENTITY_LABELS,
@@ -44,6 +45,8 @@ class PreflightView:
     report: PreflightReport | None = None  # once it ended
     checklist: TestView | None = None  # the connection test's checklist of this pre-flight
     stale: bool = False  # the node changed since this pre-flight ran
+    schools: tuple[tuple[str, str], ...] = ()  # (sourcedId, name) the source offers
+    schools_note: str = ""  # why the list is short or missing
 
     @property
     def errors(self) -> tuple[str, ...]:
@@ -135,7 +138,10 @@ def view(draft: FlowDraft, node: Mapping[str, Any]) -> PreflightView:
     if sheet.running:
         return PreflightView(node["id"], RUNNING, checklist=sheet, stale=stale)
     report = checklists.preflight_report(job)
-    return PreflightView(node["id"], PASSED if report.ok else FAILED, report, sheet, stale)
+    result = job.result or {}
+    return PreflightView(node["id"], PASSED if report.ok else FAILED, report, sheet, stale,
+                         tuple(tuple(s) for s in result.get("schools") or ()),
+                         result.get("schools_note") or "")
 
 
 def passed(draft: FlowDraft, node: Mapping[str, Any]) -> bool:
@@ -144,7 +150,10 @@ def passed(draft: FlowDraft, node: Mapping[str, Any]) -> bool:
 
 @jobs.handler(KIND)
 def run_preflight(ctx: jobs.JobContext) -> dict[str, Any]:
-    """Run a source plugin's pre-flight through the contract, its checklist live on the job."""
+    """Run a source plugin's pre-flight through the contract, its checklist live on the job.
+
+    A pre-flight that passed also lists the schools the source offers, for the school filter.
+    """
     cls = plugins.registry().source(ctx.params["plugin"])
     budget = float(current_app.config["TEST_BUDGET_S"])
     try:
@@ -155,7 +164,11 @@ def run_preflight(ctx: jobs.JobContext) -> dict[str, Any]:
         result = cls.preflight(config, lambda sheet: ctx.report(sheet.to_json()), ctx)
     except (SourceError, SourceUnavailable) as error:
         result = _failed(error.title, error.message, tuple(getattr(error, "advice", ())))
-    return result.to_json()
+    if not result.ok:
+        return result.to_json()
+    node = {"plugin": ctx.params["plugin"], "config": ctx.params["config"]}
+    schools, note = flows_services.list_schools(node, ctx.organization_id, ctx.created_by_id)
+    return {**result.to_json(), "schools": [list(s) for s in schools], "schools_note": note}
 
 
 def _failed(title: str, message: str, advice: tuple[str, ...]) -> PreflightReport:

@@ -92,8 +92,7 @@ def wizard_step(draft_id: int, step: str):
     if not wizard.reachable(draft, step):
         return redirect(url_for(".wizard_step", draft_id=draft.id,
                                 step=wizard.first_open(draft)))
-    wizard.visit(draft, step)
-    return _wizard(draft, step)
+    return _wizard(draft, step)  # a GET only reads: the step is remembered by the answers
 
 
 def _wizard(draft, step: str, *, errors: dict | None = None, status: int = 200,
@@ -194,23 +193,23 @@ def start_editor():
     return _go(".editor", draft_id=draft.id)
 
 
-def _editor(draft, *, errors: dict | None = None, status: int = 200):
-    """Render the editor: the #editor fragment for htmx, else the whole page."""
-    context = pages.editor_context(draft, errors)
+def _editor(draft, selected: str | None = None, *, errors: dict | None = None,
+            status: int = 200):
+    """Render the editor with a node's panel open: the #editor fragment for htmx, else the page."""
+    context = pages.editor_context(draft, errors, selected)
     template = "flows/_editor.html" if request.htmx else "flows/editor.html"
     return render_template(template, **context), status
 
 
 @bp.get("/editor/<int:draft_id>")
 def editor(draft_id: int):
-    draft = drafts.get_or_404(draft_id, FlowMode.ADVANCED)
-    panel.select(draft, None)
-    return _editor(draft)
+    return _editor(drafts.get_or_404(draft_id, FlowMode.ADVANCED))
 
 
 @bp.get("/editor/<int:draft_id>/graph")
 def editor_graph(draft_id: int):
-    context = pages.editor_context(drafts.get_or_404(draft_id, FlowMode.ADVANCED))
+    context = pages.editor_context(drafts.get_or_404(draft_id, FlowMode.ADVANCED),
+                                   selected=request.args.get("selected"))
     # The banner above the picture follows the pre-flights too, out of band.
     return poll_answer(render_template("flows/editor/_graph.html", **context)
                        + render_template("flows/editor/_status.html", oob=True, **context),
@@ -222,8 +221,7 @@ def editor_node(draft_id: int, node_id: str):
     draft = drafts.get_or_404(draft_id, FlowMode.ADVANCED)
     if g.node(drafts.graph_of(draft), node_id) is None:
         abort(404)
-    panel.select(draft, node_id)
-    return _editor(draft)
+    return _editor(draft, node_id)
 
 
 def _node_or_404(draft, node_id: str) -> dict:
@@ -240,8 +238,7 @@ def _node_or_404(draft, node_id: str) -> dict:
 def editor_update_node(draft_id: int, node_id: str):
     draft = drafts.get_or_404(draft_id, FlowMode.ADVANCED)
     errors = panel.configure(draft, _node_or_404(draft, node_id), request.form)
-    panel.select(draft, node_id)
-    return _editor(draft, errors=errors, status=422 if errors else 200)
+    return _editor(draft, node_id, errors=errors, status=422 if errors else 200)
 
 
 @bp.post("/editor/<int:draft_id>/nodes/<node_id>/delete")
@@ -255,30 +252,29 @@ def editor_remove_node(draft_id: int, node_id: str):
 @bp.post("/editor/<int:draft_id>/sources")
 def editor_add_source(draft_id: int):
     draft = drafts.get_or_404(draft_id, FlowMode.ADVANCED)
-    error = panel.add_source(draft, request.form.get("plugin", ""))
-    return _editor(draft, errors={"plugin": error} if error else None,
+    node_id, error = panel.add_source(draft, request.form.get("plugin", ""))
+    return _editor(draft, node_id, errors={"plugin": error} if error else None,
                    status=422 if error else 200)
 
 
 @bp.post("/editor/<int:draft_id>/merge")
 def editor_add_merge(draft_id: int):
     draft = drafts.get_or_404(draft_id, FlowMode.ADVANCED)
-    panel.add_merge(draft)
-    return _editor(draft)
+    return _editor(draft, panel.add_merge(draft))
 
 
 @bp.post("/editor/<int:draft_id>/precedence")
 def editor_move(draft_id: int):
     draft = drafts.get_or_404(draft_id, FlowMode.ADVANCED)
     panel.move(draft, request.form.get("node", ""), request.form.get("direction", ""))
-    return _editor(draft)
+    return _editor(draft, g.MERGE_ID)
 
 
 @bp.post("/editor/<int:draft_id>/validate")
 def editor_validate(draft_id: int):
     draft = drafts.get_or_404(draft_id, FlowMode.ADVANCED)
     panel.validate(draft)
-    return _editor(draft)
+    return _editor(draft, request.form.get("selected"))
 
 
 @bp.post("/editor/<int:draft_id>/save")
@@ -287,8 +283,8 @@ def editor_save(draft_id: int):
     try:
         flow = panel.save(draft, request.form.get("name", ""))
     except FlowInvalid as exc:
-        return _editor(draft, errors={"name": exc.name_error} if exc.name_error else {},
-                       status=422)
+        return _editor(draft, request.form.get("selected"),
+                       errors={"name": exc.name_error} if exc.name_error else {}, status=422)
     flash(f"Flow “{flow.name}” saved.", "success")
     return _go(".show", flow_id=flow.id)
 

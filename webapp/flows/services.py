@@ -142,7 +142,7 @@ def flows_using_connection(connection: Connection) -> list[Flow]:
 SCHOOL_SAMPLE = 500
 
 
-def list_schools(node: Mapping[str, Any], organization_id: int
+def list_schools(node: Mapping[str, Any], organization_id: int, actor_id: int | None = None
                  ) -> tuple[list[tuple[str, str]], str]:
     """Read the schools a source offers (a small read of its orgs), with a note for people."""
     cls = plugins.registry().sources.get(node.get("plugin", ""))
@@ -154,7 +154,7 @@ def list_schools(node: Mapping[str, Any], organization_id: int
         source = open_source(cls, config, organization_id=organization_id,
                              reason="flow preview",
                              time_budget=current_app.config["TEST_BUDGET_S"],
-                             actor_id=getattr(current_user, "id", None))
+                             actor_id=actor_id)
         sample = source.sample(["orgs"], SCHOOL_SAMPLE).get("orgs")
     except Exception as exc:  # any failure leaves the free-text filter, with the reason
         reason = getattr(exc, "message", None) or "the source could not be read"
