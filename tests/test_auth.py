@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.fixtures.accounts import PASSWORD, active_org
-from tests.fixtures.mailbox import mailbox
+from tests.fixtures.mailbox import confirmation_path, mailbox
 from webapp.extensions import db
 from webapp.models import Membership, Organization, Role, User
 
@@ -160,3 +160,22 @@ def test_in_demo_mode_the_sign_in_page_names_the_demo_account(app, client):
     page = client.get("/login").get_data(as_text=True)
     assert "<code>admin@example.com</code>" in page and "Demo mode" in page
     assert app.config["DEMO_PASSWORD"] not in page  # the password stays in the terminal
+
+
+def test_a_link_whose_account_was_set_up_meanwhile_says_so_and_makes_nothing(
+        app, client, auth, monkeypatch):
+    data = {"name": "Ada Admin", "email": "ada@example.com", "password": PASSWORD,
+            "confirm": PASSWORD, "organization": "Springfield District"}
+    links = []
+    for _ in range(2):  # two sign-ups, two links, before either is opened
+        with mailbox() as box:
+            client.post("/signup", data=data)
+        links.append(confirmation_path(box))
+    assert client.post(links[0]).status_code == 303
+    auth.logout()
+    # The second link's look-up ran before the first set the account up: a race.
+    monkeypatch.setattr("webapp.auth.services.find_user", lambda email: None)
+    response = client.post(links[1])
+    assert response.status_code == 303 and response.headers["Location"].endswith("/login")
+    assert "your account is set up" in client.get("/login").get_data(as_text=True)
+    assert len(_users(app)) == 1

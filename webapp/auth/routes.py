@@ -53,12 +53,9 @@ def finish_signup(token: str):
         return problem
     if pending.invite:
         return _finish_invited(pending)
-    try:
-        user, organization = services.create_account(
-            pending.name, pending.email, None, pending.organization,
-            password_hash=pending.password_hash)
-    except services.EmailTaken:
-        return _already_set_up()
+    user, organization = services.create_account(
+        pending.name, pending.email, None, pending.organization,
+        password_hash=pending.password_hash)
     start(user)
     flash(f"Welcome, {user.name}. You are the admin of {organization.name}.", "success")
     return redirect(url_for("main.index"), 303)
@@ -69,11 +66,8 @@ def _finish_invited(pending):
     found = orgs.find_invite(pending.invite)
     if found is None or found.email != pending.email:
         return render_template("auth/invite_invalid.html"), 404
-    try:
-        user = services.create_invited_account(pending.name, None, found,
-                                               password_hash=pending.password_hash)
-    except services.EmailTaken:
-        return _already_set_up()
+    user = services.create_invited_account(pending.name, None, found,
+                                           password_hash=pending.password_hash)
     start(user)
     orgs.switch(user, found.organization_id)
     flash(f"Welcome, {user.name}. You joined {found.organization.name}.", "success")
@@ -95,6 +89,12 @@ def _pending(token: str):
     if pending.invite and orgs.find_invite(pending.invite) is None:
         return None, (render_template("auth/invite_invalid.html"), 404)
     return pending, None
+
+
+@bp.errorhandler(services.EmailTaken)
+def email_taken(_error: services.EmailTaken):
+    """Answer a sign-up whose email got its account meanwhile: it was set up already."""
+    return _already_set_up()
 
 
 def _already_set_up():

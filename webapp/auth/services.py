@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from urllib.parse import urlsplit
 
@@ -87,16 +89,19 @@ def create_account(name: str, email: str, password: str | None, organization_nam
                    password_hash: str | None = None) -> tuple[User, Organization]:
     """Create an account with its own organization, which it administers (from a password,
     or from its hash when a sign-up link sets the account up)."""
-    user = new_user(name, email, password, password_hash=password_hash)
-    db.session.flush()
-    organization = orgs.add_organization(user, organization_name)
-    _commit_or_taken(email)
+    with _unless_taken(email):
+        user = new_user(name, email, password, password_hash=password_hash)
+        db.session.flush()
+        organization = orgs.add_organization(user, organization_name)
     return user, organization
 
 
-def _commit_or_taken(email: str) -> None:
-    """Commit; a unique-email clash from a concurrent sign-up becomes EmailTaken."""
+@contextmanager
+def _unless_taken(email: str) -> Iterator[None]:
+    """Make an account and commit it; a unique-email clash with a concurrent sign-up (at
+    flush or at commit) becomes EmailTaken, and nothing of the block is kept."""
     try:
+        yield
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -106,10 +111,10 @@ def _commit_or_taken(email: str) -> None:
 def create_invited_account(name: str, password: str | None, invite: Invite, *,
                            password_hash: str | None = None) -> User:
     """Create an account for an invite's email address and accept the invite with it."""
-    user = new_user(name, invite.email, password, password_hash=password_hash)
-    db.session.flush()
-    orgs.add_invited_member(invite, user)
-    _commit_or_taken(invite.email)
+    with _unless_taken(invite.email):
+        user = new_user(name, invite.email, password, password_hash=password_hash)
+        db.session.flush()
+        orgs.add_invited_member(invite, user)
     return user
 
 
