@@ -65,24 +65,24 @@ def run_check(settings: ClientSettings, *, budget: float = 30.0, report: Report 
               cancel: Any = None, client_factory: ClientFactory | None = None) -> dict[str, Any]:
     """Test a connection step by step and return the result (also the last thing reported)."""
     clock = Budget(budget)
-    sheet = Checklist(initial_steps(), report=report, secret=settings.client_secret,
+    checklist = Checklist(initial_steps(), report=report, secret=settings.client_secret,
                       cancel=cancel)
-    sheet.emit()
+    checklist.emit()
     pool = ThreadPoolExecutor(max_workers=len(ENTITIES), thread_name_prefix="sdm-check")
     client = None
     try:
         finding = analyse_base_url(settings.base_url, settings.version)
-        sheet.complete("base_url", finding.state, finding.summary, details=finding.details,
+        checklist.complete("base_url", finding.state, finding.summary, details=finding.details,
                        error=finding.error, elapsed_s=0.0)
-        if finding.blocking or not check_proxy(sheet, settings, clock, pool):
-            return sheet.finish(REQUIRED)
+        if finding.blocking or not check_proxy(checklist, settings, clock, pool):
+            return checklist.finish(REQUIRED)
         client = open_client(settings, clock, client_factory)
-        token = check_token(sheet, settings, client, clock, pool)
+        token = check_token(checklist, settings, client, clock, pool)
         if token is None:
-            return sheet.finish(REQUIRED)
-        probes = _check_collections(sheet, settings, client, clock, pool, finding.suggestion)
-        learn(sheet, settings, client, clock, pool, probes)
-        return sheet.finish(REQUIRED)
+            return checklist.finish(REQUIRED)
+        probes = _check_collections(checklist, settings, client, clock, pool, finding.suggestion)
+        learn(checklist, settings, client, clock, pool, probes)
+        return checklist.finish(REQUIRED)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         if client is not None:
@@ -96,14 +96,14 @@ def _close_quietly(client: Any) -> None:
         pass
 
 
-def check_proxy(sheet: Checklist, settings: ClientSettings, clock: Budget,
+def check_proxy(checklist: Checklist, settings: ClientSettings, clock: Budget,
                  pool: ThreadPoolExecutor) -> bool:
     """Check the egress: direct, or through the proxy of the connection's country."""
-    if sheet.stopped():
+    if checklist.stopped():
         return False
     country = (settings.proxy_country or "").upper()
     if not country:
-        sheet.complete("proxy", OK, "Direct connection",
+        checklist.complete("proxy", OK, "Direct connection",
                        details=["No proxy country is set: requests go straight to the SIS."],
                        elapsed_s=0.0)
         return True
@@ -114,24 +114,24 @@ def check_proxy(sheet: Checklist, settings: ClientSettings, clock: Budget,
             Category.PROXY,
             f"Proxy country {country} is set, but no proxy is configured for it "
             f"(SDM_PROXY_{country}). SDM never falls back to a direct connection.")
-        sheet.fail("proxy", error, elapsed_s=0.0)
+        checklist.fail("proxy", error, elapsed_s=0.0)
         return False
     host, port = _proxy_address(proxy_url)
     started = time.monotonic()
     try:
-        sheet.call_within(pool, clock, _tcp_connect, host, port,
+        checklist.call_within(pool, clock, _tcp_connect, host, port,
                           min(settings.connect_timeout, max(clock.remaining(), 0.1)))
     except OneRosterError as error:
-        sheet.fail("proxy", error, elapsed_s=time.monotonic() - started)
+        checklist.fail("proxy", error, elapsed_s=time.monotonic() - started)
         return False
     except OSError as exc:
         error = OneRosterError(
             Category.PROXY,
             f"The {country} proxy at {host}:{port} did not answer "
             f"({exc.strerror or exc.__class__.__name__}).")
-        sheet.fail("proxy", error, elapsed_s=time.monotonic() - started)
+        checklist.fail("proxy", error, elapsed_s=time.monotonic() - started)
         return False
-    sheet.complete("proxy", OK, f"{country} proxy answered · egress {host}:{port}",
+    checklist.complete("proxy", OK, f"{country} proxy answered · egress {host}:{port}",
                    details=[f"Every request of this test, the token included, leaves through "
                             f"the {country} proxy at {host}:{port}."],
                    elapsed_s=time.monotonic() - started)
@@ -149,27 +149,27 @@ def _tcp_connect(host: str, port: int, timeout: float) -> None:
         pass
 
 
-def check_token(sheet: Checklist, settings: ClientSettings, client: Any, clock: Budget,
+def check_token(checklist: Checklist, settings: ClientSettings, client: Any, clock: Budget,
                  pool: ThreadPoolExecutor) -> dict[str, Any] | None:
     """Obtain a token (when the auth method uses one); return what was learned, None on failure."""
-    if sheet.stopped():
+    if checklist.stopped():
         return None
     method = settings.auth_method
     if method == "bearer":
-        sheet.complete("token", OK, "Static bearer token: no token request",
+        checklist.complete("token", OK, "Static bearer token: no token request",
                        details=["The Client Secret is sent as the bearer token."],
                        elapsed_s=0.0)
         return {"kind": "bearer"}
     if method == "oauth1":
-        sheet.complete("token", OK,
+        checklist.complete("token", OK,
                        f"Requests signed with OAuth 1.0a ({settings.signature_method}): "
                        "no token needed", elapsed_s=0.0)
         return {"kind": "oauth1"}
     started = time.monotonic()
     try:
-        info = sheet.call_within(pool, clock, client.token)
+        info = checklist.call_within(pool, clock, client.token)
     except OneRosterError as error:
-        sheet.fail("token", error, elapsed_s=time.monotonic() - started)
+        checklist.fail("token", error, elapsed_s=time.monotonic() - started)
         return None
     elapsed = time.monotonic() - started
     expires_in = info.expires_at - time.time()
@@ -185,7 +185,7 @@ def check_token(sheet: Checklist, settings: ClientSettings, client: Any, clock: 
         if SCOPE_DEMOGRAPHICS not in granted:
             details.append(f"Not granted: {SCOPE_DEMOGRAPHICS} (a flow that reads "
                            "demographics will go without them).")
-    sheet.complete("token", OK, summary, details=details, elapsed_s=elapsed)
+    checklist.complete("token", OK, summary, details=details, elapsed_s=elapsed)
     return {"kind": "oauth2", "expires_in_s": round(expires_in),
             "scopes": list(info.scopes) if info.scopes is not None else None}
 
@@ -199,20 +199,20 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h".replace(".0 h", " h")
 
 
-def _check_collections(sheet: Checklist, settings: ClientSettings, client: Any, clock: Budget,
+def _check_collections(checklist: Checklist, settings: ClientSettings, client: Any, clock: Budget,
                        pool: ThreadPoolExecutor, suggestion: str | None) -> list[Probe]:
     """Read the first page of each collection in parallel; report each as it completes."""
-    if sheet.stopped():
+    if checklist.stopped():
         return []
     return probe_collections(
-        sheet, clock, pool, ENTITIES, suggestion,
+        checklist, clock, pool, ENTITIES, suggestion,
         probe=lambda entity: probe_collection(client, entity, settings.page_size,
                                               settings.version),
-        judge=lambda probe: _complete_collection(sheet, probe, settings.version),
+        judge=lambda probe: _complete_collection(checklist, probe, settings.version),
     )
 
 
-def probe_collections(sheet: Checklist, clock: Budget, pool: ThreadPoolExecutor,
+def probe_collections(checklist: Checklist, clock: Budget, pool: ThreadPoolExecutor,
                       entities: tuple[str, ...], suggestion: str | None, *,
                       probe: Callable[[str], Probe], judge: Callable[[Probe], None],
                       ) -> list[Probe]:
@@ -220,11 +220,11 @@ def probe_collections(sheet: Checklist, clock: Budget, pool: ThreadPoolExecutor,
     started = time.monotonic()
     futures: dict[Future, str] = {pool.submit(probe, entity): entity for entity in entities}
     for entity in entities:
-        sheet.start(entity)
-    sheet.emit()
+        checklist.start(entity)
+    checklist.emit()
     probes: list[Probe] = []
     pending = set(futures)
-    while pending and not sheet.stopped():
+    while pending and not checklist.stopped():
         done, pending = wait(pending, timeout=min(clock.remaining(), STOP_CHECK_S),
                              return_when=FIRST_COMPLETED)
         if not done:
@@ -236,40 +236,40 @@ def probe_collections(sheet: Checklist, clock: Budget, pool: ThreadPoolExecutor,
             try:
                 result = future.result()
             except OneRosterError as error:
-                sheet.fail(entity, collection_failure(error, entity, suggestion),
+                checklist.fail(entity, collection_failure(error, entity, suggestion),
                            elapsed_s=time.monotonic() - started, emit=False)
                 continue
             probes.append(result)
             judge(result)
-        sheet.emit()
+        checklist.emit()
     for future in pending:
         future.cancel()
         entity = futures[future]
-        if sheet.stopped():
-            sheet.skip(entity, "Not tried: the test was cancelled")
+        if checklist.stopped():
+            checklist.skip(entity, "Not tried: the test was cancelled")
         else:
-            sheet.fail(entity, clock.exceeded(entity), elapsed_s=time.monotonic() - started,
+            checklist.fail(entity, clock.exceeded(entity), elapsed_s=time.monotonic() - started,
                        emit=False)
     if pending:
-        sheet.emit()
+        checklist.emit()
     return sorted(probes, key=lambda p: ENTITIES.index(p.entity))
 
 
-def _complete_collection(sheet: Checklist, probe: Probe, version: str) -> None:
+def _complete_collection(checklist: Checklist, probe: Probe, version: str) -> None:
     summary = f"HTTP {probe.status} · {count_text(probe)} · {probe.elapsed_s * 1000:.0f} ms"
     if probe.sample_id is None:
-        sheet.complete(probe.entity, WARNING, summary,
+        checklist.complete(probe.entity, WARNING, summary,
                        details=["The collection is empty: there is no record to check."],
                        elapsed_s=probe.elapsed_s, emit=False)
         return
     if probe.missing:
-        sheet.complete(probe.entity, WARNING, summary, details=[
+        checklist.complete(probe.entity, WARNING, summary, details=[
             f"Sample record {probe.sample_id} lacks fields the OneRoster {version} "
             f"specification requires: {', '.join(probe.missing)}."],
             elapsed_s=probe.elapsed_s, emit=False)
         return
     fields = required_fields(probe.entity, version)
-    sheet.complete(probe.entity, OK, summary, details=[
+    checklist.complete(probe.entity, OK, summary, details=[
         f"Sample record {probe.sample_id} has the {len(fields)} required fields."],
         elapsed_s=probe.elapsed_s, emit=False)
 

@@ -55,21 +55,21 @@ def run_preflight(settings: ClientSettings, *, entities: Sequence[str] = ENTITIE
     """
     chosen = tuple(e for e in ENTITIES if e in set(entities)) or ENTITIES
     clock = Budget(budget)
-    sheet = Checklist(initial_steps(chosen), report=report, secret=settings.client_secret,
+    checklist = Checklist(initial_steps(chosen), report=report, secret=settings.client_secret,
                       cancel=cancel)
-    sheet.emit()
+    checklist.emit()
     pool = ThreadPoolExecutor(max_workers=len(chosen), thread_name_prefix="sdm-preflight")
     client = None
     try:
         finding = analyse_base_url(settings.base_url, settings.version)
-        sheet.complete("base_url", finding.state, finding.summary, details=finding.details,
+        checklist.complete("base_url", finding.state, finding.summary, details=finding.details,
                        error=finding.error, elapsed_s=0.0)
-        if not finding.blocking and check_proxy(sheet, settings, clock, pool):
+        if not finding.blocking and check_proxy(checklist, settings, clock, pool):
             client = open_client(settings, clock, client_factory)
-            if check_token(sheet, settings, client, clock, pool) is not None:
-                _sample_collections(sheet, settings, client, clock, pool, chosen,
+            if check_token(checklist, settings, client, clock, pool) is not None:
+                _sample_collections(checklist, settings, client, clock, pool, chosen,
                                     finding.suggestion, sample_size)
-        return _verdict(sheet, chosen)
+        return _verdict(checklist, chosen)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         if client is not None:
@@ -79,24 +79,24 @@ def run_preflight(settings: ClientSettings, *, entities: Sequence[str] = ENTITIE
                 pass
 
 
-def _sample_collections(sheet: Checklist, settings: ClientSettings, client: Any, clock: Budget,
+def _sample_collections(checklist: Checklist, settings: ClientSettings, client: Any, clock: Budget,
                         pool: ThreadPoolExecutor, chosen: tuple[str, ...],
                         suggestion: str | None, sample_size: int) -> None:
     probe_collections(
-        sheet, clock, pool, chosen, suggestion,
+        checklist, clock, pool, chosen, suggestion,
         probe=lambda entity: probe_collection(client, entity, sample_size, settings.version,
                                               True),
-        judge=lambda probe: _judge_sample(sheet, probe, settings.version),
+        judge=lambda probe: _judge_sample(checklist, probe, settings.version),
     )
 
 
-def _judge_sample(sheet: Checklist, probe: Probe, version: str) -> None:
+def _judge_sample(checklist: Checklist, probe: Probe, version: str) -> None:
     """Check every sampled record's fields: essential ones stop an import, others warn."""
     label = ENTITY_LABELS[probe.entity]
     summary = f"HTTP {probe.status} · {count_text(probe)} · {probe.elapsed_s * 1000:.0f} ms"
-    sheet.learned.setdefault("totals", {})[probe.entity] = probe.total
+    checklist.learned.setdefault("totals", {})[probe.entity] = probe.total
     if not probe.records:
-        sheet.complete(probe.entity, WARNING, summary,
+        checklist.complete(probe.entity, WARNING, summary,
                        details=[f"{label} is empty: the import would bring no {label.lower()}."],
                        elapsed_s=probe.elapsed_s, emit=False)
         return
@@ -116,18 +116,18 @@ def _judge_sample(sheet: Checklist, probe: Probe, version: str) -> None:
                  "entity": probe.entity, "status": probe.status, "server_message": None,
                  "url": None, "missing_scope": None, "step": label,
                  "missing_fields": sorted(blocking)}
-        sheet.complete(probe.entity, FAILED, f"{summary} · required fields missing",
+        checklist.complete(probe.entity, FAILED, f"{summary} · required fields missing",
                        details=[error["message"], *details[1:]], error=error,
                        elapsed_s=probe.elapsed_s, emit=False)
         return
     state = WARNING if other else OK
-    sheet.complete(probe.entity, state, summary, details=details, elapsed_s=probe.elapsed_s,
+    checklist.complete(probe.entity, state, summary, details=details, elapsed_s=probe.elapsed_s,
                    emit=False)
 
 
-def _verdict(sheet: Checklist, chosen: tuple[str, ...]) -> dict[str, Any]:
+def _verdict(checklist: Checklist, chosen: tuple[str, ...]) -> dict[str, Any]:
     """Finish the checklist and add the errors, warnings and totals a flow shows."""
-    result = sheet.finish(("token", *chosen))
+    result = checklist.finish(("token", *chosen))
     errors: list[str] = []
     warnings: list[str] = []
     for step in result["steps"]:
@@ -141,7 +141,8 @@ def _verdict(sheet: Checklist, chosen: tuple[str, ...]) -> dict[str, Any]:
         errors.append((result.get("error") or {}).get("message") or "The pre-flight failed.")
     result["errors"] = errors
     result["warnings"] = warnings
-    result["totals"] = {entity: sheet.learned.get("totals", {}).get(entity) for entity in chosen}
+    totals = checklist.learned.get("totals", {})
+    result["totals"] = {entity: totals.get(entity) for entity in chosen}
     result["ok"] = result["state"] == "success"
     return result
 

@@ -728,7 +728,7 @@ def test_the_list_learns_of_verdicts_reached_elsewhere(app, client, sis, connect
 
 
 def test_a_running_test_shows_the_step_it_waits_on_and_for_how_long(app):
-    from webapp.connections.checklists import TestView
+    from webapp.connections.views import TestView
 
     steps = (CheckStep("base_url", "Base URL", "ok", "Looks right"),
              CheckStep("proxy", "Proxy", "ok", "Direct"),

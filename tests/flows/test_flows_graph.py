@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.flows.flowkit import graph, source
 from webapp.flows import graph as g
+from webapp.flows.views import layout
 
 SOURCES = {"source-oneroster", "source-test-data"}
 OUTPUTS = {"output-oneroster-csv"}
@@ -76,7 +77,7 @@ def test_editing_keeps_precedence_in_step_with_sources():
 
 
 def test_layout_connects_sources_to_merge_to_output():
-    picture = g.layout(graph(source("source-1"), source("source-2")))
+    picture = layout(graph(source("source-1"), source("source-2")))
     assert [(e.start, e.end) for e in picture.edges] == [
         ("source-1", "merge"), ("source-2", "merge"), ("merge", "output")]
     merge = picture.box("merge")
@@ -85,7 +86,7 @@ def test_layout_connects_sources_to_merge_to_output():
 
 
 def test_layout_draws_no_edge_between_unmerged_sources_and_the_output():
-    picture = g.layout(graph(source("source-1"), source("source-2"), merge=False))
+    picture = layout(graph(source("source-1"), source("source-2"), merge=False))
     assert picture.edges == []
-    assert [(e.start, e.end) for e in g.layout(graph(source())).edges] == [
+    assert [(e.start, e.end) for e in layout(graph(source())).edges] == [
         ("source-1", "output")]

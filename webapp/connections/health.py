@@ -43,7 +43,7 @@ def record(connection: Connection, checklist: Checklist, *, scheduled: bool,
 def _tell_failing(connection: Connection, check: ConnectionCheck,
                   error: ErrorInfo | None) -> None:
     from webapp.notifications import delivery, events
-    from webapp.schedules import services as schedules
+    from webapp.schedules.timing import in_words
 
     details = [f"Connection: {connection.name} ({connection.host})",
                f"Problem: {error.title if error else 'The test failed'}"]
@@ -53,7 +53,7 @@ def _tell_failing(connection: Connection, check: ConnectionCheck,
     now = utcnow()
     for flow, schedule in scheduled_flows(connection):
         if schedule.next_run_at:
-            when = schedules.in_words(schedule.next_run_at, schedule.timezone, now)
+            when = in_words(schedule.next_run_at, schedule.timezone, now)
             details.append(f"“{flow.name}” runs {when}: fix the connection before then.")
     events.emit(EventKind.CONNECTION_FAILING, f"check:{check.id}", connection.organization_id,
                 f"Connection “{connection.name}” started failing its test",

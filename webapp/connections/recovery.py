@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy.orm.attributes import set_committed_value
 
 from webapp import audit, jobs
-from webapp.connections.checklists import INTERRUPTED_TITLE
 from webapp.connections.verdicts import KIND
+from webapp.connections.views import INTERRUPTED_TITLE
 from webapp.extensions import db
 from webapp.models import Connection, Job, JobStatus, Status, TestSummary
 from webapp.models.common import utcnow

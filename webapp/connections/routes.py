@@ -7,13 +7,13 @@ from flask_login import current_user
 from htmx_flask import request
 
 from webapp.connections import (
-    checklists,
     health,
     recovery,
     services,
     testing,
     validation,
     verdicts,
+    views,
 )
 from webapp.connections.forms import FIELDS, SECRET_FIELD, Embed, FormState, read, read_secret
 from webapp.htmx import poll_answer, retarget, trigger, unchanged
@@ -31,8 +31,8 @@ def add_template_globals(state) -> None:
                                        connection_signature=lambda connection:
                                        services.list_signature([connection]),
                                        connections_signature=services.list_signature)
-    state.app.jinja_env.globals.update(connection_test_view=checklists.connection_view,
-                                       form_test_view=checklists.form_view)
+    state.app.jinja_env.globals.update(connection_test_view=views.connection_view,
+                                       form_test_view=views.form_view)
 
 
 members_only(bp)
@@ -49,7 +49,7 @@ def _admin_connection(connection_id: int) -> Connection:
 def _render_form(page: str, state: FormState, *, connection: Connection | None = None,
                  embed: Embed | None = None, status: int = 200):
     """Render the connection form: the fragment for htmx, else the full page."""
-    context = services.form_context(state, connection=connection, embed=embed)
+    context = views.form_context(state, connection=connection, embed=embed)
     if request.htmx:
         return render_template("connections/_form.html", **context), status
     return render_template(page, **context), status
@@ -67,7 +67,7 @@ def index():
 
 @bp.get("/new")
 def new():
-    state = services.form_state(request.args, app_url=request.url_root)
+    state = views.form_state(request.args, app_url=request.url_root)
     return _render_form("connections/new.html", state, embed=Embed.from_request(request.args))
 
 
@@ -79,7 +79,7 @@ def create():
     template = services.provider_template(values["provider"])
     errors = validation.validate(values, secret=secret, template=template)
     if errors:
-        state = services.invalid_state(values, errors, template, secret_typed=bool(secret),
+        state = views.invalid_state(values, errors, template, secret_typed=bool(secret),
                                        kept_client_side=bool(request.htmx))
         return _render_form("connections/new.html", state, embed=embed, status=422)
     connection = services.create_connection(values, secret=secret, organization=current_org(),
@@ -123,9 +123,9 @@ def selector():
 @bp.get("/selector/news")
 def selector_news():
     """A selector's light poll: 204 while no connection changed, else its options again."""
-    selector_id = checklists.safe_region(request.args.get("selector"))
+    selector_id = views.safe_region(request.args.get("selector"))
     field = request.args.get("field") or "connection_id"
-    field = field if checklists.safe_region(field) == field else "connection_id"
+    field = field if views.safe_region(field) == field else "connection_id"
     connections = services.list_connections()
     if request.args.get("seen") == services.list_signature(connections):
         return "", 204
@@ -146,7 +146,7 @@ def show(connection_id: int):
 @bp.get("/<int:connection_id>/edit")
 def edit(connection_id: int):
     connection = _admin_connection(connection_id)
-    state = services.form_state(request.args, app_url=request.url_root, connection=connection)
+    state = views.form_state(request.args, app_url=request.url_root, connection=connection)
     return _render_form("connections/edit.html", state, connection=connection)
 
 
@@ -158,7 +158,7 @@ def update(connection_id: int):
     template = services.provider_template(values["provider"])
     errors = validation.validate(values, secret=secret, template=template, connection=connection)
     if errors:
-        state = services.invalid_state(values, errors, template, secret_typed=bool(secret),
+        state = views.invalid_state(values, errors, template, secret_typed=bool(secret),
                                        kept_client_side=bool(request.htmx))
         return _render_form("connections/edit.html", state, connection=connection, status=422)
     changed = services.update_connection(connection, values, secret=secret)
@@ -185,7 +185,7 @@ def delete(connection_id: int):
 
 # --- Test Connection: start, join, poll (see webapp/connections/testing.py) -------------
 
-def _poll_answer(template: str, view: checklists.TestView):
+def _poll_answer(template: str, view: views.TestView):
     """Answer a poll: unchanged, the fragment, or the final fragment that stops polling.
 
     An idle region of a saved connection polls too, slowly, to learn of verdicts reached
@@ -202,7 +202,7 @@ def start_test(connection_id: int):
     testing.start_test(connection, user_id=current_user.id, started_by=current_user.name)
     if not request.htmx:
         return redirect(url_for(".show", connection_id=connection.id), 303)
-    view = checklists.connection_view(connection)
+    view = views.connection_view(connection)
     return (render_template("connections/_test_status.html", view=view), 200,
             trigger(f"connection-{connection.id}-test"))
 
@@ -213,7 +213,7 @@ def test_status(connection_id: int):
     if not request.htmx:
         return redirect(url_for(".show", connection_id=connection.id))
     recovery.refresh(connection)
-    return _poll_answer("connections/_test_status.html", checklists.connection_view(connection))
+    return _poll_answer("connections/_test_status.html", views.connection_view(connection))
 
 
 @bp.post("/<int:connection_id>/test/cancel")
@@ -225,7 +225,7 @@ def cancel_test(connection_id: int):
             flash("No test of this connection is running.", "info")
         return redirect(url_for(".show", connection_id=connection.id), 303)
     return render_template("connections/_test_status.html",
-                           view=checklists.connection_view(connection))
+                           view=views.connection_view(connection))
 
 
 @bp.get("/<int:connection_id>/badge")
@@ -247,13 +247,13 @@ def test_badge(connection_id: int):
 @bp.get("/selected")
 def selected_test_status():
     field = request.args.get("field") or "connection_id"
-    value = request.args.get(field, "") if checklists.safe_region(field) == field else ""
+    value = request.args.get(field, "") if views.safe_region(field) == field else ""
     connection = get_or_404(Connection, id_value(value)) if id_value(value) else None
     if connection is not None:
         recovery.refresh(connection)
     selector = request.args.get("selector", "")
     return render_template("connections/_test_selected.html", connection=connection,
-                           selector=selector if checklists.safe_region(selector) == selector
+                           selector=selector if views.safe_region(selector) == selector
                            else "")
 
 
@@ -271,7 +271,7 @@ def test_edited_values(connection_id: int):
 
 def _test_values(editing: Connection | None):
     """Test the connection form's values without saving them."""
-    region = checklists.safe_region(request.args.get("region"))
+    region = views.safe_region(request.args.get("region"))
     values, secret = read(request.form), read_secret(request.form)
     template = services.provider_template(values["provider"])
     errors = validation.validate(values, secret=secret, connection=editing, check_name=False,
@@ -285,7 +285,7 @@ def _test_values(editing: Connection | None):
     # The form's messages from an earlier refusal no longer apply: the page clears them.
     embed = Embed.from_request(request.form)
     accepted = {"values-accepted": {"form": embed.form_id if embed else "connection-form"}}
-    return (render_template("connections/_test_status.html", view=checklists.job_view(job)),
+    return (render_template("connections/_test_status.html", view=views.job_view(job)),
             200, trigger(accepted))
 
 
@@ -296,11 +296,11 @@ def _untestable(values: dict, errors: dict, template, editing: Connection | None
     A typed new secret survives only where the form keeps it in the browser (a new
     connection's field is preserved across swaps; an edit's replacement field is not).
     """
-    state = services.invalid_state(values, errors, template, secret_typed=secret_typed,
+    state = views.invalid_state(values, errors, template, secret_typed=secret_typed,
                                    kept_client_side=bool(request.htmx) and editing is None)
-    view = checklists.invalid_view(errors, editing.id if editing else None, region)
+    view = views.invalid_view(errors, editing.id if editing else None, region)
     embed = Embed.from_request(request.form)
-    context = services.form_context(state, connection=editing, embed=embed)
+    context = views.form_context(state, connection=editing, embed=embed)
     if not request.htmx:
         page = "connections/edit.html" if editing else "connections/new.html"
         return render_template(page, **context, test_view=view), 422
@@ -322,9 +322,9 @@ def values_test_status(job_id: str):
     job = _job(job_id, testing.KIND)
     recovery.refresh_job(job)
     if not request.htmx:
-        view = checklists.job_view(job, with_button=False)
+        view = views.job_view(job, with_button=False)
         return render_template("connections/test_result.html", view=view)
-    return _poll_answer("connections/_test_status.html", checklists.job_view(job))
+    return _poll_answer("connections/_test_status.html", views.job_view(job))
 
 
 @bp.post("/tests/<job_id>/cancel")
@@ -336,6 +336,6 @@ def cancel_values_test(job_id: str):
     # The form's messages from an earlier refusal no longer apply: the page clears them.
     embed = Embed.from_request(request.form)
     accepted = {"values-accepted": {"form": embed.form_id if embed else "connection-form"}}
-    return (render_template("connections/_test_status.html", view=checklists.job_view(job)),
+    return (render_template("connections/_test_status.html", view=views.job_view(job)),
             200, trigger(accepted))
 

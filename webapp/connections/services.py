@@ -13,19 +13,10 @@ from sqlalchemy import func
 from webapp import audit, crypto
 from webapp.connections.egress import egress_policy
 from webapp.connections.forms import (
-    AUTH_METHODS,
     FIELDS,
-    PROXY_COUNTRIES,
-    SIGNATURE_METHODS,
-    VERSIONS,
-    FormState,
-    initial,
-    read,
-    switch_template,
 )
-from webapp.connections.providers import DEFAULT_PROVIDER, standard_scopes
+from webapp.connections.providers import DEFAULT_PROVIDER
 from webapp.extensions import db
-from webapp.inputs import without_control
 from webapp.models import Connection, Organization, Status, User
 from webapp.models.common import utcnow
 from webapp.models.connections import TESTED_FIELDS
@@ -38,8 +29,6 @@ from webapp.plugin_api import (
 )
 from webapp.plugins import registry
 from webapp.tenancy import scoped
-
-ECHO_MAX = 1000  # the longest typed value shown back after a refused submit
 
 # Changing any of these (or replacing the secret) makes the last test meaningless.
 RESETS_STATUS = frozenset(TESTED_FIELDS)
@@ -66,7 +55,7 @@ def provider_name(provider_id: str) -> str:
     return template.name if template else provider_id
 
 
-def _proxies() -> dict[str, str]:
+def proxies() -> dict[str, str]:
     """Map proxy countries to the forward proxies configured as SDM_PROXY_<COUNTRY>."""
     return {"EU": current_app.config["PROXY_EU"]} if current_app.config.get("PROXY_EU") else {}
 
@@ -117,7 +106,7 @@ def details_from_values(values: Mapping[str, Any], *, secret: str,
         scopes=tuple(scopes),
         version=values.get("oneroster_version") or "1.2",
         proxy_country=values.get("proxy_country") or None,
-        proxies=_proxies(),
+        proxies=proxies(),
         page_size=config["PAGE_SIZE"],
         max_in_flight=config["MAX_IN_FLIGHT"],
         time_budget=time_budget,
@@ -300,59 +289,6 @@ def delete_connection(connection: Connection) -> None:
                  name=connection.name, provider=connection.provider, host=connection.host)
     db.session.delete(connection)
     db.session.commit()
-
-
-def form_state(args: Mapping[str, str], *, app_url: str,
-               connection: Connection | None = None) -> FormState:
-    """Return the form to show: a template switch keeps typed values, else a fresh start."""
-    if "prefilled_from" in args:
-        values = read(args)
-        new = template_or_default(values["provider"])
-        if connection is not None and values["provider"] == connection.provider:
-            new_id = connection.provider  # keep a provider whose template is gone
-        else:
-            new_id = new.id
-        old = provider_template(args.get("prefilled_from"))
-        values = switch_template(values, old, new, app_url) | {"provider": new_id}
-        return FormState(values=values, template=new, replace_secret=args.get("replace") == "1")
-    if connection is not None:
-        return FormState(values=connection_values(connection),
-                         template=template_or_default(connection.provider))
-    template = template_or_default(args.get("provider"))
-    return FormState(values=initial(template, app_url), template=template)
-
-
-def invalid_state(values: dict[str, str], errors: dict[str, str],
-                  template: ProviderTemplate | None, *, secret_typed: bool,
-                  kept_client_side: bool) -> FormState:
-    """Return the form after a refused submit: typed values kept, the secret never echoed.
-
-    A value far over its limit comes back as its beginning only, never the whole of it.
-    """
-    values = {name: without_control(value)[:ECHO_MAX] for name, value in values.items()}
-    return FormState(values=values, template=template or template_or_default(None),
-                     errors=errors, secret_dropped=secret_typed and not kept_client_side,
-                     replace_secret=secret_typed or "client_secret" in errors)
-
-
-def form_context(state: FormState, *, connection: Connection | None,
-                 embed: Any = None) -> dict[str, Any]:
-    """Return what the form template needs besides the request."""
-    return {
-        "state": state,
-        "values": state.values,
-        "errors": state.errors,
-        "template": state.template,
-        "templates": provider_templates(),
-        "connection": connection,
-        "embed": embed,
-        "versions": VERSIONS,
-        "auth_methods": AUTH_METHODS,
-        "signature_methods": SIGNATURE_METHODS,
-        "standard_scopes": standard_scopes(state.values.get("oneroster_version") or "1.2"),
-        "proxy_countries": PROXY_COUNTRIES,
-        "proxies": _proxies(),
-    }
 
 
 def connection_event(connection: Connection) -> dict[str, Any]:

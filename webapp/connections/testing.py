@@ -22,7 +22,7 @@ from sqlalchemy import update
 
 from webapp import audit, crypto, jobs
 from webapp.connections import recovery, services, verdicts
-from webapp.connections.checklists import (
+from webapp.connections.views import (
     FORM_KEY,
     INTERRUPTED_TITLE,
     TestView,
@@ -208,7 +208,7 @@ def run_connection_test(ctx: jobs.JobContext) -> dict[str, Any]:
         config = SourceConfig(connection=_details(ctx, connection_id, budget),
                               organization_id=ctx.organization_id, budget_s=budget)
         source = registry().connection_source(_provider(ctx, connection_id))
-        checklist = source.check(config, lambda sheet: ctx.report(sheet.to_json()), ctx)
+        checklist = source.check(config, lambda snapshot: ctx.report(snapshot.to_json()), ctx)
     except SourceError as error:
         checklist = _failure(ErrorInfo.from_json(error.to_dict()))
     except SourceUnavailable as error:

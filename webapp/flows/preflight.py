@@ -12,8 +12,9 @@ from flask import current_app
 from flask_login import current_user
 
 from webapp import jobs, plugins, tenancy
-from webapp.connections import checklists, services
-from webapp.connections.checklists import TestView
+from webapp.connections import services
+from webapp.connections import views as connection_views
+from webapp.connections.views import TestView
 from webapp.extensions import db
 from webapp.flows import drafts
 from webapp.flows import graph as g
@@ -134,12 +135,12 @@ def view(draft: FlowDraft, node: Mapping[str, Any]) -> PreflightView:
     if job is None:
         return PreflightView(node.get("id", ""))
     stale = entry.get("key") != fingerprint(node)
-    sheet = checklists.preflight_view(job)
-    if sheet.running:
-        return PreflightView(node["id"], RUNNING, checklist=sheet, stale=stale)
-    report = checklists.preflight_report(job)
+    checklist = connection_views.preflight_view(job)
+    if checklist.running:
+        return PreflightView(node["id"], RUNNING, checklist=checklist, stale=stale)
+    report = connection_views.preflight_report(job)
     result = job.result or {}
-    return PreflightView(node["id"], PASSED if report.ok else FAILED, report, sheet, stale,
+    return PreflightView(node["id"], PASSED if report.ok else FAILED, report, checklist, stale,
                          tuple(tuple(s) for s in result.get("schools") or ()),
                          result.get("schools_note") or "")
 
@@ -161,7 +162,7 @@ def run_preflight(ctx: jobs.JobContext) -> dict[str, Any]:
                                         organization_id=ctx.organization_id,
                                         reason="pre-flight check", budget=budget,
                                         actor_id=ctx.created_by_id)
-        result = cls.preflight(config, lambda sheet: ctx.report(sheet.to_json()), ctx)
+        result = cls.preflight(config, lambda snapshot: ctx.report(snapshot.to_json()), ctx)
     except (SourceError, SourceUnavailable) as error:
         result = _failed(error.title, error.message, tuple(getattr(error, "advice", ())))
     if not result.ok:

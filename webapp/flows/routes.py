@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from htmx_flask import request
 
-from webapp.flows import drafts, pages, services, wizard
+from webapp.flows import drafts, services, views, wizard
 from webapp.flows import editor as panel
 from webapp.flows import graph as g
 from webapp.flows.services import FlowInvalid
@@ -36,14 +36,14 @@ def _go(endpoint: str, **values):
 
 @bp.get("/")
 def index():
-    return render_template("flows/index.html", rows=pages.flow_rows(),
+    return render_template("flows/index.html", rows=views.flow_rows(),
                            resumable=drafts.open_drafts())
 
 
 @bp.get("/<int:flow_id>")
 def show(flow_id: int):
     flow = get_or_404(Flow, flow_id)
-    return render_template("flows/show.html", **pages.flow_page(flow))
+    return render_template("flows/show.html", **views.flow_page(flow))
 
 
 @bp.post("/<int:flow_id>/edit")
@@ -51,7 +51,7 @@ def edit(flow_id: int):
     flow = get_or_404(Flow, flow_id)
     mode = request.form.get("mode", flow.mode)
     if mode not in tuple(FlowMode) or (mode == FlowMode.WIZARD
-                                       and not pages.fits_wizard(flow.graph)):
+                                       and not views.fits_wizard(flow.graph)):
         abort(400)
     if mode == FlowMode.WIZARD:
         return _go(".resume_wizard", draft_id=wizard.edit(flow).id)
@@ -98,7 +98,7 @@ def wizard_step(draft_id: int, step: str):
 def _wizard(draft, step: str, *, errors: dict | None = None, status: int = 200,
             push: bool = False):
     """Render a wizard step: the container fragment for htmx, else the whole page."""
-    context = pages.wizard_context(draft, step, errors or {})
+    context = views.wizard_context(draft, step, errors or {})
     template = "flows/_wizard.html" if request.htmx else "flows/wizard.html"
     headers = {}
     here = url_for(".wizard_step", draft_id=draft.id, step=step)
@@ -180,7 +180,7 @@ def discard_draft(draft_id: int):
 @bp.get("/drafts/<int:draft_id>/preflight/<node_id>")
 def preflight_status(draft_id: int, node_id: str):
     draft = drafts.get_or_404(draft_id)
-    context = pages.preflight_context(draft, node_id)
+    context = views.preflight_context(draft, node_id)
     return poll_answer(render_template("flows/_preflight.html", **context),
                        final=context["preflight"].terminal)
 
@@ -196,7 +196,7 @@ def start_editor():
 def _editor(draft, selected: str | None = None, *, errors: dict | None = None,
             status: int = 200):
     """Render the editor with a node's panel open: the #editor fragment for htmx, else the page."""
-    context = pages.editor_context(draft, errors, selected)
+    context = views.editor_context(draft, errors, selected)
     template = "flows/_editor.html" if request.htmx else "flows/editor.html"
     return render_template(template, **context), status
 
@@ -208,7 +208,7 @@ def editor(draft_id: int):
 
 @bp.get("/editor/<int:draft_id>/graph")
 def editor_graph(draft_id: int):
-    context = pages.editor_context(drafts.get_or_404(draft_id, FlowMode.ADVANCED),
+    context = views.editor_context(drafts.get_or_404(draft_id, FlowMode.ADVANCED),
                                    selected=request.args.get("selected"))
     # The banner above the picture follows the pre-flights too, out of band.
     return poll_answer(render_template("flows/editor/_graph.html", **context)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
@@ -166,67 +165,3 @@ def list_schools(node: Mapping[str, Any], organization_id: int, actor_id: int | 
     note = ("Only the first schools are listed; enter other sourcedIds below."
             if sample.more or (sample.total or 0) > SCHOOL_SAMPLE else "")
     return sorted(schools, key=lambda s: s[1].lower()), note
-
-
-# Describing nodes for people.
-
-@dataclass(frozen=True)
-class NodeView:
-    """What the picture and the summaries show about one node."""
-
-    id: str
-    kind: str
-    title: str
-    detail: str = ""
-    connection: Connection | None = None
-    connection_missing: bool = False
-    problems: tuple[str, ...] = ()
-
-
-def describe(graph: Mapping[str, Any], connections: Mapping[int, Connection],
-             problems: g.Problems | None = None) -> dict[str, NodeView]:
-    """Return a NodeView per node id: plugin names, connection and status, problems."""
-    registry = plugins.registry()
-    labels = {s["id"]: s.get("label") or s["id"] for s in g.sources(graph)}
-    views = {}
-    for node in g.nodes(graph):
-        node_id = node.get("id", "")
-        found = tuple(problems.of(node_id)) if problems else ()
-        if node.get("kind") == g.MERGE:
-            order = (node.get("config") or {}).get("precedence") or []
-            detail = f"{labels.get(order[0], order[0])} wins on duplicates" if order else ""
-            views[node_id] = NodeView(node_id, g.MERGE, "Merge", detail, problems=found)
-        else:
-            views[node_id] = _describe_node(node, registry, connections, found)
-    return views
-
-
-def _describe_node(node: Mapping[str, Any], registry: plugins.Registry,
-                   connections: Mapping[int, Connection],
-                   problems: tuple[str, ...]) -> NodeView:
-    kind = node.get("kind", "")
-    config = node.get("config") or {}
-    table = registry.sources if kind == g.SOURCE else registry.outputs
-    cls = table.get(node.get("plugin", ""))
-    title = getattr(cls, "name", None) or node.get("plugin") or "Unknown plugin"
-    if kind != g.SOURCE:
-        return NodeView(node["id"], kind, title, problems=problems)
-    label = node.get("label") or title
-    connection_id = config.get(g.CONNECTION_KEY)
-    if not getattr(cls, "uses_connection", False):
-        return NodeView(node["id"], kind, label, _options_text(config), problems=problems)
-    if connection_id in (None, ""):
-        return NodeView(node["id"], kind, label, "No connection chosen", problems=problems)
-    connection = connections.get(connection_id)
-    if connection is None:
-        return NodeView(node["id"], kind, label, "Connection missing",
-                        connection_missing=True, problems=problems)
-    # A source named after its connection says which plugin reads it instead.
-    detail = connection.name if label != connection.name else title
-    return NodeView(node["id"], kind, label, detail, connection=connection, problems=problems)
-
-
-def _options_text(config: Mapping[str, Any]) -> str:
-    entities = config.get("entities") or []
-    what = "all collections" if len(entities) == 5 else f"{len(entities)} collections"
-    return f"{config.get('sync', 'full')} sync, {what}"

@@ -8,7 +8,7 @@ from htmx_flask import request
 
 from webapp.extensions import db
 from webapp.models import Flow
-from webapp.schedules import services
+from webapp.schedules import services, views
 from webapp.tenancy import get_or_404, members_only
 
 bp = Blueprint("schedules", __name__, url_prefix="/flows/<int:flow_id>/schedule")
@@ -20,7 +20,7 @@ members_only(bp)
 def show(flow_id: int):
     """Show a flow's schedule fragment."""
     flow = get_or_404(Flow, flow_id)
-    return render_template("schedules/_schedule.html", **services.fragment_context(flow))
+    return render_template("schedules/_schedule.html", **views.fragment_context(flow))
 
 
 @bp.post("")
@@ -32,12 +32,12 @@ def save(flow_id: int):
         if not request.htmx:
             flash("The schedule was not saved: " + " ".join(errors.values()), "error")
             return redirect(url_for("flows.show", flow_id=flow.id), 303)
-        context = services.fragment_context(flow, errors=errors, values=request.form)
+        context = views.fragment_context(flow, errors=errors, values=request.form)
         return render_template("schedules/_schedule.html", **context), 422
     services.save(flow, values, current_user)
     db.session.commit()
     if not request.htmx:
-        flash(f"Schedule saved: {services.view(services.schedule_of(flow)).summary}.", "success")
+        flash(f"Schedule saved: {views.view(services.schedule_of(flow)).summary}.", "success")
         return redirect(url_for("flows.show", flow_id=flow.id), 303)
-    context = services.fragment_context(flow, saved=True)
+    context = views.fragment_context(flow, saved=True)
     return render_template("schedules/_schedule.html", **context)

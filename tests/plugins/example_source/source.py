@@ -67,10 +67,10 @@ class ExampleSource(SourcePlugin):
 
         def snapshot(state: str = TESTING, error: ErrorInfo | None = None) -> Checklist:
             elapsed = int((time.monotonic() - started) * 1000)
-            sheet = Checklist(state, tuple(steps), error=error,
+            checklist = Checklist(state, tuple(steps), error=error,
                               elapsed_ms=None if state == TESTING else elapsed)
-            report(sheet)
-            return sheet
+            report(checklist)
+            return checklist
 
         steps[0] = CheckStep("reach", steps[0].label, OK, "example.invalid answered", elapsed_ms=1)
         steps[1] = CheckStep("sign-in", steps[1].label, RUNNING)

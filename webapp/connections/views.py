@@ -13,7 +13,20 @@ from typing import Any
 
 from flask import url_for
 
+from webapp.connections import services
+from webapp.connections.forms import (
+    AUTH_METHODS,
+    PROXY_COUNTRIES,
+    SIGNATURE_METHODS,
+    VERSIONS,
+    FormState,
+    initial,
+    read,
+    switch_template,
+)
+from webapp.connections.providers import standard_scopes
 from webapp.extensions import db
+from webapp.inputs import without_control
 from webapp.models import Connection, Job, JobStatus, Status, User
 from webapp.plugin_api import (
     PENDING,
@@ -23,9 +36,11 @@ from webapp.plugin_api import (
     ErrorCategory,
     ErrorInfo,
     PreflightReport,
+    ProviderTemplate,
 )
 
 INTERRUPTED_TITLE = "Test interrupted"
+ECHO_MAX = 1000  # the longest typed value shown back after a refused submit
 FORM_KEY = "form"  # the DOM id suffix of the test region inside the connection form
 _REGION = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
 
@@ -254,3 +269,58 @@ def preflight_report(job: Job) -> PreflightReport:
 
 def _state(checklist: Checklist) -> str:
     return "success" if checklist.ok else "error"
+
+
+# --- The connection form --------------------------------------------------------------
+
+def form_state(args: Mapping[str, str], *, app_url: str,
+               connection: Connection | None = None) -> FormState:
+    """Return the form to show: a template switch keeps typed values, else a fresh start."""
+    if "prefilled_from" in args:
+        values = read(args)
+        new = services.template_or_default(values["provider"])
+        if connection is not None and values["provider"] == connection.provider:
+            new_id = connection.provider  # keep a provider whose template is gone
+        else:
+            new_id = new.id
+        old = services.provider_template(args.get("prefilled_from"))
+        values = switch_template(values, old, new, app_url) | {"provider": new_id}
+        return FormState(values=values, template=new, replace_secret=args.get("replace") == "1")
+    if connection is not None:
+        return FormState(values=services.connection_values(connection),
+                         template=services.template_or_default(connection.provider))
+    template = services.template_or_default(args.get("provider"))
+    return FormState(values=initial(template, app_url), template=template)
+
+
+def invalid_state(values: dict[str, str], errors: dict[str, str],
+                  template: ProviderTemplate | None, *, secret_typed: bool,
+                  kept_client_side: bool) -> FormState:
+    """Return the form after a refused submit: typed values kept, the secret never echoed.
+
+    A value far over its limit comes back as its beginning only, never the whole of it.
+    """
+    values = {name: without_control(value)[:ECHO_MAX] for name, value in values.items()}
+    return FormState(values=values, template=template or services.template_or_default(None),
+                     errors=errors, secret_dropped=secret_typed and not kept_client_side,
+                     replace_secret=secret_typed or "client_secret" in errors)
+
+
+def form_context(state: FormState, *, connection: Connection | None,
+                 embed: Any = None) -> dict[str, Any]:
+    """Return what the form template needs besides the request."""
+    return {
+        "state": state,
+        "values": state.values,
+        "errors": state.errors,
+        "template": state.template,
+        "templates": services.provider_templates(),
+        "connection": connection,
+        "embed": embed,
+        "versions": VERSIONS,
+        "auth_methods": AUTH_METHODS,
+        "signature_methods": SIGNATURE_METHODS,
+        "standard_scopes": standard_scopes(state.values.get("oneroster_version") or "1.2"),
+        "proxy_countries": PROXY_COUNTRIES,
+        "proxies": services.proxies(),
+    }

@@ -1,4 +1,5 @@
-"""What the flow pages show: rows of the list, a flow's page, the wizard's steps."""
+"""What the flow pages show: rows of the list, a flow's page, the wizard's steps, the
+editor, and the picture of a graph with a summary of each node."""
 
 from __future__ import annotations
 
@@ -13,20 +14,21 @@ from webapp import plugins
 from webapp.extensions import db
 from webapp.flows import drafts, editor, preflight, services, wizard
 from webapp.flows import graph as g
-from webapp.models import Flow, FlowDraft, FlowMode
+from webapp.models import Connection, Flow, FlowDraft, FlowMode
 from webapp.models.runs import Run
 from webapp.plugin_api import SOURCE_OPTIONS, Field
 from webapp.runs.preview import preview
 from webapp.schedules import services as schedules
+from webapp.schedules import views as schedule_views
 
 
 @dataclass(frozen=True)
 class FlowRow:
     flow: Flow
-    sources: list[services.NodeView]
-    output: services.NodeView | None
+    sources: list[NodeView]
+    output: NodeView | None
     last_run: Run | None
-    schedule: schedules.ScheduleView | None
+    schedule: schedule_views.ScheduleView | None
 
 
 def last_runs(flow_ids: list[int]) -> dict[int, Run]:
@@ -42,10 +44,10 @@ def flow_rows() -> list[FlowRow]:
     flows = services.flows()
     connections = services.org_connections()
     latest = last_runs([f.id for f in flows])
-    planned = schedules.views_of([f.id for f in flows])
+    planned = schedule_views.views_of([f.id for f in flows])
     rows = []
     for flow in flows:
-        views = services.describe(flow.graph or {}, connections)
+        views = describe(flow.graph or {}, connections)
         sources = [views[n["id"]] for n in g.sources(flow.graph or {})]
         output = g.output(flow.graph or {})
         rows.append(FlowRow(flow, sources, views.get(output["id"]) if output else None,
@@ -67,14 +69,14 @@ def flow_page(flow: Flow) -> dict[str, Any]:
     return {
         "flow": flow,
         "graph": graph,
-        "picture": g.layout(graph),
-        "views": services.describe(graph, connections, problems),
+        "picture": layout(graph),
+        "views": describe(graph, connections, problems),
         "problems": problems,
         "can_delete": services.can_delete(flow),
         "fits_wizard": fits_wizard(graph),
         "last_run": last_runs([flow.id]).get(flow.id),
         "plugins": plugins.registry(),
-        **schedules.fragment_context(flow),
+        **schedule_views.fragment_context(flow),
     }
 
 
@@ -98,10 +100,10 @@ def wizard_context(draft: FlowDraft, step: str, errors: Mapping[str, str]) -> di
         context["output_id"] = output["plugin"] if output else drafts.default_output()
         context["output_config"] = (output or {}).get("config") or {}
         context["name"] = draft.data.get("name", "")
-        shown = schedules.view(schedules.schedule_of(draft.flow) if draft.flow else None)
+        shown = schedule_views.view(schedules.schedule_of(draft.flow) if draft.flow else None)
         if draft.data.get("schedule") is not None:
-            shown = schedules.typed(shown, draft.data["schedule"])
-        context.update(schedule=shown, timezones=schedules.timezone_choices())
+            shown = schedule_views.typed(shown, draft.data["schedule"])
+        context.update(schedule=shown, timezones=schedule_views.timezone_choices())
     return context
 
 
@@ -172,8 +174,8 @@ def editor_context(draft: FlowDraft, errors: Mapping[str, str] | None = None,
     states = editor.preflights(draft)
     node = editor.selected(draft, selected)
     context: dict[str, Any] = {
-        "draft": draft, "graph": graph, "picture": g.layout(graph), "states": states,
-        "views": services.describe(graph, connections, problems if checked else None),
+        "draft": draft, "graph": graph, "picture": layout(graph), "states": states,
+        "views": describe(graph, connections, problems if checked else None),
         "problems": problems, "checked": checked, "selected": node, "errors": dict(errors or {}),
         "registry": plugins.registry(), "name": draft.data.get("name", ""),
         "running": any(not state.terminal for state in states.values()),
@@ -182,3 +184,153 @@ def editor_context(draft: FlowDraft, errors: Mapping[str, str] | None = None,
     if node is not None and node.get("kind") == g.SOURCE:
         context.update(source_form_context(draft, node))
     return context
+
+
+# Describing nodes for people.
+
+@dataclass(frozen=True)
+class NodeView:
+    """What the picture and the summaries show about one node."""
+
+    id: str
+    kind: str
+    title: str
+    detail: str = ""
+    connection: Connection | None = None
+    connection_missing: bool = False
+    problems: tuple[str, ...] = ()
+
+
+def describe(graph: Mapping[str, Any], connections: Mapping[int, Connection],
+             problems: g.Problems | None = None) -> dict[str, NodeView]:
+    """Return a NodeView per node id: plugin names, connection and status, problems."""
+    registry = plugins.registry()
+    labels = {s["id"]: s.get("label") or s["id"] for s in g.sources(graph)}
+    views = {}
+    for node in g.nodes(graph):
+        node_id = node.get("id", "")
+        found = tuple(problems.of(node_id)) if problems else ()
+        if node.get("kind") == g.MERGE:
+            order = (node.get("config") or {}).get("precedence") or []
+            detail = f"{labels.get(order[0], order[0])} wins on duplicates" if order else ""
+            views[node_id] = NodeView(node_id, g.MERGE, "Merge", detail, problems=found)
+        else:
+            views[node_id] = _describe_node(node, registry, connections, found)
+    return views
+
+
+def _describe_node(node: Mapping[str, Any], registry: plugins.Registry,
+                   connections: Mapping[int, Connection],
+                   problems: tuple[str, ...]) -> NodeView:
+    kind = node.get("kind", "")
+    config = node.get("config") or {}
+    table = registry.sources if kind == g.SOURCE else registry.outputs
+    cls = table.get(node.get("plugin", ""))
+    title = getattr(cls, "name", None) or node.get("plugin") or "Unknown plugin"
+    if kind != g.SOURCE:
+        return NodeView(node["id"], kind, title, problems=problems)
+    label = node.get("label") or title
+    connection_id = config.get(g.CONNECTION_KEY)
+    if not getattr(cls, "uses_connection", False):
+        return NodeView(node["id"], kind, label, _options_text(config), problems=problems)
+    if connection_id in (None, ""):
+        return NodeView(node["id"], kind, label, "No connection chosen", problems=problems)
+    connection = connections.get(connection_id)
+    if connection is None:
+        return NodeView(node["id"], kind, label, "Connection missing",
+                        connection_missing=True, problems=problems)
+    # A source named after its connection says which plugin reads it instead.
+    detail = connection.name if label != connection.name else title
+    return NodeView(node["id"], kind, label, detail, connection=connection, problems=problems)
+
+
+def _options_text(config: Mapping[str, Any]) -> str:
+    entities = config.get("entities") or []
+    what = "all collections" if len(entities) == 5 else f"{len(entities)} collections"
+    return f"{config.get('sync', 'full')} sync, {what}"
+
+
+# Layout of the picture.
+
+NODE_W = 240  # room for a 24-character title in bold
+NODE_H = 72
+GAP_Y = 22
+COLUMN_GAP = 56
+PAD = 14
+
+
+@dataclass(frozen=True)
+class Box:
+    node_id: str
+    kind: str
+    x: int
+    y: int
+    w: int = NODE_W
+    h: int = NODE_H
+
+    @property
+    def in_x(self) -> int:
+        return self.x
+
+    @property
+    def out_x(self) -> int:
+        return self.x + self.w
+
+    @property
+    def mid_y(self) -> int:
+        return self.y + self.h // 2
+
+
+@dataclass(frozen=True)
+class Edge:
+    start: str
+    end: str
+    path: str  # SVG path data
+
+
+@dataclass(frozen=True)
+class Layout:
+    width: int
+    height: int
+    boxes: list[Box]
+    edges: list[Edge]
+
+    def box(self, node_id: str) -> Box | None:
+        return next((b for b in self.boxes if b.node_id == node_id), None)
+
+
+def layout(graph: Mapping[str, Any]) -> Layout:
+    """Place sources in a column on the left, the merge in the middle, the output right."""
+    source_nodes = g.sources(graph)
+    merge_node = g.merge(graph)
+    output_node = g.output(graph)
+    rows = max(1, len(source_nodes))
+    height = PAD * 2 + rows * NODE_H + (rows - 1) * GAP_Y
+    centre = height // 2 - NODE_H // 2
+    boxes = [Box(s["id"], g.SOURCE, PAD, PAD + i * (NODE_H + GAP_Y))
+             for i, s in enumerate(source_nodes)]
+    column = PAD + NODE_W + COLUMN_GAP
+    merge_box = None
+    if merge_node is not None:
+        merge_box = Box(merge_node["id"], g.MERGE, column, centre)
+        boxes.append(merge_box)
+        column += NODE_W + COLUMN_GAP
+    output_box = None
+    if output_node is not None:
+        output_box = Box(output_node["id"], g.OUTPUT, column, centre)
+        boxes.append(output_box)
+    width = column + NODE_W + PAD
+    edges = []
+    feed = merge_box or output_box
+    if feed is not None and (merge_box or len(source_nodes) == 1):
+        edges += [_edge(b, feed) for b in boxes if b.kind == g.SOURCE]
+    if merge_box is not None and output_box is not None:
+        edges.append(_edge(merge_box, output_box))
+    return Layout(width, height, boxes, edges)
+
+
+def _edge(start: Box, end: Box) -> Edge:
+    x1, y1, x2, y2 = start.out_x, start.mid_y, end.in_x, end.mid_y
+    bend = (x2 - x1) // 2
+    return Edge(start.node_id, end.node_id,
+                f"M{x1},{y1} C{x1 + bend},{y1} {x2 - bend},{y2} {x2},{y2}")
