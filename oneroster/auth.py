@@ -1,4 +1,8 @@
-"""Credentials: OAuth 2 client credentials with one shared token, OAuth 1.0a signing, bearer."""
+"""Credentials: OAuth 2 client credentials with one shared token; the auth method's choice.
+
+Credentials that need no token endpoint (a static bearer, OAuth 1.0a signing) are in
+oneroster/signing.py.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,7 @@ import threading
 import time
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import requests
-from oauthlib.oauth1 import SIGNATURE_HMAC_SHA1, SIGNATURE_HMAC_SHA256, SIGNATURE_TYPE_AUTH_HEADER
 from requests.auth import AuthBase, HTTPBasicAuth
-from requests_oauthlib import OAuth1
 
 from oneroster.errors import (
     classify_token_status,
@@ -29,9 +30,9 @@ from oneroster.model import (
     TokenInfo,
     scope_url,
 )
+from oneroster.signing import Bearer, OAuth1Signer, StaticBearer
 
 DEFAULT_LIFETIME = 3600.0  # when the token endpoint does not say
-SIGNATURE_METHODS = {"HMAC-SHA256": SIGNATURE_HMAC_SHA256, "HMAC-SHA1": SIGNATURE_HMAC_SHA1}
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 3
 
@@ -104,17 +105,6 @@ class _NotHere(Exception):
 def refresh_margin(lifetime: float) -> float:
     """Return how long before expiry a token is replaced: a tenth of its life, at most 60 s."""
     return min(60.0, lifetime / 10)
-
-
-class Bearer(AuthBase):
-    """Send a bearer token."""
-
-    def __init__(self, token: str) -> None:
-        self.token = token
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["Authorization"] = f"Bearer {self.token}"
-        return request
 
 
 class OAuth2Credentials:
@@ -302,49 +292,6 @@ def _copy(error: OneRosterError) -> OneRosterError:
     return OneRosterError(error.category, error.message, entity=error.entity,
                           status=error.status, server_message=error.server_message,
                           url=error.url, missing_scope=error.missing_scope)
-
-
-class StaticBearer:
-    """A long-lived bearer token: the Client Secret is the token."""
-
-    refreshable = False
-
-    def __init__(self, settings: ClientSettings) -> None:
-        self._auth = Bearer(settings.client_secret)
-
-    def token(self, cancel: threading.Event | None = None) -> TokenInfo:
-        return TokenInfo(expires_at=math.inf, scopes=None, token_type="bearer")
-
-    def authorizer(self, cancel: threading.Event | None) -> tuple[AuthBase, None]:
-        return self._auth, None
-
-    def invalidate(self, used: str | None) -> None:
-        """Nothing to refresh: the token is fixed."""
-
-
-class OAuth1Signer:
-    """Two-legged OAuth 1.0a: every request signed with the Client ID and Secret."""
-
-    refreshable = False
-
-    def __init__(self, settings: ClientSettings) -> None:
-        try:
-            self.method = SIGNATURE_METHODS[settings.signature_method.upper()]
-        except KeyError:
-            raise ValueError(f"Unknown OAuth 1 signature method {settings.signature_method!r}; "
-                             f"use one of {', '.join(SIGNATURE_METHODS)}") from None
-        self.settings = settings
-
-    def token(self, cancel: threading.Event | None = None) -> TokenInfo:
-        return TokenInfo(expires_at=math.inf, scopes=None, token_type="oauth1")
-
-    def authorizer(self, cancel: threading.Event | None) -> tuple[AuthBase, None]:
-        signer = OAuth1(self.settings.client_id, client_secret=self.settings.client_secret,
-                        signature_method=self.method, signature_type=SIGNATURE_TYPE_AUTH_HEADER)
-        return signer, None
-
-    def invalidate(self, used: str | None) -> None:
-        """Nothing to refresh: each request carries its own signature."""
 
 
 def make_credentials(settings: ClientSettings,

@@ -212,6 +212,7 @@ def _check_collections(checklist: Checklist, settings: ClientSettings, client: A
     )
 
 
+# One loop waits, judges each answer and fails what the budget ended: split, it reads worse.
 def probe_collections(checklist: Checklist, clock: Budget, pool: ThreadPoolExecutor,
                       entities: tuple[str, ...], suggestion: str | None, *,
                       probe: Callable[[str], Probe], judge: Callable[[Probe], None],

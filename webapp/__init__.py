@@ -34,6 +34,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=app.config["LOG_LEVEL"],
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    _init_extensions(app)
+    _register_blueprints(app)
+    from webapp import cli, tenancy, wording
+
+    cli.init_app(app)
+    wording.init_app(app)
+    from webapp.orgs.services import open_invitations
+
+    app.jinja_env.globals.update(current_membership=tenancy.current_membership,
+                                 is_admin=tenancy.is_admin, open_invitations=open_invitations)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    """Bind the extensions, the request hooks, the plugins, the job runner and the scheduler."""
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"),
                      render_as_batch=True, compare_type=True)
@@ -42,23 +57,30 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     htmx_extension.init_app(app)
     _sqlite_pragmas(app)
 
-    from webapp import headers, inputs, jobs, plugins
+    from webapp import (
+        connections,
+        flows,
+        headers,
+        inputs,
+        jobs,
+        notifications,
+        plugins,
+        runs,
+        schedules,
+    )
     from webapp.auth import sessions, throttle
 
     sessions.init_app(app)
     throttle.init_app(app)
     headers.init_app(app)
     inputs.init_app(app)
-
     plugins.init_app(app)
-    from webapp import connections, flows, notifications, runs
-
     jobs.init_app(app, areas=(connections, flows, runs, notifications))
-
-    from webapp import schedules
-
     schedules.init_app(app)
 
+
+def _register_blueprints(app: Flask) -> None:
+    """Register one blueprint per area."""
     from webapp.auth.routes import bp as auth_bp
     from webapp.connections.routes import bp as connections_bp
     from webapp.errors.routes import bp as errors_bp
@@ -72,16 +94,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     for blueprint in (main_bp, errors_bp, auth_bp, orgs_bp, connections_bp, flows_bp, runs_bp,
                       schedules_bp, notifications_bp):
         app.register_blueprint(blueprint)
-
-    from webapp import cli, tenancy, wording
-
-    cli.init_app(app)
-    wording.init_app(app)
-    from webapp.orgs.services import open_invitations
-
-    app.jinja_env.globals.update(current_membership=tenancy.current_membership,
-                                 is_admin=tenancy.is_admin, open_invitations=open_invitations)
-    return app
 
 
 def _sqlite_pragmas(app: Flask) -> None:

@@ -107,10 +107,9 @@ def _read_or_create(path: Path, make: callable) -> str:
     return path.read_text().strip()
 
 
-def finalize(config: dict, instance_path: str) -> None:
-    """Fill derived settings and refuse to start on a configuration that is not safe."""
+def _keys(config: dict, instance: Path) -> None:
+    """Require the signing and encryption keys; a local app makes its own, once."""
     local = config["DEMO"] or config["DEBUG"] or config.get("TESTING")
-    instance = Path(instance_path)
     if not config.get("SECRET_KEY"):
         if not local:
             raise ConfigError("Set SDM_SECRET_KEY: a long random string that signs sessions.")
@@ -126,8 +125,13 @@ def finalize(config: dict, instance_path: str) -> None:
         config["ENCRYPTION_KEYS"] = _read_or_create(
             instance / "encryption.key", lambda: Fernet.generate_key().decode()
         )
+
+
+def finalize(config: dict, instance_path: str) -> None:
+    """Fill derived settings and refuse to start on a configuration that is not safe."""
+    _keys(config, Path(instance_path))
     if config.get("SQLALCHEMY_DATABASE_URI") is None:
-        url = config.get("DATABASE_URL") or f"sqlite:///{instance / 'sdm.db'}"
+        url = config.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'sdm.db'}"
         if url.startswith("postgresql://") or url.startswith("postgres://"):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
         config["SQLALCHEMY_DATABASE_URI"] = url

@@ -19,6 +19,7 @@ bp = Blueprint("auth", __name__)
 
 @bp.get("/signup")
 def signup():
+    """Show the sign-up form (a signed-in person goes home)."""
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     return render_template("auth/signup.html", form=SignupForm())
@@ -28,6 +29,7 @@ def signup():
 @checks_fields("name", "email", "password", "confirm", "organization")
 @signup_throttled
 def create_account():
+    """Check the sign-up form and email a link that finishes it."""
     form = SignupForm()
     if not form.validate():
         return render_template("auth/signup.html", form=form), 422
@@ -40,6 +42,7 @@ def create_account():
 
 @bp.get("/signup/confirm/<token>")
 def confirm_signup(token: str):
+    """Show what an emailed sign-up link will set up, for a press to confirm."""
     pending, problem = _pending(token)
     if problem:
         return problem
@@ -48,6 +51,7 @@ def confirm_signup(token: str):
 
 @bp.post("/signup/confirm/<token>")
 def finish_signup(token: str):
+    """Set up the account (and its organization) an emailed link stands for."""
     pending, problem = _pending(token)
     if problem:
         return problem
@@ -107,6 +111,7 @@ def _already_set_up():
 
 @bp.get("/login")
 def login():
+    """Show the sign-in form (a signed-in person goes home)."""
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = LoginForm(data={"next": services.safe_next(request.args.get("next"))})
@@ -117,6 +122,7 @@ def login():
 @throttled
 @checks_fields("email", "password")
 def authenticate():
+    """Sign in with an email and password."""
     form = LoginForm()
     if not form.validate():
         return render_template("auth/login.html", form=form), 422
@@ -130,6 +136,7 @@ def authenticate():
 
 @bp.post("/logout")
 def logout():
+    """Sign out, ending every session of the account."""
     if current_user.is_authenticated:
         end_everywhere(current_user)
     flash("You have signed out.", "info")
@@ -139,6 +146,7 @@ def logout():
 @bp.get("/account/password")
 @login_required
 def change_password():
+    """Show the change-password form."""
     return render_template("auth/change_password.html", form=ChangePasswordForm())
 
 
@@ -147,6 +155,7 @@ def change_password():
 @login_required
 @password_change_throttled
 def save_password():
+    """Change the password and sign out every other session."""
     form = ChangePasswordForm()
     form.account_email, form.account_name = current_user.email, current_user.name
     if not form.validate():
@@ -164,6 +173,7 @@ def save_password():
 
 @bp.get("/invite/<token>")
 def invite(token: str):
+    """Show an invitation: who invites, to which organization, and a sign-up form."""
     found = orgs.find_invite(token)
     if found is None:
         return render_template("auth/invite_invalid.html"), 404
@@ -173,6 +183,7 @@ def invite(token: str):
 @bp.post("/invite/<token>")
 @checks_fields("name", "password", "confirm")
 def accept_invite(token: str):
+    """Accept an invitation: join as the signed-in person, or sign up to join."""
     found = orgs.find_invite(token)
     if found is None:
         return render_template("auth/invite_invalid.html"), 404

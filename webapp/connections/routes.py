@@ -6,15 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from htmx_flask import request
 
-from webapp.connections import (
-    health,
-    recovery,
-    services,
-    testing,
-    validation,
-    verdicts,
-    views,
-)
+from webapp.connections import health, recovery, services, testing, validation, verdicts, views
 from webapp.connections.forms import FIELDS, SECRET_FIELD, Embed, FormState, read, read_secret
 from webapp.htmx import poll_answer, retarget, trigger, unchanged
 from webapp.inputs import checks_fields, id_value
@@ -30,8 +22,8 @@ def add_template_globals(state) -> None:
     state.app.jinja_env.globals.update(provider_name=services.provider_name,
                                        connection_signature=lambda connection:
                                        services.list_signature([connection]),
-                                       connections_signature=services.list_signature)
-    state.app.jinja_env.globals.update(connection_test_view=views.connection_view,
+                                       connections_signature=services.list_signature,
+                                       connection_test_view=views.connection_view,
                                        form_test_view=views.form_view)
 
 
@@ -57,6 +49,7 @@ def _render_form(page: str, state: FormState, *, connection: Connection | None =
 
 @bp.get("/")
 def index():
+    """List the organization's connections (the page, or the list's light poll)."""
     connections = services.list_connections()
     signature = services.list_signature(connections)
     if request.htmx and request.args.get("seen") == signature:
@@ -67,6 +60,7 @@ def index():
 
 @bp.get("/new")
 def new():
+    """Show the new-connection form, pre-filled from a provider template."""
     state = views.form_state(request.args, app_url=request.url_root)
     return _render_form("connections/new.html", state, embed=Embed.from_request(request.args))
 
@@ -74,6 +68,7 @@ def new():
 @bp.post("/")
 @checks_fields(*FIELDS, SECRET_FIELD)
 def create():
+    """Save a new connection, keeping the verdict of a test of these very values."""
     embed = Embed.from_request(request.form)
     values, secret = read(request.form), read_secret(request.form)
     template = services.provider_template(values["provider"])
@@ -115,6 +110,7 @@ def _selector(selected: int | None, embed: Embed, created: Connection | None = N
 
 @bp.get("/selector")
 def selector():
+    """Render a connection selector for a form that embeds one."""
     embed = Embed.from_request({"embed": "1", **request.args})
     selected = request.args.get(embed.field) or request.args.get("selected") or ""
     return _selector(id_value(selected), embed)
@@ -136,6 +132,7 @@ def selector_news():
 
 @bp.get("/<int:connection_id>")
 def show(connection_id: int):
+    """Show a connection: its settings, its test and its health history."""
     connection = get_or_404(Connection, connection_id)
     return render_template("connections/show.html", connection=connection,
                            provider=services.provider_template(connection.provider),
@@ -145,6 +142,7 @@ def show(connection_id: int):
 
 @bp.get("/<int:connection_id>/edit")
 def edit(connection_id: int):
+    """Show the edit form of a connection (admins only)."""
     connection = _admin_connection(connection_id)
     state = views.form_state(request.args, app_url=request.url_root, connection=connection)
     return _render_form("connections/edit.html", state, connection=connection)
@@ -153,6 +151,7 @@ def edit(connection_id: int):
 @bp.post("/<int:connection_id>")
 @checks_fields(*FIELDS, SECRET_FIELD)
 def update(connection_id: int):
+    """Save an edited connection; changed credentials send it back to Configured."""
     connection = _admin_connection(connection_id)
     values, secret = read(request.form), read_secret(request.form)
     template = services.provider_template(values["provider"])
@@ -170,12 +169,14 @@ def update(connection_id: int):
 
 @bp.get("/<int:connection_id>/delete")
 def confirm_delete(connection_id: int):
+    """Ask before deleting a connection, naming the flows that read through it."""
     connection = _admin_connection(connection_id)
     return render_template("connections/delete.html", connection=connection)
 
 
 @bp.post("/<int:connection_id>/delete")
 def delete(connection_id: int):
+    """Delete a connection and its encrypted secret."""
     connection = _admin_connection(connection_id)
     name = connection.name
     services.delete_connection(connection)
@@ -186,11 +187,8 @@ def delete(connection_id: int):
 # --- Test Connection: start, join, poll (see webapp/connections/testing.py) -------------
 
 def _poll_answer(template: str, view: views.TestView):
-    """Answer a poll: unchanged, the fragment, or the final fragment that stops polling.
-
-    An idle region of a saved connection polls too, slowly, to learn of verdicts reached
-    elsewhere; the fragment that replaces it polls again.
-    """
+    """Answer a poll: unchanged, the fragment, or the final fragment that stops polling
+    (an idle saved connection's region polls slowly for verdicts reached elsewhere)."""
     if request.args.get("seen") == view.signature:
         return unchanged()
     return poll_answer(render_template(template, view=view), final=not view.running)
@@ -198,6 +196,7 @@ def _poll_answer(template: str, view: views.TestView):
 
 @bp.post("/<int:connection_id>/test")
 def start_test(connection_id: int):
+    """Start a test of a saved connection, or join the one running."""
     connection = get_or_404(Connection, connection_id)
     testing.start_test(connection, user_id=current_user.id, started_by=current_user.name)
     if not request.htmx:
@@ -209,6 +208,7 @@ def start_test(connection_id: int):
 
 @bp.get("/<int:connection_id>/test")
 def test_status(connection_id: int):
+    """Answer a poll of a saved connection's test region."""
     connection = get_or_404(Connection, connection_id)
     if not request.htmx:
         return redirect(url_for(".show", connection_id=connection.id))
@@ -218,6 +218,7 @@ def test_status(connection_id: int):
 
 @bp.post("/<int:connection_id>/test/cancel")
 def cancel_test(connection_id: int):
+    """Ask the running test of a saved connection to stop."""
     connection = get_or_404(Connection, connection_id)
     cancelled = testing.cancel_test(connection, user_id=current_user.id, name=current_user.name)
     if not request.htmx:
@@ -230,6 +231,7 @@ def cancel_test(connection_id: int):
 
 @bp.get("/<int:connection_id>/badge")
 def test_badge(connection_id: int):
+    """Answer a poll of a connection's status badge."""
     connection = get_or_404(Connection, connection_id)
     recovery.refresh(connection)
     if connection.status != Status.TESTING and \
@@ -246,6 +248,7 @@ def test_badge(connection_id: int):
 
 @bp.get("/selected")
 def selected_test_status():
+    """Show the status of the connection a selector has chosen."""
     field = request.args.get("field") or "connection_id"
     value = request.args.get(field, "") if views.safe_region(field) == field else ""
     connection = get_or_404(Connection, id_value(value)) if id_value(value) else None
@@ -260,12 +263,14 @@ def selected_test_status():
 @bp.post("/test")
 @checks_fields(*FIELDS, SECRET_FIELD)
 def test_values():
+    """Test a new connection's form values without saving them."""
     return _test_values(None)
 
 
 @bp.post("/<int:connection_id>/test-values")
 @checks_fields(*FIELDS, SECRET_FIELD)
 def test_edited_values(connection_id: int):
+    """Test an edited connection's form values without saving them."""
     return _test_values(_admin_connection(connection_id))
 
 
@@ -282,7 +287,11 @@ def _test_values(editing: Connection | None):
                                     user_id=current_user.id, editing=editing, region=region)
     if not request.htmx:
         return redirect(url_for(".values_test_status", job_id=job.id), 303)
-    # The form's messages from an earlier refusal no longer apply: the page clears them.
+    return _values_test_region(job)
+
+
+def _values_test_region(job: Job):
+    """Answer with a values test's region; the page clears the form's earlier refusals."""
     embed = Embed.from_request(request.form)
     accepted = {"values-accepted": {"form": embed.form_id if embed else "connection-form"}}
     return (render_template("connections/_test_status.html", view=views.job_view(job)),
@@ -319,6 +328,7 @@ def _job(job_id: str, kind: str) -> Job:
 
 @bp.get("/tests/<job_id>")
 def values_test_status(job_id: str):
+    """Answer a poll of a test of unsaved values (its page, loaded directly)."""
     job = _job(job_id, testing.KIND)
     recovery.refresh_job(job)
     if not request.htmx:
@@ -329,13 +339,10 @@ def values_test_status(job_id: str):
 
 @bp.post("/tests/<job_id>/cancel")
 def cancel_values_test(job_id: str):
+    """Ask a running test of unsaved values to stop."""
     job = _job(job_id, testing.KIND)
     testing.cancel_values_test(job, user_id=current_user.id)
     if not request.htmx:
         return redirect(url_for(".values_test_status", job_id=job.id), 303)
-    # The form's messages from an earlier refusal no longer apply: the page clears them.
-    embed = Embed.from_request(request.form)
-    accepted = {"values-accepted": {"form": embed.form_id if embed else "connection-form"}}
-    return (render_template("connections/_test_status.html", view=views.job_view(job)),
-            200, trigger(accepted))
+    return _values_test_region(job)
 

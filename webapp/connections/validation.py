@@ -95,46 +95,16 @@ def validate(values: Mapping[str, str], *, secret: str, template: ProviderTempla
     demo secret. check_name=False skips the name, for testing values that are not saved.
     """
     errors: dict[str, str] = {}
-    if check_name:
-        name = values["name"]
-        if not name:
-            errors["name"] = "Enter a name for this connection."
-        elif len(name) > NAME_MAX:
-            errors["name"] = f"Keep the name under {NAME_MAX} characters (it has {len(name)})."
-        elif problem := control_problem(name):
-            errors["name"] = problem  # not looked up: PostgreSQL refuses NUL even in a query
-        elif name_taken(name, connection):
-            errors["name"] = (f"Another connection in this organization is already called "
-                              f"“{name}”. Choose a different name.")
+    if check_name and (problem := _name_problem(values["name"], connection)):
+        errors["name"] = problem
     keeps_provider = connection is not None and values["provider"] == connection.provider
     if template is None and not keeps_provider:
         errors["provider"] = "Choose a provider template from the list."
-    if not values["base_url"]:
-        errors["base_url"] = "Enter the Base URL your SIS provider gave you."
-    elif problem := url_problem(values["base_url"], label="Base URL", allow_query=False):
-        errors["base_url"] = problem
-    if values["auth_url"]:
-        if problem := url_problem(values["auth_url"], label="Auth URL", allow_query=True):
-            errors["auth_url"] = problem
-    elif template is not None and template.auth_url_required:
-        errors["auth_url"] = (f"{template.name} issues a token URL to each school: "
-                              "enter the Auth URL you received.")
-    client_id = values["client_id"]
-    if not client_id:
-        errors["client_id"] = "Enter the Client ID."
-    elif len(client_id) > CLIENT_ID_MAX:
-        errors["client_id"] = (f"Keep the Client ID under {CLIENT_ID_MAX} characters "
-                               f"(it has {len(client_id)}).")
-    elif any(ord(ch) < 32 for ch in client_id):
-        errors["client_id"] = "The Client ID cannot contain line breaks or tabs."
-    if not secret and connection is None and not (template and template.demo_secret):
-        errors["client_secret"] = "Enter the Client Secret."
-    elif not secret and connection is not None and moves_secret(values, connection):
-        errors["client_secret"] = (
-            "The Base URL or Auth URL now leads to another server: type the Client Secret "
-            "again. SDM sends a saved secret only to the server it was saved for.")
-    elif len(secret) > SECRET_MAX:
-        errors["client_secret"] = f"Keep the Client Secret under {SECRET_MAX} characters."
+    errors.update(_url_problems(values, template))
+    if problem := _client_id_problem(values["client_id"]):
+        errors["client_id"] = problem
+    if problem := _secret_problem(values, secret, template, connection):
+        errors["client_secret"] = problem
     if values["proxy_country"] not in PROXY_COUNTRIES:
         errors["proxy_country"] = "Choose no proxy, or EU."
     if values["oneroster_version"] not in VERSIONS:
@@ -149,6 +119,57 @@ def validate(values: Mapping[str, str], *, secret: str, template: ProviderTempla
         if problem := control_problem(value):
             errors[field] = problem  # said here rather than as a bare 400 page
     return errors
+
+
+def _url_problems(values: Mapping[str, str], template: ProviderTemplate | None
+                  ) -> dict[str, str]:
+    found: dict[str, str] = {}
+    if not values["base_url"]:
+        found["base_url"] = "Enter the Base URL your SIS provider gave you."
+    elif problem := url_problem(values["base_url"], label="Base URL", allow_query=False):
+        found["base_url"] = problem
+    if values["auth_url"]:
+        if problem := url_problem(values["auth_url"], label="Auth URL", allow_query=True):
+            found["auth_url"] = problem
+    elif template is not None and template.auth_url_required:
+        found["auth_url"] = (f"{template.name} issues a token URL to each school: "
+                              "enter the Auth URL you received.")
+    return found
+
+
+def _name_problem(name: str, connection: Connection | None) -> str | None:
+    if not name:
+        return "Enter a name for this connection."
+    if len(name) > NAME_MAX:
+        return f"Keep the name under {NAME_MAX} characters (it has {len(name)})."
+    if problem := control_problem(name):
+        return problem  # not looked up: PostgreSQL refuses NUL even in a query
+    if name_taken(name, connection):
+        return (f"Another connection in this organization is already called “{name}”. "
+                "Choose a different name.")
+    return None
+
+
+def _client_id_problem(client_id: str) -> str | None:
+    if not client_id:
+        return "Enter the Client ID."
+    if len(client_id) > CLIENT_ID_MAX:
+        return f"Keep the Client ID under {CLIENT_ID_MAX} characters (it has {len(client_id)})."
+    if any(ord(ch) < 32 for ch in client_id):
+        return "The Client ID cannot contain line breaks or tabs."
+    return None
+
+
+def _secret_problem(values: Mapping[str, str], secret: str, template: ProviderTemplate | None,
+                    connection: Connection | None) -> str | None:
+    if not secret and connection is None and not (template and template.demo_secret):
+        return "Enter the Client Secret."
+    if not secret and connection is not None and moves_secret(values, connection):
+        return ("The Base URL or Auth URL now leads to another server: type the Client Secret "
+                "again. SDM sends a saved secret only to the server it was saved for.")
+    if len(secret) > SECRET_MAX:
+        return f"Keep the Client Secret under {SECRET_MAX} characters."
+    return None
 
 
 def _scopes_problem(scopes: str) -> str | None:

@@ -16,7 +16,7 @@ what they need to know about plugins and connections is passed in.
 from __future__ import annotations
 
 import copy
-from collections.abc import Container, Mapping
+from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -207,10 +207,8 @@ def check(graph: Mapping[str, Any], *, source_plugins: Container[str],
     ids = [n.get("id") for n in nodes(graph)]
     if len(ids) != len(set(ids)):
         say(FLOW, "Two nodes share an id.")
-    for n in nodes(graph):
-        if n.get("kind") not in (SOURCE, MERGE, OUTPUT):
-            say(FLOW, f"Unknown node kind {n.get('kind')!r}.")
-
+    for kind in sorted({n.get("kind") for n in nodes(graph)} - {SOURCE, MERGE, OUTPUT}, key=str):
+        say(FLOW, f"Unknown node kind {kind!r}.")
     source_nodes = sources(graph)
     if not source_nodes:
         say(FLOW, "Add a source: a flow needs at least one source to read from.")
@@ -230,16 +228,22 @@ def check(graph: Mapping[str, Any], *, source_plugins: Container[str],
         for message in _merge_problems(node_, [s["id"] for s in source_nodes]):
             say(node_.get("id") or MERGE_ID, message)
 
+    for key, message in _output_problems(graph, output_plugins):
+        say(key, message)
+    return Problems(problems)
+
+
+def _output_problems(graph: Mapping[str, Any],
+                     output_plugins: Container[str]) -> Iterator[tuple[str, str]]:
     outputs = [n for n in nodes(graph) if n.get("kind") == OUTPUT]
     if not outputs:
-        say(FLOW, "Add an output: a flow needs somewhere to put the data it reads.")
+        yield FLOW, "Add an output: a flow needs somewhere to put the data it reads."
     elif len(outputs) > 1:
-        say(FLOW, "A flow has exactly one output.")
+        yield FLOW, "A flow has exactly one output."
     for node_ in outputs:
         if node_.get("plugin") not in output_plugins:
-            say(node_.get("id") or OUTPUT_ID,
-                f"Output plugin {node_.get('plugin')!r} is not installed.")
-    return Problems(problems)
+            yield (node_.get("id") or OUTPUT_ID,
+                   f"Output plugin {node_.get('plugin')!r} is not installed.")
 
 
 def _source_problems(source: Mapping[str, Any], source_plugins: Container[str],

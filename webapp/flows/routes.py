@@ -36,18 +36,21 @@ def _go(endpoint: str, **values):
 
 @bp.get("/")
 def index():
+    """List the flows, with their last run and schedule, and the unfinished drafts."""
     return render_template("flows/index.html", rows=views.flow_rows(),
                            resumable=drafts.open_drafts())
 
 
 @bp.get("/<int:flow_id>")
 def show(flow_id: int):
+    """Show a flow: its graph, its runs and its schedule."""
     flow = get_or_404(Flow, flow_id)
     return render_template("flows/show.html", **views.flow_page(flow))
 
 
 @bp.post("/<int:flow_id>/edit")
 def edit(flow_id: int):
+    """Open a draft of a flow in the wizard or the advanced editor."""
     flow = get_or_404(Flow, flow_id)
     mode = request.form.get("mode", flow.mode)
     if mode not in tuple(FlowMode) or (mode == FlowMode.WIZARD
@@ -60,6 +63,7 @@ def edit(flow_id: int):
 
 @bp.post("/<int:flow_id>/delete")
 def delete(flow_id: int):
+    """Delete a flow."""
     flow = get_or_404(Flow, flow_id)
     if not services.can_delete(flow):
         abort(403)
@@ -73,12 +77,14 @@ def delete(flow_id: int):
 
 @bp.post("/wizard")
 def start_wizard():
+    """Start a new flow in the wizard."""
     draft = drafts.start(FlowMode.WIZARD)
     return _go(".wizard_step", draft_id=draft.id, step="source")
 
 
 @bp.get("/wizard/<int:draft_id>")
 def resume_wizard(draft_id: int):
+    """Go to the step of a wizard draft where it was left."""
     draft = drafts.get_or_404(draft_id, FlowMode.WIZARD)
     step = draft.step if wizard.reachable(draft, draft.step) else wizard.first_open(draft)
     return redirect(url_for(".wizard_step", draft_id=draft.id, step=step))
@@ -86,6 +92,7 @@ def resume_wizard(draft_id: int):
 
 @bp.get("/wizard/<int:draft_id>/<step>")
 def wizard_step(draft_id: int, step: str):
+    """Show a wizard step, derived from the draft (a GET writes nothing)."""
     draft = drafts.get_or_404(draft_id, FlowMode.WIZARD)
     if step not in wizard.STEP_IDS:
         abort(404)
@@ -123,6 +130,7 @@ def _advance(draft, step: str, errors: dict):
 
 @bp.post("/wizard/<int:draft_id>/source")
 def wizard_source(draft_id: int):
+    """Choose the wizard's source plugin."""
     draft = drafts.get_or_404(draft_id, FlowMode.WIZARD)
     error = wizard.choose_source(draft, request.form.get("plugin", ""))
     return _advance(draft, "source", {"plugin": error} if error else {})
@@ -130,6 +138,7 @@ def wizard_source(draft_id: int):
 
 @bp.post("/wizard/<int:draft_id>/configure")
 def wizard_configure(draft_id: int):
+    """Store the source's settings and run its pre-flight."""
     draft = drafts.get_or_404(draft_id, FlowMode.WIZARD)
     if not wizard.reachable(draft, "configure"):
         abort(409)
@@ -141,6 +150,7 @@ def wizard_configure(draft_id: int):
 
 @bp.post("/wizard/<int:draft_id>/options")
 def wizard_options(draft_id: int):
+    """Store which collections, sync and schools the flow reads."""
     draft = drafts.get_or_404(draft_id, FlowMode.WIZARD)
     if not wizard.reachable(draft, "options"):
         abort(409)
@@ -149,6 +159,7 @@ def wizard_options(draft_id: int):
 
 @bp.post("/wizard/<int:draft_id>/preview")
 def wizard_preview(draft_id: int):
+    """Mark the preview seen and go on to saving."""
     draft = drafts.get_or_404(draft_id, FlowMode.WIZARD)
     if not wizard.reachable(draft, "preview"):
         abort(409)
@@ -158,6 +169,7 @@ def wizard_preview(draft_id: int):
 
 @bp.post("/wizard/<int:draft_id>/save")
 def wizard_save(draft_id: int):
+    """Save the wizard's flow (and run it now when asked)."""
     draft = drafts.get_or_404(draft_id, FlowMode.WIZARD)
     if not wizard.reachable(draft, "save"):
         abort(409)
@@ -172,6 +184,7 @@ def wizard_save(draft_id: int):
 
 @bp.post("/drafts/<int:draft_id>/discard")
 def discard_draft(draft_id: int):
+    """Discard an unfinished draft."""
     drafts.discard(drafts.get_or_404(draft_id))
     flash("Draft discarded.", "info")
     return _go(".index")
@@ -179,6 +192,7 @@ def discard_draft(draft_id: int):
 
 @bp.get("/drafts/<int:draft_id>/preflight/<node_id>")
 def preflight_status(draft_id: int, node_id: str):
+    """Answer a poll of a source node's pre-flight."""
     draft = drafts.get_or_404(draft_id)
     context = views.preflight_context(draft, node_id)
     return poll_answer(render_template("flows/_preflight.html", **context),
@@ -189,6 +203,7 @@ def preflight_status(draft_id: int, node_id: str):
 
 @bp.post("/editor")
 def start_editor():
+    """Start a new flow in the advanced editor."""
     draft = drafts.start(FlowMode.ADVANCED)
     return _go(".editor", draft_id=draft.id)
 
@@ -203,11 +218,13 @@ def _editor(draft, selected: str | None = None, *, errors: dict | None = None,
 
 @bp.get("/editor/<int:draft_id>")
 def editor(draft_id: int):
+    """Show the advanced editor with no panel open."""
     return _editor(drafts.get_or_404(draft_id, FlowMode.ADVANCED))
 
 
 @bp.get("/editor/<int:draft_id>/graph")
 def editor_graph(draft_id: int):
+    """Answer a poll of the editor's picture while pre-flights run."""
     context = views.editor_context(drafts.get_or_404(draft_id, FlowMode.ADVANCED),
                                    selected=request.args.get("selected"))
     # The banner above the picture follows the pre-flights too, out of band.
@@ -218,6 +235,7 @@ def editor_graph(draft_id: int):
 
 @bp.get("/editor/<int:draft_id>/nodes/<node_id>")
 def editor_node(draft_id: int, node_id: str):
+    """Show the editor with a node's panel open (a GET writes nothing)."""
     draft = drafts.get_or_404(draft_id, FlowMode.ADVANCED)
     if g.node(drafts.graph_of(draft), node_id) is None:
         abort(404)
@@ -236,6 +254,7 @@ def _node_or_404(draft, node_id: str) -> dict:
 
 @bp.post("/editor/<int:draft_id>/nodes/<node_id>")
 def editor_update_node(draft_id: int, node_id: str):
+    """Store a node's panel: a source's settings, the output's plugin."""
     draft = drafts.get_or_404(draft_id, FlowMode.ADVANCED)
     errors = panel.configure(draft, _node_or_404(draft, node_id), request.form)
     return _editor(draft, node_id, errors=errors, status=422 if errors else 200)
@@ -243,6 +262,7 @@ def editor_update_node(draft_id: int, node_id: str):
 
 @bp.post("/editor/<int:draft_id>/nodes/<node_id>/delete")
 def editor_remove_node(draft_id: int, node_id: str):
+    """Remove a node from the draft's graph."""
     draft = drafts.get_or_404(draft_id, FlowMode.ADVANCED)
     _node_or_404(draft, node_id)
     panel.remove(draft, node_id)
@@ -251,6 +271,7 @@ def editor_remove_node(draft_id: int, node_id: str):
 
 @bp.post("/editor/<int:draft_id>/sources")
 def editor_add_source(draft_id: int):
+    """Add a source node and open its panel."""
     draft = drafts.get_or_404(draft_id, FlowMode.ADVANCED)
     node_id, error = panel.add_source(draft, request.form.get("plugin", ""))
     return _editor(draft, node_id, errors={"plugin": error} if error else None,
@@ -259,12 +280,14 @@ def editor_add_source(draft_id: int):
 
 @bp.post("/editor/<int:draft_id>/merge")
 def editor_add_merge(draft_id: int):
+    """Add the merge node and open its panel."""
     draft = drafts.get_or_404(draft_id, FlowMode.ADVANCED)
     return _editor(draft, panel.add_merge(draft))
 
 
 @bp.post("/editor/<int:draft_id>/precedence")
 def editor_move(draft_id: int):
+    """Move a source up or down the merge precedence."""
     draft = drafts.get_or_404(draft_id, FlowMode.ADVANCED)
     panel.move(draft, request.form.get("node", ""), request.form.get("direction", ""))
     return _editor(draft, g.MERGE_ID)
@@ -272,6 +295,7 @@ def editor_move(draft_id: int):
 
 @bp.post("/editor/<int:draft_id>/validate")
 def editor_validate(draft_id: int):
+    """Check the graph and run every configured source's pre-flight."""
     draft = drafts.get_or_404(draft_id, FlowMode.ADVANCED)
     panel.validate(draft)
     return _editor(draft, request.form.get("selected"))
@@ -279,6 +303,7 @@ def editor_validate(draft_id: int):
 
 @bp.post("/editor/<int:draft_id>/save")
 def editor_save(draft_id: int):
+    """Save the editor's draft as a flow."""
     draft = drafts.get_or_404(draft_id, FlowMode.ADVANCED)
     try:
         flow = panel.save(draft, request.form.get("name", ""))

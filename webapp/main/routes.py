@@ -22,6 +22,7 @@ def vary_on_htmx(response):
 
 @bp.get("/")
 def index():
+    """Send a person to their organization's connections, or to sign in or set one up."""
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
     if current_membership() is None:

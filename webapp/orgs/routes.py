@@ -40,6 +40,7 @@ def signed_in():
 
 @bp.post("/<int:org_id>/switch")
 def switch(org_id: int):
+    """Make another of the person's organizations the active one."""
     organization = services.switch(current_user, org_id)
     if organization is None:
         abort(404)
@@ -49,12 +50,14 @@ def switch(org_id: int):
 
 @bp.get("/new")
 def new():
+    """Show the new-organization form."""
     return render_template("orgs/new.html", form=OrganizationForm())
 
 
 @bp.post("/new")
 @checks_fields("name")
 def create():
+    """Create an organization, administered by its creator."""
     form = OrganizationForm()
     if not form.validate():
         return render_template("orgs/new.html", form=form), 422
@@ -65,6 +68,7 @@ def create():
 
 @bp.get("/members")
 def members():
+    """List the organization's members and open invitations."""
     return _members_page(AddMemberForm())
 
 
@@ -82,6 +86,7 @@ def _members_page(form: AddMemberForm, status: int = 200):
 @admin_required
 @checks_fields("email", "role")
 def add_member():
+    """Add a member by email, or invite an address that has no account yet."""
     form = AddMemberForm()
     if not form.validate():
         return _members_page(form, 422)
@@ -101,6 +106,7 @@ def add_member():
 
 @bp.post("/members/<int:membership_id>/role")
 def change_role(membership_id: int):
+    """Change a member's role."""
     membership = get_or_404(Membership, membership_id)
     _require_admin()
     changed = services.change_role(membership, request.form.get("role", ""))
@@ -111,6 +117,7 @@ def change_role(membership_id: int):
 
 @bp.post("/members/<int:membership_id>/remove")
 def remove_member(membership_id: int):
+    """Remove a member from the organization."""
     membership = get_or_404(Membership, membership_id)
     _require_admin()
     name, organization = membership.user.name, membership.organization
@@ -147,6 +154,7 @@ def _member_changed(membership: Membership | None, organization_id: int,
 
 @bp.post("/invites/<int:invite_id>/revoke")
 def revoke_invite(invite_id: int):
+    """Revoke an invitation that has not been accepted."""
     invite = get_or_404(Invite, invite_id)
     _require_admin()
     email = invite.email
@@ -157,12 +165,14 @@ def revoke_invite(invite_id: int):
 
 @bp.get("/invitations")
 def invitations():
+    """List the invitations waiting for the signed-in person."""
     return render_template("orgs/invitations.html",
                            invitations=services.invitations_for(current_user))
 
 
 @bp.post("/invitations/<int:invite_id>/accept")
 def accept_invitation(invite_id: int):
+    """Join the organization an invitation is for."""
     invite = services.invitation_for(current_user, invite_id)
     if invite is None:
         abort(404)
@@ -173,6 +183,7 @@ def accept_invitation(invite_id: int):
 
 @bp.post("/invitations/<int:invite_id>/decline")
 def decline_invitation(invite_id: int):
+    """Decline an invitation."""
     invite = services.invitation_for(current_user, invite_id)
     if invite is None:
         abort(404)
