@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -61,32 +63,59 @@ def initial_steps(entities: tuple[str, ...] = ENTITIES) -> list[Step]:
     ]
 
 
+@dataclass
+class Attempt:
+    """One run of a checklist: its steps, its time budget, its threads, its client once open."""
+
+    checklist: Checklist
+    clock: Budget
+    pool: ThreadPoolExecutor
+    client: Any = None
+    suggestion: str | None = None  # the likely correct Base URL, when it looks wrong
+
+
+@contextmanager
+def attempt(settings: ClientSettings, steps: list[Step], *, budget: float,
+            report: Report | None, cancel: Any, workers: int, name: str) -> Iterator[Attempt]:
+    """Start a checklist within a budget; close its threads and client however it ends."""
+    checklist = Checklist(steps, report=report, secret=settings.client_secret, cancel=cancel)
+    checklist.emit()
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+    run = Attempt(checklist, Budget(budget), pool)
+    try:
+        yield run
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        if run.client is not None:
+            _close_quietly(run.client)
+
+
+def signed_in(run: Attempt, settings: ClientSettings,
+              client_factory: ClientFactory | None) -> dict[str, Any] | None:
+    """Check the Base URL, the proxy and the token, keeping the open client on the attempt.
+
+    Return what the token step learned; None when a step failed (the rest is not tried).
+    """
+    finding = analyse_base_url(settings.base_url, settings.version)
+    run.checklist.complete("base_url", finding.state, finding.summary,
+                           details=finding.details, error=finding.error, elapsed_s=0.0)
+    run.suggestion = finding.suggestion
+    if finding.blocking or not check_proxy(run.checklist, settings, run.clock, run.pool):
+        return None
+    run.client = open_client(settings, run.clock, client_factory)
+    return check_token(run.checklist, settings, run.client, run.clock, run.pool)
+
+
 def run_check(settings: ClientSettings, *, budget: float = 30.0, report: Report | None = None,
               cancel: Any = None, client_factory: ClientFactory | None = None) -> dict[str, Any]:
     """Test a connection step by step and return the result (also the last thing reported)."""
-    clock = Budget(budget)
-    checklist = Checklist(initial_steps(), report=report, secret=settings.client_secret,
-                      cancel=cancel)
-    checklist.emit()
-    pool = ThreadPoolExecutor(max_workers=len(ENTITIES), thread_name_prefix="sdm-check")
-    client = None
-    try:
-        finding = analyse_base_url(settings.base_url, settings.version)
-        checklist.complete("base_url", finding.state, finding.summary, details=finding.details,
-                       error=finding.error, elapsed_s=0.0)
-        if finding.blocking or not check_proxy(checklist, settings, clock, pool):
-            return checklist.finish(REQUIRED)
-        client = open_client(settings, clock, client_factory)
-        token = check_token(checklist, settings, client, clock, pool)
-        if token is None:
-            return checklist.finish(REQUIRED)
-        probes = _check_collections(checklist, settings, client, clock, pool, finding.suggestion)
-        learn(checklist, settings, client, clock, pool, probes)
-        return checklist.finish(REQUIRED)
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-        if client is not None:
-            _close_quietly(client)
+    with attempt(settings, initial_steps(), budget=budget, report=report, cancel=cancel,
+                 workers=len(ENTITIES), name="sdm-check") as run:
+        if signed_in(run, settings, client_factory) is not None:
+            probes = _check_collections(run.checklist, settings, run.client, run.clock,
+                                        run.pool, run.suggestion)
+            learn(run.checklist, settings, run.client, run.clock, run.pool, probes)
+        return run.checklist.finish(REQUIRED)
 
 
 def _close_quietly(client: Any) -> None:
@@ -97,15 +126,15 @@ def _close_quietly(client: Any) -> None:
 
 
 def check_proxy(checklist: Checklist, settings: ClientSettings, clock: Budget,
-                 pool: ThreadPoolExecutor) -> bool:
+                pool: ThreadPoolExecutor) -> bool:
     """Check the egress: direct, or through the proxy of the connection's country."""
     if checklist.stopped():
         return False
     country = (settings.proxy_country or "").upper()
     if not country:
         checklist.complete("proxy", OK, "Direct connection",
-                       details=["No proxy country is set: requests go straight to the SIS."],
-                       elapsed_s=0.0)
+                           details=["No proxy country is set: requests go straight to the SIS."],
+                           elapsed_s=0.0)
         return True
     proxies = {k.upper(): v for k, v in settings.proxies.items()}
     proxy_url = proxies.get(country)
@@ -120,7 +149,7 @@ def check_proxy(checklist: Checklist, settings: ClientSettings, clock: Budget,
     started = time.monotonic()
     try:
         checklist.call_within(pool, clock, _tcp_connect, host, port,
-                          min(settings.connect_timeout, max(clock.remaining(), 0.1)))
+                              min(settings.connect_timeout, max(clock.remaining(), 0.1)))
     except OneRosterError as error:
         checklist.fail("proxy", error, elapsed_s=time.monotonic() - started)
         return False
@@ -132,7 +161,7 @@ def check_proxy(checklist: Checklist, settings: ClientSettings, clock: Budget,
         checklist.fail("proxy", error, elapsed_s=time.monotonic() - started)
         return False
     checklist.complete("proxy", OK, f"{country} proxy answered · egress {host}:{port}",
-                   details=[f"Every request of this test, the token included, leaves through "
+                       details=[f"Every request of this test, the token included, leaves through "
                             f"the {country} proxy at {host}:{port}."],
                    elapsed_s=time.monotonic() - started)
     return True
@@ -150,20 +179,20 @@ def _tcp_connect(host: str, port: int, timeout: float) -> None:
 
 
 def check_token(checklist: Checklist, settings: ClientSettings, client: Any, clock: Budget,
-                 pool: ThreadPoolExecutor) -> dict[str, Any] | None:
+                pool: ThreadPoolExecutor) -> dict[str, Any] | None:
     """Obtain a token (when the auth method uses one); return what was learned, None on failure."""
     if checklist.stopped():
         return None
     method = settings.auth_method
     if method == "bearer":
         checklist.complete("token", OK, "Static bearer token: no token request",
-                       details=["The Client Secret is sent as the bearer token."],
-                       elapsed_s=0.0)
+                           details=["The Client Secret is sent as the bearer token."],
+                           elapsed_s=0.0)
         return {"kind": "bearer"}
     if method == "oauth1":
         checklist.complete("token", OK,
-                       f"Requests signed with OAuth 1.0a ({settings.signature_method}): "
-                       "no token needed", elapsed_s=0.0)
+                           f"Requests signed with OAuth 1.0a ({settings.signature_method}): "
+                           "no token needed", elapsed_s=0.0)
         return {"kind": "oauth1"}
     started = time.monotonic()
     try:
@@ -238,7 +267,7 @@ def probe_collections(checklist: Checklist, clock: Budget, pool: ThreadPoolExecu
                 result = future.result()
             except OneRosterError as error:
                 checklist.fail(entity, collection_failure(error, entity, suggestion),
-                           elapsed_s=time.monotonic() - started, emit=False)
+                               elapsed_s=time.monotonic() - started, emit=False)
                 continue
             probes.append(result)
             judge(result)
@@ -250,7 +279,7 @@ def probe_collections(checklist: Checklist, clock: Budget, pool: ThreadPoolExecu
             checklist.skip(entity, "Not tried: the test was cancelled")
         else:
             checklist.fail(entity, clock.exceeded(entity), elapsed_s=time.monotonic() - started,
-                       emit=False)
+                           emit=False)
     if pending:
         checklist.emit()
     return sorted(probes, key=lambda p: ENTITIES.index(p.entity))
@@ -260,8 +289,8 @@ def _complete_collection(checklist: Checklist, probe: Probe, version: str) -> No
     summary = f"HTTP {probe.status} · {count_text(probe)} · {probe.elapsed_s * 1000:.0f} ms"
     if probe.sample_id is None:
         checklist.complete(probe.entity, WARNING, summary,
-                       details=["The collection is empty: there is no record to check."],
-                       elapsed_s=probe.elapsed_s, emit=False)
+                           details=["The collection is empty: there is no record to check."],
+                           elapsed_s=probe.elapsed_s, emit=False)
         return
     if probe.missing:
         checklist.complete(probe.entity, WARNING, summary, details=[

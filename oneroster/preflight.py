@@ -12,8 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from oneroster.base_url import analyse_base_url
-from oneroster.check import check_proxy, check_token, probe_collections
+from oneroster.check import attempt, probe_collections, signed_in
 from oneroster.checklist import (
     FAILED,
     OK,
@@ -23,7 +22,6 @@ from oneroster.checklist import (
     Probe,
     Step,
     count_text,
-    open_client,
     probe_collection,
 )
 from oneroster.model import ENTITIES, ENTITY_LABELS, ClientSettings
@@ -54,29 +52,12 @@ def run_preflight(settings: ClientSettings, *, entities: Sequence[str] = ENTITIE
     ``warnings`` and ``totals`` (records per collection; None where the server gives none).
     """
     chosen = tuple(e for e in ENTITIES if e in set(entities)) or ENTITIES
-    clock = Budget(budget)
-    checklist = Checklist(initial_steps(chosen), report=report, secret=settings.client_secret,
-                      cancel=cancel)
-    checklist.emit()
-    pool = ThreadPoolExecutor(max_workers=len(chosen), thread_name_prefix="sdm-preflight")
-    client = None
-    try:
-        finding = analyse_base_url(settings.base_url, settings.version)
-        checklist.complete("base_url", finding.state, finding.summary, details=finding.details,
-                       error=finding.error, elapsed_s=0.0)
-        if not finding.blocking and check_proxy(checklist, settings, clock, pool):
-            client = open_client(settings, clock, client_factory)
-            if check_token(checklist, settings, client, clock, pool) is not None:
-                _sample_collections(checklist, settings, client, clock, pool, chosen,
-                                    finding.suggestion, sample_size)
-        return _verdict(checklist, chosen)
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
-        if client is not None:
-            try:
-                client.close()
-            except Exception:  # a failing close must not turn a verdict into a crash
-                pass
+    with attempt(settings, initial_steps(chosen), budget=budget, report=report, cancel=cancel,
+                 workers=len(chosen), name="sdm-preflight") as run:
+        if signed_in(run, settings, client_factory) is not None:
+            _sample_collections(run.checklist, settings, run.client, run.clock, run.pool,
+                                chosen, run.suggestion, sample_size)
+        return _verdict(run.checklist, chosen)
 
 
 def _sample_collections(checklist: Checklist, settings: ClientSettings, client: Any, clock: Budget,
@@ -96,9 +77,9 @@ def _judge_sample(checklist: Checklist, probe: Probe, version: str) -> None:
     summary = f"HTTP {probe.status} · {count_text(probe)} · {probe.elapsed_s * 1000:.0f} ms"
     checklist.learned.setdefault("totals", {})[probe.entity] = probe.total
     if not probe.records:
-        checklist.complete(probe.entity, WARNING, summary,
-                       details=[f"{label} is empty: the import would bring no {label.lower()}."],
-                       elapsed_s=probe.elapsed_s, emit=False)
+        empty = f"{label} is empty: the import would bring no {label.lower()}."
+        checklist.complete(probe.entity, WARNING, summary, details=[empty],
+                           elapsed_s=probe.elapsed_s, emit=False)
         return
     sample = [record.raw for record in probe.records]
     gaps = missing_in_sample(sample, required_fields(probe.entity, version))
@@ -117,12 +98,12 @@ def _judge_sample(checklist: Checklist, probe: Probe, version: str) -> None:
                  "url": None, "missing_scope": None, "step": label,
                  "missing_fields": sorted(blocking)}
         checklist.complete(probe.entity, FAILED, f"{summary} · required fields missing",
-                       details=[error["message"], *details[1:]], error=error,
-                       elapsed_s=probe.elapsed_s, emit=False)
+                           details=[error["message"], *details[1:]], error=error,
+                           elapsed_s=probe.elapsed_s, emit=False)
         return
     state = WARNING if other else OK
     checklist.complete(probe.entity, state, summary, details=details, elapsed_s=probe.elapsed_s,
-                   emit=False)
+                       emit=False)
 
 
 def _verdict(checklist: Checklist, chosen: tuple[str, ...]) -> dict[str, Any]:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from sqlalchemy import func, select
 
-from tests.fixtures.redis_server import redis_server
+from tests.fixtures import redis_server
 from webapp import crypto
 from webapp.extensions import db
 from webapp.models import Connection, Flow, Job, Run, Status, User
@@ -16,21 +14,8 @@ from webapp.models.common import utcnow
 HX = {"HX-Request": "true"}
 UNAVAILABLE = "Background jobs are unavailable: the job queue (Redis) cannot be reached."
 
-pytestmark = [pytest.mark.redis,
-              pytest.mark.skipif(shutil.which("redis-server") is None,
-                                 reason="redis-server is not installed")]
-
-
-@pytest.fixture
-def redis(tmp_path):
-    with redis_server(tmp_path) as server:
-        yield server
-
-
-@pytest.fixture
-def app_config(app_config, redis, tmp_path):
-    return {**app_config, "JOBS": "rq", "REDIS_URL": redis.url,
-            "ARTIFACTS_DIR": str(tmp_path / "artifacts")}
+pytestmark = redis_server.NEEDS_REDIS
+redis, app_config = redis_server.redis, redis_server.app_config  # this module's jobs run on RQ
 
 
 def count(model, *where) -> int:

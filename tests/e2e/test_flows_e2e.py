@@ -276,18 +276,23 @@ def add_editor_source(page, node: str, connection: int, label: str | None = None
     swapped_in(page, f".graph-node[data-node={node}]")
 
 
+def merge_and_validate(page, first: int, second: int) -> None:
+    """In a new advanced-editor flow, merge two connections' sources and validate it."""
+    page.goto("/flows/")
+    page.click("button:has-text('New flow (advanced editor)')")
+    swapped_in(page, "#editor")
+    add_editor_source(page, "source-1", first)
+    add_editor_source(page, "source-2", second)
+    page.click("button:has-text('Add merge')")
+    swapped_in(page, "[data-testid=precedence]")
+    page.click(".validate button")
+
+
 def test_editor_validation_settles_when_the_last_preflight_ends(signed_in, live_server):
     page = signed_in
     demo = create_sandbox_connection(page, "Demo sandbox")
     slow = create_sandbox_connection(page, "Latency sandbox", client_id="latency")
-    page.goto("/flows/")
-    page.click("button:has-text('New flow (advanced editor)')")
-    swapped_in(page, "#editor")
-    add_editor_source(page, "source-1", demo)
-    add_editor_source(page, "source-2", slow)
-    page.click("button:has-text('Add merge')")
-    swapped_in(page, "[data-testid=precedence]")
-    page.click(".validate button")
+    merge_and_validate(page, demo, slow)
     page.wait_for_selector("[data-testid=graph-ok]")
     assert_accessible(page, "the editor while its pre-flights run")
     for node in ("source-1", "source-2"):
@@ -311,14 +316,7 @@ def test_the_editor_works_on_a_phone(phone, live_server, screenshots):
     page = sign_up(phone)
     north = create_sandbox_connection(page, "North sandbox")
     south = create_sandbox_connection(page, "South sandbox")
-    page.goto("/flows/")
-    page.click("button:has-text('New flow (advanced editor)')")
-    swapped_in(page, "#editor")
-    add_editor_source(page, "source-1", north)
-    add_editor_source(page, "source-2", south)
-    page.click("button:has-text('Add merge')")
-    swapped_in(page, "[data-testid=precedence]")
-    page.click(".validate button")
+    merge_and_validate(page, north, south)
     for node in ("source-1", "source-2"):
         page.wait_for_selector(f".graph-node.preflight-passed[data-node={node}]", timeout=30_000)
     assert_fits(page, "the editor on a phone")

@@ -4,7 +4,6 @@ retries it once; a new worker finishes it. Real processes, a Redis of the test's
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import TEST_KEY
-from tests.fixtures.redis_server import redis_server
+from tests.fixtures import redis_server
 from tests.runs.conftest import graph, source
 from webapp import crypto, jobs
 from webapp.extensions import db
@@ -26,21 +25,8 @@ from webapp.schedules import scheduler
 
 ROOT = Path(__file__).resolve().parents[2]
 
-pytestmark = [pytest.mark.redis,
-              pytest.mark.skipif(shutil.which("redis-server") is None,
-                                 reason="redis-server is not installed")]
-
-
-@pytest.fixture
-def redis(tmp_path):
-    with redis_server(tmp_path) as server:
-        yield server
-
-
-@pytest.fixture
-def app_config(app_config, redis, tmp_path):
-    return {**app_config, "JOBS": "rq", "REDIS_URL": redis.url,
-            "ARTIFACTS_DIR": str(tmp_path / "artifacts")}
+pytestmark = redis_server.NEEDS_REDIS
+redis, app_config = redis_server.redis, redis_server.app_config  # this module's jobs run on RQ
 
 
 def flask_process(app, redis, tmp_path, *args: str) -> subprocess.Popen:

@@ -68,7 +68,7 @@ class ExampleSource(SourcePlugin):
         def snapshot(state: str = TESTING, error: ErrorInfo | None = None) -> Checklist:
             elapsed = int((time.monotonic() - started) * 1000)
             checklist = Checklist(state, tuple(steps), error=error,
-                              elapsed_ms=None if state == TESTING else elapsed)
+                                  elapsed_ms=None if state == TESTING else elapsed)
             report(checklist)
             return checklist
 
