@@ -85,6 +85,13 @@ def test_every_page_is_accessible_and_fits_a_phone(signed_in, phone, live_server
         visit(page, url, f"desktop-{name}", screenshots, tmp_path)
         visit(phone, url, f"phone-{name}", screenshots, tmp_path)
     assert phone.viewport_size == PHONE
+    # On the phone the run's collections are stacked cards: nothing there scrolls sideways.
+    phone.goto(run_url)
+    table, room = phone.evaluate("""() => {
+        const table = document.querySelector('.run-collections');
+        return [table.scrollWidth, table.parentElement.clientWidth]; }""")
+    assert table <= room, f"the run's collections are {table} px wide in {room} px"
+    assert phone.locator(".run-collections td[data-label=Records]").first.is_visible()
 
 
 def test_signed_out_pages_are_accessible_and_fit_a_phone(page, phone, tmp_path):
