@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -60,9 +62,12 @@ def test_a_stored_checklist_becomes_the_connection_s_brief_verdict(empty):
     upgrade()
     with db.engine.connect() as conn:
         summary = conn.execute(text("SELECT test_summary FROM connections")).scalar_one()
-    if isinstance(summary, str):  # SQLite hands JSON back as text
-        import json
-        summary = json.loads(summary)
+    summary = json.loads(summary) if isinstance(summary, str) else summary  # SQLite: text
     assert summary["title"] == "Authentication Failed" and summary["step"] == "Token"
     assert summary["elapsed_ms"] == 80 and "steps" not in summary
     assert "last_test" not in {c["name"] for c in inspect(db.engine).get_columns("connections")}
+    downgrade(revision="0005_session_generation")
+    with db.engine.connect() as conn:
+        last_test = conn.execute(text("SELECT last_test FROM connections")).scalar_one()
+    last_test = json.loads(last_test) if isinstance(last_test, str) else last_test
+    assert last_test["state"] == "error" and last_test["error"]["title"] == "Authentication Failed"

@@ -31,32 +31,33 @@ def _summary(last_test):
             'before_saving': bool(last_test.get('before_saving'))}
 
 
-def upgrade():
+def _last_test(summary):
+    """Return a checklist-shaped last_test for a brief verdict (for a downgrade)."""
+    summary = summary or {}
+    failed = summary.get('title') not in (None, '', 'Passed')
+    return {'state': 'error' if failed else 'success', 'steps': [],
+            'learned': {'run': summary['run']} if summary.get('run') else {},
+            'error': {'title': summary['title'], 'step': summary.get('step')} if failed else None,
+            'elapsed_ms': summary.get('elapsed_ms'), 'cancelled': summary.get('cancelled')}
+
+
+def _move(old, new, convert):
+    """Add column `new`, fill it from `old` through `convert`, and drop `old`."""
     with op.batch_alter_table('connections', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('test_summary', sa.JSON(), nullable=True))
+        batch_op.add_column(sa.Column(new, sa.JSON(), nullable=True))
     bind = op.get_bind()
-    rows = bind.execute(sa.select(connections.c.id, connections.c.last_test)
-                        .where(connections.c.last_test.is_not(None))).all()
-    for row in rows:
-        bind.execute(connections.update().where(connections.c.id == row.id)
-                     .values(test_summary=_summary(row.last_test)))
+    source, target = connections.c[old], connections.c[new]
+    rows = bind.execute(sa.select(connections.c.id, source).where(source.is_not(None))).all()
+    for row_id, value in rows:
+        bind.execute(connections.update().where(connections.c.id == row_id)
+                     .values({target: convert(value)}))
     with op.batch_alter_table('connections', schema=None) as batch_op:
-        batch_op.drop_column('last_test')
+        batch_op.drop_column(old)
+
+
+def upgrade():
+    _move('last_test', 'test_summary', _summary)
 
 
 def downgrade():
-    with op.batch_alter_table('connections', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('last_test', sa.JSON(), nullable=True))
-    bind = op.get_bind()
-    rows = bind.execute(sa.select(connections.c.id, connections.c.test_summary)
-                        .where(connections.c.test_summary.is_not(None))).all()
-    for row in rows:
-        summary = row.test_summary or {}
-        failed = summary.get('title') not in (None, '', 'Passed')
-        bind.execute(connections.update().where(connections.c.id == row.id).values(last_test={
-            'state': 'error' if failed else 'success', 'steps': [],
-            'learned': {'run': summary['run']} if summary.get('run') else {},
-            'error': {'title': summary['title'], 'step': summary.get('step')} if failed else None,
-            'elapsed_ms': summary.get('elapsed_ms'), 'cancelled': summary.get('cancelled')}))
-    with op.batch_alter_table('connections', schema=None) as batch_op:
-        batch_op.drop_column('test_summary')
+    _move('test_summary', 'last_test', _last_test)
