@@ -10,7 +10,6 @@ record is serialised once, by orjson.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ _statements: dict[tuple[str, int, bool], str] = {}  # SQL text, made once per sh
 COPY_SQL = (f"COPY {RunRecord.__tablename__} (run_id, entity, source_rank, superseded, "
             "sourced_id, status, date_last_modified, ref_a, ref_b, data) FROM STDIN")
 # What COPY's text format cannot take as it is: its separators and its escape character.
-_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+_COPY_SPECIAL = ("\\", "\t", "\n", "\r")
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -63,22 +62,21 @@ def prepare(how: str, paramstyle: str, run_id: int, rank: int, entity: str,
     """Return what stores a page of records the way `how` says, and its tally figures."""
     datas = list(map(_DATA, records))
     references = pointed(entity, datas)
-    columns: list[Any] = [map(_SOURCED_ID, records), map(_STATUS, records),
-                          map(_MODIFIED, records)]
+    ids = list(map(_SOURCED_ID, records))
+    columns: list[Any] = [ids, list(map(_STATUS, records)), list(map(_MODIFIED, records))]
     for field in REFERENCES.get(entity, ()):
         columns.append(references[field] if references is not None
                        else [_ref(data.get(field)) for data in datas])
-    columns.append(map(bytes.decode, map(orjson.dumps, datas)))
     statements: list[tuple[str, tuple[Any, ...]]] = []
     copy = None
-    if how == "sqlite":
-        statements = _sqlite(run_id, rank, entity, zip(*columns, strict=True), len(columns))
-    elif how == "copy":
-        copy = _copy(run_id, rank, entity, [list(column) for column in columns])
-    else:
-        statements = _generic(paramstyle, run_id, rank, entity, zip(*columns, strict=True))
-    return PreparedPage(rank, entity, statements, copy, list(map(_SOURCED_ID, records)),
-                        list(map(_STATUS, records)).count("tobedeleted"), references)
+    if how == "copy":
+        copy = _copy(run_id, rank, entity, columns, list(map(orjson.dumps, datas)))
+    else:  # each JSON serialised as the statement takes it, and let go with the page
+        rows = zip(*columns, map(bytes.decode, map(orjson.dumps, datas)), strict=True)
+        statements = (_sqlite(run_id, rank, entity, rows, len(columns) + 1) if how == "sqlite"
+                      else _generic(paramstyle, run_id, rank, entity, rows))
+    return PreparedPage(rank, entity, statements, copy, ids, columns[1].count("tobedeleted"),
+                        references)
 
 
 def _sqlite(run_id: int, rank: int, entity: str, rows: Any,
@@ -109,31 +107,35 @@ def _generic(paramstyle: str, run_id: int, rank: int, entity: str,
     return statements
 
 
-def _copy(run_id: int, rank: int, entity: str, columns: list[list[Any]]) -> bytes:
+def _copy(run_id: int, rank: int, entity: str, columns: list[list[Any]],
+          datas: list[bytes]) -> bytes:
     # A line a record: run, collection, rank and superseded, the same on every line, then
     # sourcedId, status, dateLastModified, the two references and the JSON, tab-separated.
-    # Each column is escaped in one pass over the page when it needs it at all.
-    sourced_ids, statuses, modified, *refs, datas = columns
+    # Built as bytes: the JSON stays as orjson wrote it, and no text of the page is copied
+    # into a wider string (one non-ASCII name would make the whole page UCS-2) or encoded.
+    sourced_ids, statuses, modified, *refs = columns
     statuses = [status or "active" for status in statuses]
+    text = list(map(_copy_column, (sourced_ids, statuses, modified, *refs)))
     if len(refs) != 2:
-        refs = [[None] * len(sourced_ids)] * 2
-    text = map(_copy_column, (sourced_ids, statuses, modified, *refs, datas))
-    head = f"{run_id}\t{entity.translate(_COPY_ESCAPES)}\t{rank}\tf\t"
-    lines = map("\t".join, zip(*text, strict=True))
-    return (head + ("\n" + head).join(lines) + "\n").encode()
+        text += [[b"\\N"] * len(sourced_ids)] * 2
+    # orjson escapes every control character inside a string and writes no whitespace, so
+    # a backslash is the only character of the JSON that COPY's text format needs escaped.
+    if b"\\" in b"".join(datas):
+        datas = [data.replace(b"\\", b"\\\\") for data in datas]
+    head = f"{run_id}\t{entity.translate(_COPY_ESCAPES)}\t{rank}\tf\t".encode()
+    lines = map(b"\t".join, zip(*text, datas, strict=True))
+    return head + (b"\n" + head).join(lines) + b"\n"
 
 
-def _copy_column(values: list[Any]) -> list[str]:
+def _copy_column(values: list[Any]) -> list[bytes]:
     try:
         joined = "".join(filter(None, values))
     except TypeError:  # a value that is not a string: its text, as a driver would bind it
         values = [v if v is None or isinstance(v, str) else str(v) for v in values]
         joined = "".join(filter(None, values))
-    if _COPY_SPECIAL.search(joined):
+    if any(special in joined for special in _COPY_SPECIAL):
         values = [None if v is None else v.translate(_COPY_ESCAPES) for v in values]
-    if None in values:
-        values = ["\\N" if v is None else v for v in values]
-    return values  # type: ignore[return-value]
+    return [b"\\N" if v is None else v.encode() for v in values]
 
 
 def _sql(style: str, rows: int, references: bool) -> str:
