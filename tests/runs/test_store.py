@@ -1,18 +1,20 @@
-"""Storing records: exact rows, and a run's end settled from the writer's tally or the database."""
+"""Storing records: exact rows, and a run's end settled from the tally or the records."""
 
 from __future__ import annotations
 
+import time
+
 import orjson
 import pytest
-from sqlalchemy import exists, select
+from sqlalchemy import func, select
 
 from oneroster.model import Record
 from tests.runs.conftest import graph, ref, source
 from tests.runs.test_engine import ROSTER
 from tests.runs.test_run_test_data import run_id_of
 from webapp.extensions import db
-from webapp.models import RunRecord
-from webapp.runs import integrity, store
+from webapp.models import Run, RunRecord, RunReference
+from webapp.runs import integrity, references, store
 from webapp.runs.store import RecordWriter, StoreFailed
 from webapp.runs.tally import Tally, pointed
 
@@ -107,33 +109,53 @@ def test_the_tally_reports_what_the_database_would(app, ada, flows, scripted):
     run = flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
     tally = Tally()
     for entity, records in broken.items():
-        tally.add(0, entity, [r["sourcedId"] for r in records],
-                  sum(r.get("status") == "tobedeleted" for r in records),
+        tally.add(0, entity, len(records), sum(r.get("status") == "tobedeleted" for r in records),
                   pointed(entity, records))
-    assert not tally.repeated and tally.plain  # the tally settles it all alone
+    assert tally.plain  # the tally settles it all alone
     entities = ["orgs", "courses", "classes", "users", "enrollments"]
     with app.app_context():
+        tally.unresolved = references.unresolved(run.id)
         from_database = integrity.report(run.id, entities, delta=False, overlaps={},
                                          same_source={}, merged=False).to_dict()
         from_tally = integrity.report(run.id, entities, delta=False, overlaps={},
                                       same_source={}, merged=False,
                                       deleted=tally.counts(tobedeleted=True),
                                       references=tally).to_dict()
+    assert tally.unresolved == {("enrollments", "user"): 1}  # ghost
     assert from_tally == from_database
     assert orjson.loads(orjson.dumps(from_tally)) == run.integrity
     assert {w["code"]: w["count"] for w in from_tally["warnings"]} == {
         "missing_user": 2, "missing_class": 1}
-    assert tally.missing("enrollments", "user", "users") is None  # the database counts
+    assert tally.missing("enrollments", "user", "users") is None  # the records count
+    assert tally.missing("enrollments", "class", "classes") is None  # one has none
     assert tally.missing("classes", "course", "courses") == 0
 
 
-def test_a_clean_run_asks_the_database_nothing_about_references(
-        app, ada, flows, scripted, monkeypatch):
+def test_the_targets_of_references_are_stored_once_in_the_database(app, ada, flows, scripted):
+    flow_id = flows.create(graph(source(plugin="source-scripted", records=ROSTER)))
+    run = flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
+    expected = {("enrollments", field, r[field]["sourcedId"])
+                for r in ROSTER["enrollments"] for field in ("user", "class")}
+    with app.app_context():
+        stored = db.session.execute(
+            select(RunReference.entity, RunReference.field, RunReference.target)
+            .where(RunReference.run_id == run.id)).all()
+        assert len(stored) == len(set(stored))
+        assert expected <= set(stored)
+        assert ("users", "roles", "school-1") in stored and ("orgs", "parent", "district") in stored
+        db.session.delete(db.session.get(Run, run.id))
+        db.session.commit()
+        assert db.session.scalar(select(func.count()).select_from(RunReference)) == 0
+
+
+def test_a_clean_run_reads_no_record_to_check_references(app, ada, flows, scripted,
+                                                        monkeypatch):
     asked = []
-    monkeypatch.setattr(integrity, "exists", lambda *a, **k: asked.append(1) or exists(*a, **k))
-    scan = integrity._missing_in_records
-    monkeypatch.setattr(integrity, "_missing_in_records",
-                        lambda *a, **k: asked.append(2) or scan(*a, **k))
+    for name in ("_missing_in_columns", "_missing_in_records"):
+        scan = getattr(references, name)
+        monkeypatch.setattr(references, name,
+                            lambda *a, scan=scan, name=name, **k: asked.append(name)
+                            or scan(*a, **k))
     flow_id = flows.create(graph(source(plugin="source-scripted", records=ROSTER)))
     run = flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
     assert run.status == "completed" and run.integrity["warnings"] == []
@@ -154,3 +176,34 @@ def test_records_no_statement_can_hold_fail_the_store_not_the_reader(app, ada, f
         assert writer.failed
         with pytest.raises(StoreFailed):
             writer.close()
+
+
+@pytest.mark.parametrize("again", [False, True])
+def test_the_writer_finds_a_sourced_id_stored_again_pages_later(app, ada, flows, scripted,
+                                                                  again):
+    flow_id = flows.create(graph(source(plugin="source-scripted", records=ROSTER)))
+    run = flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
+
+    def page(first: int) -> list[Record]:
+        return [Record("users", f"u-{n}", "active", None, {"sourcedId": f"u-{n}"}, {})
+                for n in range(first, first + 5)]
+
+    with app.app_context():
+        db.session.execute(db.delete(RunRecord).where(RunRecord.run_id == run.id))
+        db.session.commit()
+        writer = RecordWriter(db.engine, run.id).start()
+        put = writer.sink(0)
+        for first in (0, 5, 10):
+            put("users", page(first))
+            settled(writer, first + 5)  # each page a batch of its own, committed
+        put("users", page(2 if again else 15))
+        writer.close()
+        assert writer.tally.repeated is again
+        assert writer.stored == 20
+
+
+def settled(writer: RecordWriter, stored: int) -> None:
+    """Wait until the writer has stored so many records."""
+    deadline = time.monotonic() + 10
+    while writer.stored < stored and time.monotonic() < deadline:
+        time.sleep(0.01)

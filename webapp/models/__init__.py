@@ -19,6 +19,7 @@ from webapp.models.runs import (
     Run,
     RunCollection,
     RunRecord,
+    RunReference,
     RunStatus,
     RunTrigger,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "Run",
     "RunCollection",
     "RunRecord",
+    "RunReference",
     "RunStatus",
     "RunTrigger",
     "Schedule",

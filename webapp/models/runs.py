@@ -183,3 +183,19 @@ class RunRecord(db.Model):
     ref_a: Mapped[str | None] = mapped_column(String(255))
     ref_b: Mapped[str | None] = mapped_column(String(255))
     data: Mapped[str] = mapped_column(Text)
+
+
+class RunReference(db.Model):
+    """A sourcedId some record of a run points to: one row per collection, reference and target.
+
+    The writer stores a page's targets with the page, so the end of a run finds references to
+    records it does not hold with one query over these, whatever the district's size.
+    """
+
+    __tablename__ = "run_references"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    field: Mapped[str] = mapped_column(String(32), primary_key=True)  # as tally.FOLLOWED names it
+    target: Mapped[str] = mapped_column(String(255), primary_key=True)

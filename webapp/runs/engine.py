@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,21 +24,19 @@ from webapp import jobs
 from webapp.connections import verdicts
 from webapp.connections.services import open_source
 from webapp.extensions import db
-from webapp.models import CollectionState, Job, Run, RunCollection, RunRecord, RunStatus
+from webapp.models import CollectionState, Job, Run, RunRecord, RunStatus
 from webapp.models.common import utcnow
 from webapp.plugin_api import (
     ConfigInvalid,
-    EntityResult,
-    ErrorCategory,
     FetchResult,
     SourceError,
     SourcePlugin,
     SourceUnavailable,
 )
 from webapp.plugins import registry
-from webapp.runs import integrity, output, retention
+from webapp.runs import integrity, outcome, output, references, retention
 from webapp.runs.artifacts import artifacts_dir
-from webapp.runs.progress import LiveProgress, error_dict
+from webapp.runs.progress import LiveProgress
 from webapp.runs.store import RecordWriter, StoreFailed
 from webapp.runs.tally import Tally
 
@@ -73,19 +70,7 @@ def interrupted(job: Job) -> None:
     """Fail the run of a job whose worker died, so it does not stay Running forever."""
     run = db.session.scalar(db.select(Run).where(Run.job_id == job.id))
     if run is not None:
-        mark_failed(run, "Interrupted: the worker running this run stopped.")
-
-
-def mark_failed(run: Run, message: str) -> None:
-    """Fail a run that cannot finish and every collection still open; the caller commits."""
-    run.status = RunStatus.FAILED
-    run.error = message
-    run.finished_at = utcnow()
-    for collection in run.collections:
-        if collection.state in (CollectionState.PENDING, CollectionState.RUNNING):
-            collection.state = CollectionState.FAILED
-            collection.error = {"category": "interrupted", "title": "Interrupted",
-                                "message": message, "advice": []}
+        outcome.mark_failed(run, "Interrupted: the worker running this run stopped.")
 
 
 class Engine:
@@ -126,7 +111,7 @@ class Engine:
             if not done:
                 db.session.rollback()
                 run = db.session.get(Run, self.run_id)
-                mark_failed(run, INTERNAL)
+                outcome.mark_failed(run, INTERNAL)
                 db.session.commit()
         return {"run_id": run.id, "status": str(run.status), "counts": run.counts,
                 "timings": self.timings}
@@ -134,26 +119,12 @@ class Engine:
     # Before: which collections to read, and from where.
 
     def _prepare(self, run: Run) -> list[Reader]:
-        table = registry().sources
         targets = self._targets(run)
         readers = []
         for source in run.sources:
             entities = tuple(e for n, e in targets if n == source["node"])
-            if not entities:
-                continue
-            reader = Reader(source["node"], source["rank"], None, entities, source.get("since"))
-            try:
-                cls = table.get(source["plugin"])
-                if cls is None:
-                    raise SourceUnavailable(
-                        "Plugin not installed",
-                        f"The source plugin {source['plugin']!r} is not installed.")
-                reader.plugin = open_source(cls, source["config"],
-                                            organization_id=run.organization_id,
-                                            reason="flow run", actor_id=self.ctx.created_by_id)
-            except (SourceUnavailable, ConfigInvalid) as exc:
-                reader.result = exc
-            readers.append(reader)
+            if entities:
+                readers.append(self._reader(run, source, entities))
         if self.retry:
             keys = [(r.rank, e) for r in readers for e in r.entities]
             db.session.execute(delete(RunRecord).where(
@@ -174,6 +145,22 @@ class Engine:
         db.session.commit()
         self.progress = LiveProgress([f"{n}:{e}" for n, e in targets])
         return readers
+
+    def _reader(self, run: Run, source: dict[str, Any], entities: tuple[str, ...]) -> Reader:
+        """Return the read of one source node, its plugin opened (or why it cannot be)."""
+        reader = Reader(source["node"], source["rank"], None, entities, source.get("since"))
+        try:
+            cls = registry().sources.get(source["plugin"])
+            if cls is None:
+                raise SourceUnavailable(
+                    "Plugin not installed",
+                    f"The source plugin {source['plugin']!r} is not installed.")
+            reader.plugin = open_source(cls, source["config"],
+                                        organization_id=run.organization_id,
+                                        reason="flow run", actor_id=self.ctx.created_by_id)
+        except (SourceUnavailable, ConfigInvalid) as exc:
+            reader.result = exc
+        return reader
 
     def _targets(self, run: Run) -> list[tuple[str, str]]:
         if not self.retry:
@@ -258,7 +245,9 @@ class Engine:
         by_key = {(c.source_node, c.entity): c for c in run.collections}
         for reader in readers:
             for entity in reader.entities:
-                self._settle(by_key[(reader.node, entity)], reader, entity)
+                collection = by_key[(reader.node, entity)]
+                outcome.settle(collection, reader.result, self.progress.get(collection.key),
+                               self.user_cancelled)
         cancelled = self.user_cancelled
         open_ = [c for c in run.collections if c.state != CollectionState.COMPLETED]
         tally = self.tally
@@ -268,7 +257,7 @@ class Engine:
             same, across = {}, {}  # no sourcedId was stored twice: nothing to merge
         merged = bool(same or across)
         integrity.resolve(run.id, needed=merged, again=self.retry)
-        entities = sorted({c.entity for c in run.collections}, key=_entity_order)
+        entities = sorted({c.entity for c in run.collections}, key=outcome.entity_order)
         known = tally is not None and not (merged or self.retry)  # it is the whole story
         found = tally.counts() if known else integrity.counts(run.id, merged=merged)
         run.counts = {e: found.get(e, 0) for e in entities}
@@ -277,17 +266,10 @@ class Engine:
         if run.artifact:  # a retried run's earlier bundle no longer matches its records
             (artifacts_dir() / run.artifact).unlink(missing_ok=True)
             run.artifact = None
-        if cancelled:
-            run.status = RunStatus.CANCELLED
-            run.error = "Cancelled. Records read before the cancel are kept."
-        elif open_:
-            run.status = RunStatus.FAILED
-            run.error = (f"{len(open_)} of {len(run.collections)} collections did not finish; "
-                         f"the others are stored. Retry the failed collections to complete "
-                         f"the run.")
+        if cancelled or open_:
+            outcome.ended_short(run, cancelled, len(open_))
         else:
             self._complete(run, entities, same, across, merged, tally if known else None)
-        self.tally = tally = None  # its sourcedIds are not kept while the bundle is written
         run.finished_at = utcnow()
         db.session.commit()
         self._report("done", self.stored)
@@ -306,56 +288,15 @@ class Engine:
             log.exception("removing earlier runs of flow %s failed", run.flow_id)
             db.session.rollback()
 
-    def _settle(self, collection: RunCollection, reader: Reader, entity: str) -> None:
-        outcome = reader.result
-        live = self.progress.get(collection.key)
-        collection.retries = live.get("retries", 0)
-        collection.requests = live.get("requests", 0)
-        if isinstance(outcome, BaseException):
-            cancelled = self.user_cancelled and isinstance(outcome, SourceError) \
-                and outcome.cancelled
-            collection.state = CollectionState.CANCELLED if cancelled else CollectionState.FAILED
-            collection.records = live.get("fetched", 0)
-            collection.error = error_dict(outcome, entity)
-            return
-        result: EntityResult | None = outcome.results.get(entity) if outcome else None
-        if result is None:
-            collection.state = CollectionState.FAILED
-            collection.error = error_dict(SourceError(
-                ErrorCategory.INVALID_RESPONSE, "The source did not report on this collection.",
-                entity=entity), entity)
-            return
-        collection.records = result.records
-        collection.pages = result.pages
-        collection.total = result.total
-        collection.duplicates = result.duplicates
-        collection.requests = result.requests or collection.requests
-        collection.warnings = list(result.warnings) or None
-        collection.elapsed_s = round(result.elapsed_s, 3)
-        if result.ok and result.withheld:
-            # An optional collection the SIS does not grant: read as far as it can be.
-            collection.state = CollectionState.COMPLETED
-            collection.error = {**error_dict(SourceError(
-                ErrorCategory.FORBIDDEN, result.withheld, title="Not granted", advice=(
-                    "Ask the SIS administrator to grant this collection to the client",
-                    "Or untick it in the flow's options"), entity=entity), entity),
-                "withheld": True}
-        elif result.ok:
-            collection.state = CollectionState.COMPLETED
-        else:
-            cancelled = result.error is not None and result.error.cancelled
-            collection.state = CollectionState.CANCELLED if cancelled else CollectionState.FAILED
-            collection.error = error_dict(result.error or SourceError(
-                ErrorCategory.INVALID_RESPONSE, "The collection could not be read.", entity=entity),
-                entity)
-
     def _complete(self, run: Run, entities: list[str], same: dict[str, int],
                   across: dict[str, int], merged: bool, tally: Tally | None) -> None:
         """Check the stored records; `tally` is the writer's, when it tells the whole story."""
-        modes = _modes(run, entities)
+        modes = outcome.modes(run, entities)
         delta = any(m == "delta" for m in modes.values())
         db.session.commit()  # what is settled so far stays, whatever happens to the report
         self._report("checking", self.stored)
+        if tally is not None and tally.plain:
+            tally.unresolved = references.unresolved(run.id)
         found = integrity.report(run.id, entities, delta=delta, overlaps=across,
                                  same_source=same, merged=merged or self.retry,
                                  deleted=tally.counts(tobedeleted=True) if tally else None,
@@ -367,36 +308,5 @@ class Engine:
         run.status = (RunStatus.COMPLETED_WITH_WARNINGS if found.warnings
                       else RunStatus.COMPLETED)
         verdicts.record_run(run)  # a run that read everything shows its connection works
-        absent = withheld(run)
+        absent = outcome.withheld(run)
         output.prepare(run, {e: m for e, m in modes.items() if e not in absent}, absent)
-
-
-def withheld(run: Run) -> dict[str, str]:
-    """Return why a collection holds nothing, for those no source was granted."""
-    reasons: dict[str, list[str]] = defaultdict(list)
-    read = set()
-    for collection in run.collections:
-        if (collection.error or {}).get("withheld"):
-            reasons[collection.entity].append(collection.error["message"])
-        else:
-            read.add(collection.entity)
-    return {entity: texts[0] for entity, texts in reasons.items() if entity not in read}
-
-
-def _modes(run: Run, entities: list[str]) -> dict[str, str]:
-    """Return bulk or delta per collection: delta when any source read only changes."""
-    modes = {e: "bulk" for e in entities}
-    per_node = defaultdict(set)
-    for collection in run.collections:
-        per_node[collection.source_node].add(collection.entity)
-    for source in run.sources:
-        if source.get("since"):
-            for entity in per_node[source["node"]]:
-                modes[entity] = "delta"
-    return modes
-
-
-def _entity_order(entity: str) -> tuple[int, str]:
-    order = ("orgs", "academicSessions", "courses", "classes", "users", "enrollments",
-             "demographics")
-    return (order.index(entity) if entity in order else len(order), entity)

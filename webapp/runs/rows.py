@@ -19,9 +19,9 @@ from typing import Any
 
 import orjson
 
-from webapp.models import RunRecord
+from webapp.models import RunRecord, RunReference
 from webapp.plugin_api import Record
-from webapp.runs.tally import REFERENCES, pointed
+from webapp.runs.tally import REFERENCES, pointed, targets
 
 COLUMNS = ("run_id", "entity", "sourced_id", "source_rank", "status", "date_last_modified",
            "superseded", "ref_a", "ref_b", "data")
@@ -29,6 +29,7 @@ COLUMNS = ("run_id", "entity", "sourced_id", "source_rank", "status", "date_last
 ROWS_PER_STATEMENT = 1000 if sqlite3.sqlite_version_info >= (3, 32) else 90
 SQLITE_MAX_PARAMETERS = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 _SOURCED_ID, _STATUS, _MODIFIED, _DATA = (itemgetter(i) for i in (1, 2, 3, 4))
+TARGET_LENGTH = RunReference.__table__.c.target.type.length
 _statements: dict[tuple[str, int, bool], str] = {}  # SQL text, made once per shape
 COPY_SQL = (f"COPY {RunRecord.__tablename__} (run_id, entity, source_rank, superseded, "
             "sourced_id, status, date_last_modified, ref_a, ref_b, data) FROM STDIN")
@@ -48,6 +49,7 @@ class PreparedPage:
     ids: list[str]
     tobedeleted: int
     references: dict[str, list[str | None]] | None  # see tally.pointed()
+    targets: list[tuple[str, str, str]]  # see tally.targets(): for run_references
 
 
 def method(dialect: Any) -> str:
@@ -75,8 +77,11 @@ def prepare(how: str, paramstyle: str, run_id: int, rank: int, entity: str,
         rows = zip(*columns, map(bytes.decode, map(orjson.dumps, datas)), strict=True)
         statements = (_sqlite(run_id, rank, entity, rows, len(columns) + 1) if how == "sqlite"
                       else _generic(paramstyle, run_id, rank, entity, rows))
+    found = targets(entity, references)
+    if any(len(target) > TARGET_LENGTH for _entity, _field, target in found):
+        found, references = [], None  # names no sourcedId a run holds: the records decide
     return PreparedPage(rank, entity, statements, copy, ids, columns[1].count("tobedeleted"),
-                        references)
+                        references, found)
 
 
 def _sqlite(run_id: int, rank: int, entity: str, rows: Any,

@@ -31,7 +31,8 @@ from webapp.models.common import utcnow
 from webapp.plugin_api import ENTITY_LABELS
 from webapp.plugins import registry
 from webapp.runs import output
-from webapp.runs.engine import KIND, mark_failed
+from webapp.runs.engine import KIND
+from webapp.runs.outcome import mark_failed
 from webapp.runs.preview import Preview, preview
 
 __all__ = ["Preview", "RunRefused", "cancel_run", "preview", "retry_failed", "start_run"]

@@ -59,7 +59,7 @@ class RecordWriter:
         self.engine = engine
         self.run_id = run_id
         self.stored = 0
-        self.tally = Tally()  # what was stored: counts, sourcedIds, references
+        self.tally = Tally()  # what was stored: counts, and what the references were like
         self.busy_s = 0.0  # time the writer spent storing
         self.cpu_s = 0.0  # processor time of the writer thread
         self.waited_s = 0.0  # time readers spent waiting for room in the queue
@@ -97,7 +97,8 @@ class RecordWriter:
                     self.error = exc
                     raise StoreFailed() from exc
                 with self._lock:  # counted now; a writer that fails makes the tally moot
-                    self.tally.add(rank, entity, page.ids, page.tobedeleted, page.references)
+                    self.tally.add(rank, entity, len(page.ids), page.tobedeleted,
+                                   page.references)
                 started = time.perf_counter()
                 self._queue.put(page)
                 waited = time.perf_counter() - started
@@ -175,6 +176,8 @@ class RecordWriter:
             started = time.perf_counter()
             try:
                 self._insert(conn, pages)
+                if not self.tally.repeated:
+                    self._look_for_repeats(conn, pages)
             except Exception as exc:  # readers see it at their next page
                 log.exception("storing records of run %s failed", self.run_id)
                 self.error = exc
@@ -192,6 +195,8 @@ class RecordWriter:
                 for statement, values in page.statements:
                     driver.execute(statement, values)
                 self.stored += len(page.ids)
+            if found := _targets(pages):
+                driver.execute(SQLITE_REFERENCES, (self.run_id, found))
             return
         if pages[0].copy is not None:
             # PostgreSQL: the pages' rows streamed through one COPY, as prepared, in a
@@ -203,13 +208,73 @@ class RecordWriter:
                 with cursor.copy(COPY_SQL) as copy:
                     for page in pages:
                         copy.write(page.copy)
+                if found := _targets(pages):
+                    cursor.execute(POSTGRESQL_REFERENCES, (self.run_id, found))
         else:
             for page in pages:
                 for statement, values in page.statements:
                     conn.exec_driver_sql(statement, values)
+            if found := _targets(pages):
+                conn.exec_driver_sql(SQLITE_REFERENCES if conn.dialect.name == "sqlite"
+                                     else POSTGRESQL_REFERENCES, (self.run_id, found))
             conn.commit()
         with self._lock:
             self.stored += sum(len(page.ids) for page in pages)
+
+    def _look_for_repeats(self, conn, pages: list[PreparedPage]) -> None:
+        """Ask the database whether a sourcedId of these stored pages is stored twice.
+
+        Its index answers with a lookup a record, on the database's time rather than the
+        interpreter's; asked once the pages are committed, so of two PostgreSQL writers
+        storing the same sourcedId at once, the one that commits last sees both.
+        """
+        ids: dict[str, list[str]] = {}
+        for page in pages:
+            ids.setdefault(page.entity, []).extend(page.ids)
+        sqlite = conn.dialect.name == "sqlite"
+        for entity, found in ids.items():
+            values = {"run": self.run_id, "entity": entity, "ids": orjson.dumps(found).decode()}
+            if sqlite:
+                row = conn.connection.driver_connection.execute(
+                    SQLITE_REPEATS, tuple(values.values())).fetchone()
+            else:
+                with conn.begin():
+                    row = conn.exec_driver_sql(POSTGRESQL_REPEATS, values).first()
+            if row is not None:
+                self.tally.repeated = True
+                return
+
+
+# The targets of a batch of pages as one JSON array of [collection, reference, sourcedId]:
+# one statement a batch, each target stored once a run (the rest are ignored). Sorted, so
+# PostgreSQL's two writers, which may store the same targets at once, lock them in the same
+# order and never wait for each other in a circle.
+SQLITE_REFERENCES = (
+    "INSERT OR IGNORE INTO run_references (run_id, entity, field, target) "
+    "SELECT ?1, json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+    "json_extract(value, '$[2]') FROM json_each(?2)")
+POSTGRESQL_REFERENCES = (
+    "INSERT INTO run_references (run_id, entity, field, target) "
+    "SELECT %s, t.e->>0, t.e->>1, t.e->>2 "
+    "FROM json_array_elements(%s::json) WITH ORDINALITY AS t(e, n) ORDER BY t.n "
+    "ON CONFLICT DO NOTHING")
+
+
+def _targets(pages: list[PreparedPage]) -> str | None:
+    found = pages[0].targets if len(pages) == 1 else sorted(
+        set().union(*(page.targets for page in pages)))
+    return orjson.dumps(found).decode() if found else None
+
+
+# Whether a sourcedId among some just stored is stored more than once in a run's collection:
+# an index lookup for each, never a scan of the collection.
+SQLITE_REPEATS = (
+    "SELECT 1 FROM json_each(?3) AS i WHERE (SELECT count(*) FROM run_records AS r "
+    "WHERE r.run_id = ?1 AND r.entity = ?2 AND r.sourced_id = i.value) > 1 LIMIT 1")
+POSTGRESQL_REPEATS = (
+    "SELECT 1 FROM json_array_elements_text(%(ids)s::json) AS i(id) "
+    "WHERE (SELECT count(*) FROM run_records AS r WHERE r.run_id = %(run)s "
+    "AND r.entity = %(entity)s AND r.sourced_id = i.id) > 1 LIMIT 1")
 
 
 class StoredRunData(RunData):

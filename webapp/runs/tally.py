@@ -1,20 +1,19 @@
-"""What the writer learns about a run's records as it stores them, so the end of a run scans none.
+"""What a run learns about its records as it stores them, so the end of a run scans none.
 
-Per source and collection, how many rows and how many tobedeleted; per collection, every
-sourcedId stored; per reference the integrity report follows, every sourcedId it points to.
-SourcedIds are kept as 64-bit hashes in compact arrays (webapp/runs/hashes.py), 8 bytes each,
-so a district of ten million records costs tens of megabytes, not gigabytes.
-As long as no sourcedId comes twice, every stored record wins the merge, so the counts and
-the duplicate findings follow from these figures, and so does a reference check that finds
-nothing missing (the usual case). When a sourcedId does come twice, a reference is missing
-or is not a plain sourcedId, the engine asks the database.
+Per source and collection, how many rows and how many tobedeleted: a few numbers, whatever
+the district's size. Whether a sourcedId came twice, the writer asks the database as it
+stores (RecordWriter._look_for_repeats). Per reference the integrity report follows, the
+sourcedIds a page points to go to the database with the page (the run_references table),
+once per collection, reference and target; at the end one query finds those no stored
+record has. As long as no sourcedId came twice, every stored record wins the merge, so the
+counts follow from these figures, and so does a reference check that finds nothing missing
+(the usual case). When a sourcedId does come twice, a reference is missing or is not a
+plain sourcedId, the integrity report reads the records themselves.
 """
 
 from __future__ import annotations
 
 from operator import itemgetter
-
-from webapp.runs.hashes import HashSet
 
 # The references stored in columns of run_records, per collection: (ref_a, ref_b). A record
 # without one of these points to a missing record.
@@ -77,40 +76,39 @@ def named(datas: list[dict], field: str, held: str) -> list[str | None]:
             if role.get("org") is not None]
 
 
+def targets(entity: str, references: dict[str, list[str | None]] | None
+            ) -> list[tuple[str, str, str]]:
+    """Return the distinct (collection, reference, sourcedId) a page points to, sorted."""
+    if references is None:
+        return []
+    return sorted({(entity, field, target) for field, found in references.items()
+                   for target in found if target is not None})
+
+
 class Tally:
-    """Counts, sourcedIds and references of the records one writer stored."""
+    """Counts of the records one writer stored, and what its references were like."""
 
     def __init__(self) -> None:
         self.rows: dict[tuple[int, str], list[int]] = {}  # (rank, entity): [rows, tobedeleted]
-        self.ids: dict[str, HashSet] = {}
-        self.pointed: dict[tuple[str, str], HashSet] = {}  # (entity, field)
         self.absent: set[tuple[str, str]] = set()  # (entity, field): some record has none
         self.plain = True  # every reference was a sourcedId string, or absent
+        self.repeated = False  # a sourcedId is stored twice: the database said so
+        # (entity, field): how many targets no stored record has; set once the run is stored
+        self.unresolved: dict[tuple[str, str], int] | None = None
 
-    def add(self, rank: int, entity: str, ids: list[str], tobedeleted: int,
+    def add(self, rank: int, entity: str, rows: int, tobedeleted: int,
             references: dict[str, list[str | None]] | None) -> None:
-        """Count one stored page of one source: its sourcedIds, how many are tobedeleted, and
-        what pointed() found in it."""
+        """Count one stored page of one source: its rows, how many are tobedeleted, and
+        whether pointed() found every reference plain (and which column ones absent)."""
         numbers = self.rows.setdefault((rank, entity), [0, 0])
-        numbers[0] += len(ids)
+        numbers[0] += rows
         numbers[1] += tobedeleted
-        self.ids.setdefault(entity, HashSet()).add(ids)
         if references is None:
             self.plain = False
-        elif self.plain:
-            columns = REFERENCES.get(entity, ())
-            for field, targets in references.items():
-                distinct = set(targets)  # a page's records often share their targets
-                if None in distinct:
-                    distinct.discard(None)
-                    if field in columns:  # the others may be left out
-                        self.absent.add((entity, field))
-                self.pointed.setdefault((entity, field), HashSet()).add(distinct)
-
-    @property
-    def repeated(self) -> bool:
-        """Whether a sourcedId came twice: the stored rows need a merge."""
-        return not all(ids.distinct() for ids in self.ids.values())
+            return
+        for field in REFERENCES.get(entity, ()):  # the others may be left out
+            if (entity, field) not in self.absent and None in references[field]:
+                self.absent.add((entity, field))
 
     def counts(self, tobedeleted: bool = False) -> dict[str, int]:
         """Return rows (or tobedeleted rows) per collection, all sources together."""
@@ -122,10 +120,9 @@ class Tally:
     def missing(self, entity: str, field: str, target: str) -> int | None:
         """Return 0 when every record of a collection points to a stored `target` record.
 
-        None when some do not: how many, and which, is for the database to say.
+        None when some do not, or when that is not known: how many, and which, is for the
+        records to say.
         """
-        if (entity, field) in self.absent:
+        if (entity, field) in self.absent or self.unresolved is None:
             return None
-        pointed = self.pointed.get((entity, field))
-        return 0 if pointed is None or self.ids.get(target, HashSet()).covers(pointed) \
-            else None
+        return None if self.unresolved.get((entity, field)) else 0
