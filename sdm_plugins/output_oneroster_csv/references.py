@@ -1,22 +1,53 @@
 """The references of a bundle: every sourcedId a file names is in the bundle, or a note says why.
 
 As the files are written, the ledger keeps the sourcedIds each referenced file holds and those
-it left out (tobedeleted records have no place in a bulk file), as their 64-bit hashes. A
-reference to a file already written is resolved at once; one to a file still to come (or its
-own file, as an org's parent) waits in a compact array until the end. The notes say, per file
-and column, how many references point nowhere and why: the file is absent (and why), the
-records were left out, or the SIS never sent them.
+it left out (tobedeleted records have no place in a bulk file), as their 64-bit hashes in
+compact arrays (8 bytes a sourcedId, where a set of them takes ten times that), sorted when
+their file is complete. A reference to a file already written is resolved at once; one to a
+file still to come (or its own file, as an org's parent) waits in a compact array until the
+end. The notes say, per file and column, how many references point nowhere and why: the
+file is absent (and why), the records were left out, or the SIS never sent them.
+
+Two sourcedIds share a hash with a chance of one in 2**64 per pair: at worst a reference that
+points nowhere goes without its note.
 """
 
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Mapping
 
 from sdm_plugins.output_oneroster_csv import binding
 
 ABSENT, LEFT_OUT, UNSENT = "absent", "left out", "not sent"
+# Arrays a file's hashes are kept in, by the hash's top bits: sorting one at a time keeps the
+# sort's temporary list to a sixteenth of the file.
+PARTS = 16
+
+
+class Hashes:
+    """The 64-bit hashes of a file's sourcedIds in compact arrays, sorted once it is complete."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self) -> None:
+        self.parts = [array("q") for _ in range(PARTS)]
+
+    def add(self, sourced_id: str) -> None:
+        """Take one sourcedId (the file is still being written)."""
+        value = hash(sourced_id)
+        self.parts[value >> 60].append(value)  # -8..7: a part from either end of the list
+
+    def seal(self) -> None:
+        """Sort the hashes, so that they can be looked up."""
+        self.parts = [array("q", sorted(part)) for part in self.parts]
+
+    def __contains__(self, value: int) -> bool:
+        part = self.parts[value >> 60]
+        found = bisect_left(part, value)
+        return found < len(part) and part[found] == value
 
 
 class Ledger:
@@ -24,29 +55,34 @@ class Ledger:
 
     def __init__(self) -> None:
         targets = {target for refs in binding.REFERENCES.values() for _, target in refs}
-        self.held: dict[str, set[int]] = {t: set() for t in targets}
-        self.left: dict[str, set[int]] = {t: set() for t in targets}
+        self.held: dict[str, Hashes] = {t: Hashes() for t in targets}
+        self.left: dict[str, Hashes] = {t: Hashes() for t in targets}
         self.written: set[str] = set()
         self.waiting: dict[tuple[str, str, str], array] = {}
         self.dangling: Counter[tuple[str, str, str, str]] = Counter()
         self.columns = {
-            file: [(binding.header(file).index(column), column, target)
-                   for column, target in refs]
+            file: [(binding.header(file).index(column), column, target,
+                    column in binding.LISTS) for column, target in refs]
             for file, refs in binding.REFERENCES.items()}
 
     def row(self, file: str, row: list[str]) -> None:
         """Take one written row: the sourcedId it holds and every sourcedId it names."""
         held = self.held.get(file)
         if held is not None:
-            held.add(hash(row[0]))
-        for index, column, target in self.columns.get(file, ()):
+            held.add(row[0])
+        for index, column, target, many in self.columns.get(file, ()):
             value = row[index]
             if not value:
                 continue
-            values = value.split(",") if column in binding.LISTS else (value,)
-            if target in self.written:
+            values = value.split(",") if many else (value,)
+            if target in self.written:  # the usual case, run for every reference: inlined
+                parts = self.held[target].parts
                 for sourced_id in values:
-                    self._resolve(file, column, target, hash(sourced_id))
+                    value = hash(sourced_id)
+                    part = parts[value >> 60]
+                    found = bisect_left(part, value)
+                    if found == len(part) or part[found] != value:
+                        self._resolve(file, column, target, value)
             else:
                 waiting = self.waiting.setdefault((file, column, target), array("q"))
                 waiting.extend(map(hash, values))
@@ -55,10 +91,13 @@ class Ledger:
         """Take a record left out of a file (tobedeleted, in a bulk file)."""
         left = self.left.get(file)
         if left is not None:
-            left.add(hash(sourced_id))
+            left.add(sourced_id)
 
     def close(self, file: str) -> None:
         """Say a file is complete: later references to it are resolved as they come."""
+        for hashes in (self.held.get(file), self.left.get(file)):
+            if hashes is not None:
+                hashes.seal()
         self.written.add(file)
 
     def finish(self) -> None:

@@ -175,3 +175,32 @@ def test_a_complete_bundle_needs_no_note_and_a_withheld_file_gets_one(tmp_path):
     assert manifest_notes(files) == [
         "file.demographics absent: the SIS did not grant demographics: it answered HTTP 403"]
     assert dict(files["manifest.csv"][1:])["file.demographics"] == "absent"
+
+
+def test_references_among_thousands_of_records_are_counted_exactly(tmp_path):
+    # Enough sourcedIds to fill every part of the ledger's hash arrays, and to look each up.
+    users = [StoredRecord(f"u{n}", "tobedeleted" if n % 40 == 0 else "active", None,
+                          {"sourcedId": f"u{n}", "roles": []}) for n in range(4000)]
+    named = [f"u{n}" for n in range(4000)] + [f"ghost-{n}" for n in range(70)]
+    enrollments = [StoredRecord(f"e{n}", "active", None, {
+        "sourcedId": f"e{n}", "user": {"sourcedId": user}, "role": "student"})
+        for n, user in enumerate(named)]
+    result, files = write(tmp_path, Memory({"users": users, "enrollments": enrollments}))
+    assert len(files["users.csv"]) - 1 == 3900
+    assert "100 userSourcedId values in enrollments.csv name users marked tobedeleted, left " \
+           "out of users.csv (a bulk file lists only what exists)" in result.notes
+    assert "70 userSourcedId values in enrollments.csv name users the SIS did not send" \
+           in result.notes
+
+
+def test_the_ledgers_hashes_find_every_sourced_id_they_took_and_no_other():
+    from sdm_plugins.output_oneroster_csv.references import Hashes
+
+    hashes = Hashes()
+    taken = [f"usr-{n:07d}" for n in range(20000)]
+    for sourced_id in taken:
+        hashes.add(sourced_id)
+    hashes.seal()
+    assert all(hash(sourced_id) in hashes for sourced_id in taken)
+    assert not any(hash(f"other-{n}") in hashes for n in range(20000))
+    assert sum(map(len, hashes.parts)) == 20000 and all(hashes.parts)
