@@ -21,7 +21,7 @@ from webapp.extensions import db
 from webapp.models import Job, JobStatus, Run
 from webapp.plugins import registry
 from webapp.runs.artifacts import artifacts_dir
-from webapp.runs.store import StoredRunData
+from webapp.runs.stored import StoredRunData
 
 log = logging.getLogger(__name__)
 
