@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 Row = list[str]
-Column = tuple[str, Callable[[Mapping[str, Any]], Any]]
+
+
+class Get(NamedTuple):
+    """Where a cell comes from: a field of the record, and what turns its value into the cell's
+    (None: the value as it is)."""
+
+    field: str
+    then: Callable[[Any, Mapping[str, Any]], Any] | None = None
+
+
+Column = tuple[str, Get]
 
 # Every data file of the 1.2 binding, in the manifest's order.
 MANIFEST_FILES = (
@@ -19,34 +29,48 @@ MANIFEST_FILES = (
 ROLE_NAMESPACE = uuid.UUID("5f1c2a8e-6d0b-4c1e-9a57-1d3f0e2b7c41")
 
 
-def _field(name: str) -> Callable[[Mapping[str, Any]], Any]:
-    return lambda data: data.get(name)
+def _sourced_id(value: Any, data: Mapping[str, Any]) -> Any:
+    if type(value) is dict or isinstance(value, Mapping):  # the ABC check only if need be
+        return value.get("sourcedId")
+    return value
 
 
-def _ref(name: str) -> Callable[[Mapping[str, Any]], Any]:
-    def get(data: Mapping[str, Any]) -> Any:
-        value = data.get(name)
-        return value.get("sourcedId") if isinstance(value, Mapping) else value
-    return get
+def _sourced_ids(value: Any, data: Mapping[str, Any]) -> str:
+    if not value:
+        return ""
+    return cell([v.get("sourcedId") if isinstance(v, Mapping) else v for v in value])
 
 
-def _refs(name: str) -> Callable[[Mapping[str, Any]], Any]:
-    def get(data: Mapping[str, Any]) -> Any:
-        values = data.get(name) or []
-        return [v.get("sourcedId") if isinstance(v, Mapping) else v for v in values]
-    return get
+def _ids(value: Any, data: Mapping[str, Any]) -> str:
+    if not value:
+        return ""
+    return ",".join([f"{{{i.get('type', '')}:{i.get('identifier', '')}}}" for i in value
+                     if isinstance(i, Mapping)])
 
 
-def _first(*names: str) -> Callable[[Mapping[str, Any]], Any]:
-    def get(data: Mapping[str, Any]) -> Any:
-        return next((data[n] for n in names if data.get(n) not in (None, "")), None)
-    return get
+def _field(name: str) -> Get:
+    return Get(name)
 
 
-def _user_ids(data: Mapping[str, Any]) -> Any:
-    ids = data.get("userIds") or []
-    return [f"{{{i.get('type', '')}:{i.get('identifier', '')}}}" for i in ids
-            if isinstance(i, Mapping)]
+def _ref(name: str) -> Get:
+    return Get(name, _sourced_id)
+
+
+def _refs(name: str) -> Get:
+    return Get(name, _sourced_ids)
+
+
+def _first(*names: str) -> Get:
+    def first(value: Any, data: Mapping[str, Any]) -> Any:
+        for name in names:
+            value = data.get(name)
+            if value is not None and value != "":
+                return value
+        return None
+    return Get(names[0], first)
+
+
+_user_ids = Get("userIds", _ids)
 
 
 # The columns of each file, in the binding's order; the first three are common to all.
@@ -129,7 +153,11 @@ REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
 LISTS = frozenset(("termSourcedIds", "agentSourcedIds", "resourceSourcedIds"))
 
 COMMON = ("sourcedId", "status", "dateLastModified")
-GETTERS = {file: tuple(get for _, get in columns) for file, columns in COLUMNS.items()}
+# Per file, the field each cell starts from, and the cells whose value something turns.
+FIELDS = {file: tuple(get.field for _, get in columns) for file, columns in COLUMNS.items()}
+THEN = {file: tuple((index, get.then) for index, (_, get) in enumerate(columns) if get.then)
+        for file, columns in COLUMNS.items()}
+_TEXT = frozenset((str, type(None)))
 
 
 def header(file: str) -> Row:
@@ -156,12 +184,18 @@ def cell(value: Any) -> str:
 def row(file: str, sourced_id: str, status: str, modified: str | None,
         data: Mapping[str, Any], *, delta: bool) -> Row:
     """Return one row of a file. Bulk files leave status and dateLastModified blank."""
+    # Run for every record: the fields are read in one call in C, and only a row holding
+    # something other than text goes through cell().
+    values = list(map(data.get, FIELDS[file]))
+    for index, then in THEN[file]:
+        values[index] = then(values[index], data)
+    if not _TEXT.issuperset(map(type, values)):
+        values = [cell(value) for value in values]
+    elif None in values:
+        values = [value or "" for value in values]
     if delta:
-        line = [sourced_id, status, modified or ""]
-    else:
-        line = [sourced_id, "", ""]
-    line += [cell(get(data)) for get in GETTERS[file]]
-    return line
+        return [sourced_id, status, modified or "", *values]
+    return [sourced_id, "", "", *values]
 
 
 def role_rows(user_id: str, status: str, modified: str | None, data: Mapping[str, Any],
