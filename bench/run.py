@@ -7,8 +7,9 @@ fingerprinting them); then a flow with one source-oneroster node and the CSV bun
 runs through the real machinery: start_run, the "flow.run" job on the synchronous runner,
 the writer thread, SQLite in a temporary directory, merge and integrity report. ``run_s``
 ends when the run is Completed (what the run page shows); the CSV bundle is then written by
-the "run.output" job, and ``with_bundle_s`` includes it. ``identical`` compares the stored
-records with the sandbox's. Prints one JSON line.
+the "run.output" job, and ``with_bundle_s`` includes it: ``bundle_s`` is the wait from
+Completed to the bundle ready, ``bundle_ratio`` that over ``run_s``. ``identical`` compares
+the stored records with the sandbox's. Prints one JSON line.
 
 With SDM_BENCH_DATABASE_URL set to a PostgreSQL server (for example
 ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``) the run stores its records in a
@@ -234,6 +235,8 @@ def main() -> None:
         "identical": identical,
         "status": facts["status"],
         "with_bundle_s": round(total_s, 2),
+        "bundle_s": round(total_s - run_s, 2),
+        "bundle_ratio": round((total_s - run_s) / run_s, 2),
         "stages": stages,
         "bundle": (facts["output"] or {}).get("state"),
         "bundle_files": (facts["output"] or {}).get("files"),
