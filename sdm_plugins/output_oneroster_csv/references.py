@@ -64,25 +64,32 @@ class Ledger:
             file: [(binding.header(file).index(column), column, target,
                     column in binding.LISTS) for column, target in refs]
             for file, refs in binding.REFERENCES.items()}
+        # Per file and column, the last value whose sourcedIds were all found: rosters list a
+        # class's enrollments together, so most rows name the class and school before them.
+        self.last: dict[str, list[str | None]] = {
+            file: [None] * len(refs) for file, refs in binding.REFERENCES.items()}
 
     def row(self, file: str, row: list[str]) -> None:
         """Take one written row: the sourcedId it holds and every sourcedId it names."""
         held = self.held.get(file)
         if held is not None:
             held.add(row[0])
-        for index, column, target, many in self.columns.get(file, ()):
+        last = self.last.get(file)
+        for number, (index, column, target, many) in enumerate(self.columns.get(file, ())):
             value = row[index]
-            if not value:
+            if not value or value == last[number]:
                 continue
             values = value.split(",") if many else (value,)
             if target in self.written:  # the usual case, run for every reference: inlined
                 parts = self.held[target].parts
+                last[number] = value
                 for sourced_id in values:
-                    value = hash(sourced_id)
-                    part = parts[value >> 60]
-                    found = bisect_left(part, value)
-                    if found == len(part) or part[found] != value:
-                        self._resolve(file, column, target, value)
+                    hashed = hash(sourced_id)
+                    part = parts[hashed >> 60]
+                    found = bisect_left(part, hashed)
+                    if found == len(part) or part[found] != hashed:
+                        self._resolve(file, column, target, hashed)
+                        last[number] = None
             else:
                 waiting = self.waiting.setdefault((file, column, target), array("q"))
                 waiting.extend(map(hash, values))
