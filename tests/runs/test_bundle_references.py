@@ -126,5 +126,5 @@ def test_a_preview_of_demographics_not_granted_warns_instead_of_failing(app, ada
     assert result.ok
     demographics = next(c for c in result.collections if c.entity == "demographics")
     assert demographics.error is None
-    assert "Not granted: the SIS answered HTTP 403; runs will go without demographics." in \
-        demographics.warnings
+    assert demographics.warnings == (
+        "Not granted: the SIS answered HTTP 403; runs will go without demographics.",)

@@ -127,7 +127,7 @@ def _collection(entity: str, sample: Sample) -> PreviewCollection:
         return PreviewCollection(entity, label, None, False, columns.headers(entity), rows, ids,
                                  error=sample.error.to_dict())
     warnings = []
-    if not sample.records:
+    if not sample.records and not sample.warnings:  # a reason given says more than "none"
         warnings.append(f"No {label.lower()} found.")
     warnings += sample.warnings
     deleted = sum(1 for r in sample.records if r.status == "tobedeleted")

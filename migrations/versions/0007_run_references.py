@@ -1,7 +1,7 @@
 """The sourcedIds a run's records point to, kept in the database rather than in the worker
 
-Revision ID: 0006_run_references
-Revises: 0005_session_generation
+Revision ID: 0007_run_references
+Revises: 0006_connection_test_summary
 Create Date: 2026-12-07 08:30:00.000000
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0006_run_references'
-down_revision = '0005_session_generation'
+revision = '0007_run_references'
+down_revision = '0006_connection_test_summary'
 branch_labels = None
 depends_on = None
 
