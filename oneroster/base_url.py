@@ -116,12 +116,24 @@ def _path_finding(origin: str, path: str, lower: str, shown: str, version: str,
             f"OneRoster {version} Base URLs end in {expected}; this one does not.",
             f"Likely correct: {suggestion}"), suggestion)
     start = lower.index(MARKER)
-    prefix, tail = path[:start], lower[start:]
+    prefix = path[:start]
+    known = _known_path_finding(origin, prefix, path[start:], lower[start:], shown, version,
+                                expected)
+    if known is not None:
+        return known
+    suggestion = origin + prefix + expected
+    return UrlFinding(WARNING, "Unexpected OneRoster path", (
+        f"{shown} does not end in {expected}.", f"Likely correct: {suggestion}"), suggestion)
+
+
+def _known_path_finding(origin: str, prefix: str, path: str, tail: str, shown: str,
+                        version: str, expected: str) -> UrlFinding | None:
+    """Judge a path holding a known OneRoster version's root: a collection, or another version."""
     for known_version, known in PATHS.items():
         if tail.startswith(known + "/"):
             rest = tail[len(known) + 1:].split("/")[0]
             if rest in COLLECTION_NAMES:
-                suggestion = origin + prefix + path[start:start + len(known)]
+                suggestion = origin + prefix + path[:len(known)]
                 return _blocked(
                     f"Ends in a collection (/{rest})",
                     f"The Base URL ends in a collection; SDM adds /orgs, /users and the "
@@ -135,6 +147,4 @@ def _path_finding(origin: str, path: str, lower: str, shown: str, version: str,
                          f"{version}",
                 (f"Pick OneRoster {known_version} under Advanced, or use {suggestion} if the "
                  f"server also serves {version}.",), suggestion)
-    suggestion = origin + prefix + expected
-    return UrlFinding(WARNING, "Unexpected OneRoster path", (
-        f"{shown} does not end in {expected}.", f"Likely correct: {suggestion}"), suggestion)
+    return None

@@ -27,7 +27,6 @@ def learn(sheet: Checklist, settings: ClientSettings, client: Any, clock: Budget
         return
     started = time.monotonic()
     limit = settings.page_size
-    state = OK
     totals = _totals_text(probes, limit)
     try:
         ignored = _ignores_offset(sheet, client, clock, pool, probes)
@@ -38,15 +37,10 @@ def learn(sheet: Checklist, settings: ClientSettings, client: Any, clock: Budget
     if ignored is not None:
         sheet.fail(SERVER_STEP, ignored, elapsed_s=time.monotonic() - started)
         return
-    page_size, note = _page_size(probes, limit)
-    if page_size is None and note is None:
-        try:
-            page_size, note = _probe_page_size(sheet, client, clock, pool, probes, limit)
-        except OneRosterError as error:
-            if error.category == Category.CANCELLED:
-                return  # the step is skipped with the rest
-            state = WARNING
-            note = f"Could not tell: the second page failed ({error.title})."
+    try:
+        page_size, note, state = _honoured_page_size(sheet, client, clock, pool, probes, limit)
+    except OneRosterError:  # cancelled: the step is skipped with the rest
+        return
     links = _links_text(probes, page_size, limit, state)
     details = [
         f"Sends totals (X-Total-Count): {totals}",
@@ -61,6 +55,24 @@ def learn(sheet: Checklist, settings: ClientSettings, client: Any, clock: Budget
                f"Link headers {links.split('(')[0].strip()}")
     sheet.complete(SERVER_STEP, state, summary, details=details,
                    elapsed_s=time.monotonic() - started)
+
+def _honoured_page_size(sheet: Checklist, client: Any, clock: Budget, pool: ThreadPoolExecutor,
+                        probes: list[Probe], limit: int) -> tuple[int | None, str, str]:
+    """Return the page size the server honours, what to say of it, and the step's state.
+
+    Raises the OneRosterError of a cancelled probe; any other failure is a warning.
+    """
+    page_size, note = _page_size(probes, limit)
+    if page_size is not None or note is not None:
+        return page_size, note, OK
+    try:
+        page_size, note = _probe_page_size(sheet, client, clock, pool, probes, limit)
+    except OneRosterError as error:
+        if error.category == Category.CANCELLED:
+            raise
+        return None, f"Could not tell: the second page failed ({error.title}).", WARNING
+    return page_size, note, OK
+
 
 
 def _totals_text(probes: list[Probe], limit: int) -> str:

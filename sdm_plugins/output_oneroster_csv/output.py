@@ -168,11 +168,7 @@ class OneRosterCsvOutput(OutputPlugin):
             if ledger is not None:
                 ledger.close("users")
                 ledger.close("roles")
-            text.flush()
-            text.detach()
-            spool.seek(0)
-            with bundle.open("roles.csv", "w", force_zip64=True) as entry:
-                shutil.copyfileobj(spool, entry, 1 << 20)
+            _add_spooled(bundle, "roles.csv", text)
         return rows, skipped, roles
 
     @staticmethod
@@ -197,6 +193,15 @@ def _protection_note(guard: Protector) -> str:
             f"{'s' if guard.changed != 1 else ''} starting with =, +, -, @, tab or carriage "
             "return got a leading ' so spreadsheets show them as text (OWASP CSV injection "
             "guidance). Turn it off in the flow's output for byte-exact files.")
+
+
+def _add_spooled(bundle: zipfile.ZipFile, name: str, text: io.TextIOWrapper) -> None:
+    """Copy a CSV written to a spool file into one zip entry."""
+    text.flush()
+    spool = text.detach()
+    spool.seek(0)
+    with bundle.open(name, "w", force_zip64=True) as entry:
+        shutil.copyfileobj(spool, entry, 1 << 20)
 
 
 def _write_csv(bundle: zipfile.ZipFile, name: str, head: list[str],
