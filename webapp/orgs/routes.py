@@ -23,7 +23,7 @@ from webapp.inputs import checks_fields, page_number
 from webapp.models import Invite, Membership
 from webapp.models.common import utcnow
 from webapp.notifications import services as notifications
-from webapp.orgs import auditlog, services
+from webapp.orgs import services, views
 from webapp.orgs.forms import AddMemberForm, OrganizationForm
 from webapp.tenancy import admin_required, current_org, get_or_404, is_admin
 
@@ -197,20 +197,20 @@ def decline_invitation(invite_id: int):
 @admin_required
 def audit():
     """Show the audit log, a page at a time, narrowed by action, person and connection."""
-    filters = auditlog.Filters.from_args(request.args)
+    filters = views.Filters.from_args(request.args)
     number = page_number()
-    events = auditlog.page(filters, number)
+    events = views.page(filters, number)
     return render_template("orgs/audit.html", organization=current_org(), events=events,
-                           rows=auditlog.grouped(list(events.items)), filters=filters,
-                           choices=auditlog.choices())
+                           rows=views.grouped(list(events.items)), filters=filters,
+                           choices=views.choices())
 
 
 @bp.get("/audit.csv")
 @admin_required
 def audit_csv():
     """Download the audit log, with the filters shown, as CSV."""
-    filters = auditlog.Filters.from_args(request.args)
+    filters = views.Filters.from_args(request.args)
     name = f"sdm-audit-{current_org().id}-{utcnow():%Y%m%d-%H%M}.csv"
-    return Response(stream_with_context(auditlog.csv_lines(filters)),
+    return Response(stream_with_context(views.csv_lines(filters)),
                     mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

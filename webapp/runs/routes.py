@@ -23,7 +23,7 @@ from werkzeug.routing import BuildError
 from webapp.htmx import go, poll_answer, to_alerts
 from webapp.inputs import page_number
 from webapp.models import Flow, Run
-from webapp.runs import browsing, services
+from webapp.runs import services, views
 from webapp.tenancy import get_or_404, members_only
 
 bp = Blueprint("runs", __name__, url_prefix="/runs")
@@ -40,7 +40,7 @@ def flow_url(flow_id: int) -> str:
 @bp.record_once
 def add_template_globals(state) -> None:
     # Globals, so the flow page can include runs/_history.html with only `flow` in hand.
-    state.app.jinja_env.globals.update(flow_runs=browsing.history, flow_url=flow_url)
+    state.app.jinja_env.globals.update(flow_runs=views.history, flow_url=flow_url)
 
 
 members_only(bp)
@@ -71,28 +71,28 @@ def start(flow_id: int):
 def activity():
     """List every run of the organization, newest first, filtered by status."""
     status = request.args.get("status", "all")
-    if status not in browsing.ACTIVITY_FILTERS:
+    if status not in views.ACTIVITY_FILTERS:
         status = "all"
     page = request.args.get("page", 1, type=int) or 1
-    runs, pages = browsing.activity(status, page)
+    runs, pages = views.activity(status, page)
     return render_template("runs/activity.html", runs=runs, status=status, page=page,
-                           pages=pages, filters=browsing.ACTIVITY_LABELS)
+                           pages=pages, filters=views.ACTIVITY_LABELS)
 
 
 @bp.get("/flows/<int:flow_id>/history")
 def history(flow_id: int):
     """Render a flow's run history fragment."""
     flow = get_or_404(Flow, flow_id)
-    return render_template("runs/_history.html", flow=flow, runs=browsing.history(flow))
+    return render_template("runs/_history.html", flow=flow, runs=views.history(flow))
 
 
 def _context(run: Run) -> dict:
     services.refresh(run)
-    return {"run": run, "collections": browsing.collection_views(run),
-            "stage": browsing.stage(run), "retryable": services.retryable(run),
+    return {"run": run, "collections": views.collection_views(run),
+            "stage": views.stage(run), "retryable": services.retryable(run),
             "settled": services.settled(run),
             "can_delete": services.can_delete(run, current_user),
-            "artifact": browsing.artifact_path(run) is not None}
+            "artifact": views.artifact_path(run) is not None}
 
 
 @bp.get("/<int:run_id>")
@@ -161,7 +161,7 @@ def data(run_id: int):
     entity = request.args.get("entity") or (entities[0] if entities else "orgs")
     if entity not in entities:
         abort(404)
-    page = browsing.browse(run, entity, request.args.get("q", ""),
+    page = views.browse(run, entity, request.args.get("q", ""),
                            page_number())
     template = "runs/_table.html" if request.htmx else "runs/data.html"
     return render_template(template, run=run, entities=entities, browse=page)
@@ -171,7 +171,7 @@ def data(run_id: int):
 def download(run_id: int):
     """Download a run's output bundle."""
     run = get_or_404(Run, run_id)
-    path = browsing.wait_for_artifact(run)
+    path = views.wait_for_artifact(run)
     if path is None:
         abort(404)
     return send_file(path, mimetype=run.output.get("media_type", "application/octet-stream"),

@@ -1,5 +1,5 @@
 """The work behind the run pages' actions: starting, cancelling, retrying and deleting runs,
-and settling those whose worker stopped. Reading runs back is webapp/runs/browsing.py.
+and settling those whose worker stopped. Reading runs back is webapp/runs/views.py.
 
 Other areas call ``start_run(flow, user)`` (the flow page's "Run now") and
 ``preview(source_nodes)`` (the wizard's Preview step, in webapp/runs/preview.py).
