@@ -43,7 +43,13 @@ class SharedLimit:
         return respond_to
 
 
-def test_a_collection_read_page_by_page_advances_beside_ones_read_in_parallel(http):
+ROUNDS = 5  # thread timing decides each round; the median says how the fetch shares
+
+
+def others_before_the_last_class(http) -> tuple[int, str]:
+    """Fetch three collections under a shared limit; return how many pages of the others were
+    served before the last page of classes, and the order every page was served in."""
+    http.reset()
     token(http)
     limit = SharedLimit()
     # Users and enrollments announce their totals, so many of their pages are planned at
@@ -57,13 +63,21 @@ def test_a_collection_read_page_by_page_advances_beside_ones_read_in_parallel(ht
         result = client.fetch(("users", "enrollments", "classes"), sink=sink)
     assert result.ok, result
     assert len(sink.ids("users")) == 3000 and len(sink.ids("classes")) == 500
+    last_class = max(i for i, entity in enumerate(limit.served) if entity == "classes")
+    order = "".join(e[0] for e in limit.served)
+    return last_class - limit.served[:last_class].count("classes"), order
+
+
+def test_a_collection_read_page_by_page_advances_beside_ones_read_in_parallel(http):
     # Classes need 6 requests, the others 60 between them. Sharing the waits, classes are
     # done while the others still have a good part of their pages to go (typically half);
     # racing for the slots the server frees, they used to lose round after round and
-    # often came last. Thread timing varies on a loaded machine, hence the margin.
-    last_class = max(i for i, entity in enumerate(limit.served) if entity == "classes")
-    others_before = last_class - limit.served[:last_class].count("classes")
-    assert others_before <= 45, "".join(e[0] for e in limit.served)
+    # often came last (55 to 60). One round's order is thread timing (from 6 to 61 seen on
+    # an idle machine, medians of 27 to 47 with a second fetch beside it), so the median of
+    # several rounds is what is held to the margin.
+    rounds = [others_before_the_last_class(http) for _ in range(ROUNDS)]
+    counts = sorted(count for count, _ in rounds)
+    assert counts[ROUNDS // 2] <= 50, [order for _, order in rounds]
 
 
 def test_the_turn_queue_serves_each_key_in_turn_and_stops_after_the_work():
