@@ -25,15 +25,12 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
-from webapp.extensions import db
-from webapp.models import RunRecord
-from webapp.plugin_api import Record, RunData, Sink, StoredRecord
+from webapp.plugin_api import Record, Sink
 from webapp.runs.rows import COPY_SQL, PreparedPage, method, prepare
 from webapp.runs.tally import Tally
 
@@ -275,51 +272,3 @@ POSTGRESQL_REPEATS = (
     "SELECT 1 FROM json_array_elements_text(%(ids)s::json) AS i(id) "
     "WHERE (SELECT count(*) FROM run_records AS r WHERE r.run_id = %(run)s "
     "AND r.entity = %(entity)s AND r.sourced_id = i.id) > 1 LIMIT 1")
-
-
-class StoredRunData(RunData):
-    """A run's winning records, streamed from the database in sourcedId order."""
-
-    def __init__(self, run_id: int, label: str, modes: dict[str, str],
-                 batch: int = 2000, absent: dict[str, str] | None = None) -> None:
-        self.run_id = run_id
-        self.label = label
-        self._modes = modes
-        self._batch = batch
-        self._absent = dict(absent or {})
-
-    def entities(self) -> list[str]:
-        return list(self._modes)
-
-    def absent(self) -> dict[str, str]:
-        return dict(self._absent)
-
-    def mode(self, entity: str) -> str:
-        return self._modes.get(entity, "bulk")
-
-    def count(self, entity: str) -> int:
-        return db.session.scalar(
-            select(func.count()).select_from(RunRecord).where(*_winners(self.run_id, entity))
-        ) or 0
-
-    def records(self, entity: str) -> Iterator[StoredRecord]:
-        # Keyset paging: each query is short, so no cursor stays open across the whole file.
-        after = None
-        while True:
-            query = (select(RunRecord.sourced_id, RunRecord.status,
-                            RunRecord.date_last_modified, RunRecord.data)
-                     .where(*_winners(self.run_id, entity))
-                     .order_by(RunRecord.sourced_id).limit(self._batch))
-            if after is not None:
-                query = query.where(RunRecord.sourced_id > after)
-            rows = db.session.execute(query).all()
-            for sourced_id, status, modified, data in rows:
-                yield StoredRecord(sourced_id, status, modified, orjson.loads(data))
-            if len(rows) < self._batch:
-                return
-            after = rows[-1][0]
-
-
-def _winners(run_id: int, entity: str) -> Sequence[Any]:
-    return (RunRecord.run_id == run_id, RunRecord.entity == entity,
-            RunRecord.superseded.is_(False))
