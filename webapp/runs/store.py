@@ -31,7 +31,9 @@ import orjson
 from sqlalchemy import Engine
 
 from webapp.plugin_api import Record, Sink
+from webapp.runs import seen
 from webapp.runs.rows import COPY_SQL, PreparedPage, method, prepare
+from webapp.runs.seen import RecentTargets, SeenIds
 from webapp.runs.tally import Tally
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ COPY_WRITERS = 2  # connections storing pages at once on PostgreSQL
 QUEUE_PAGES = 8  # pages waiting for the writer (about 1 MB each); readers block beyond this
 FLUSH_ROWS = 3000  # rows per transaction at most
 SQLITE_CACHE_KIB = 16384  # the writer's page cache: index inserts stay in memory
+LOOKUP_BATCH = 5000  # suspects asked about in one statement
 _STOP = object()
 
 
@@ -63,6 +66,10 @@ class RecordWriter:
         self._lock = threading.Lock()
         self.error: BaseException | None = None
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_PAGES)
+        self._seen = SeenIds()
+        self._suspects: dict[str, list[str]] = {}  # sourcedIds perhaps stored twice
+        self._suspected = 0
+        self._sent = RecentTargets()
         count = COPY_WRITERS if method(engine.dialect) == "copy" else 1
         self._threads = [threading.Thread(target=self._loop, daemon=True,
                                           name=f"sdm-run-{run_id}-writer-{n}")
@@ -96,6 +103,8 @@ class RecordWriter:
                 with self._lock:  # counted now; a writer that fails makes the tally moot
                     self.tally.add(rank, entity, len(page.ids), page.tobedeleted,
                                    page.references)
+                    self._suspect(entity, page.ids)
+                    page.targets = self._sent.fresh(page.targets)
                 started = time.perf_counter()
                 self._queue.put(page)
                 waited = time.perf_counter() - started
@@ -110,10 +119,32 @@ class RecordWriter:
         self._stop()
 
     def close(self) -> None:
-        """Wait until every queued record is stored; raise StoreFailed if any was not."""
+        """Wait until every queued record is stored; raise StoreFailed if any was not.
+
+        Then ask the database about the suspects: sourcedIds the filter may have seen before.
+        """
         self._stop()
+        if self.error is None and self._suspects and not self.tally.repeated:
+            try:
+                with self.engine.connect() as conn:
+                    self.tally.repeated = self._stored_twice(conn)
+            except Exception as exc:
+                log.exception("checking the records of run %s failed", self.run_id)
+                self.error = exc
         if self.error is not None:
             raise StoreFailed() from self.error
+
+    def _suspect(self, entity: str, ids: list[str]) -> None:
+        """Keep the sourcedIds of a page that may repeat one handed over before (locked)."""
+        if self.tally.repeated:
+            return
+        if suspects := self._seen.add(entity, ids):
+            self._suspected += len(suspects)
+            if self._suspected > seen.SUSPECTS:  # too many to ask about one by one
+                self.tally.repeated = True
+                self._suspects.clear()
+            else:
+                self._suspects.setdefault(entity, []).extend(suspects)
 
     def _stop(self) -> None:
         for _ in self._threads:
@@ -173,8 +204,6 @@ class RecordWriter:
             started = time.perf_counter()
             try:
                 self._insert(conn, pages)
-                if not self.tally.repeated:
-                    self._look_for_repeats(conn, pages)
             except Exception as exc:  # readers see it at their next page
                 log.exception("storing records of run %s failed", self.run_id)
                 self.error = exc
@@ -218,28 +247,25 @@ class RecordWriter:
         with self._lock:
             self.stored += sum(len(page.ids) for page in pages)
 
-    def _look_for_repeats(self, conn, pages: list[PreparedPage]) -> None:
-        """Ask the database whether a sourcedId of these stored pages is stored twice.
+    def _stored_twice(self, conn) -> bool:
+        """Return whether a suspect is stored more than once in its collection of the run.
 
-        Its index answers with a lookup a record, on the database's time rather than the
-        interpreter's; asked once the pages are committed, so of two PostgreSQL writers
-        storing the same sourcedId at once, the one that commits last sees both.
+        Its index answers with a lookup a suspect, on the database's time rather than the
+        interpreter's, once every writer has committed.
         """
-        ids: dict[str, list[str]] = {}
-        for page in pages:
-            ids.setdefault(page.entity, []).extend(page.ids)
         sqlite = conn.dialect.name == "sqlite"
-        for entity, found in ids.items():
-            values = {"run": self.run_id, "entity": entity, "ids": orjson.dumps(found).decode()}
-            if sqlite:
-                row = conn.connection.driver_connection.execute(
-                    SQLITE_REPEATS, tuple(values.values())).fetchone()
-            else:
-                with conn.begin():
+        for entity, suspects in self._suspects.items():
+            for start in range(0, len(suspects), LOOKUP_BATCH):
+                found = orjson.dumps(suspects[start:start + LOOKUP_BATCH]).decode()
+                values = {"run": self.run_id, "entity": entity, "ids": found}
+                if sqlite:
+                    row = conn.connection.driver_connection.execute(
+                        SQLITE_REPEATS, tuple(values.values())).fetchone()
+                else:
                     row = conn.exec_driver_sql(POSTGRESQL_REPEATS, values).first()
-            if row is not None:
-                self.tally.repeated = True
-                return
+                if row is not None:
+                    return True
+        return False
 
 
 # The targets of a batch of pages as one JSON array of [collection, reference, sourcedId]:

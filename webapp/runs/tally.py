@@ -1,14 +1,15 @@
 """What a run learns about its records as it stores them, so the end of a run scans none.
 
 Per source and collection, how many rows and how many tobedeleted: a few numbers, whatever
-the district's size. Whether a sourcedId came twice, the writer asks the database as it
-stores (RecordWriter._look_for_repeats). Per reference the integrity report follows, the
-sourcedIds a page points to go to the database with the page (the run_references table),
-once per collection, reference and target; at the end one query finds those no stored
-record has. As long as no sourcedId came twice, every stored record wins the merge, so the
-counts follow from these figures, and so does a reference check that finds nothing missing
-(the usual case). When a sourcedId does come twice, a reference is missing or is not a
-plain sourcedId, the integrity report reads the records themselves.
+the district's size. Whether a sourcedId came twice, a filter of fixed size tells the
+writer, and the database settles what it suspects (webapp/runs/seen.py). Per reference the
+integrity report follows, the sourcedIds a page points to go to the database with the page
+(the run_references table), once per collection, reference and target as far as the writer
+remembers sending it; at the end one query finds those no stored record has. As long as no
+sourcedId came twice, every stored record wins the merge, so the counts follow from these
+figures, and so does a reference check that finds nothing missing (the usual case). When a
+sourcedId does come twice, a reference is missing or is not a plain sourcedId, the integrity
+report reads the records themselves.
 """
 
 from __future__ import annotations
