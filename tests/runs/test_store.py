@@ -6,7 +6,7 @@ import time
 
 import orjson
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, text
 
 from oneroster.model import Record
 from tests.runs.conftest import graph, ref, source
@@ -207,3 +207,30 @@ def settled(writer: RecordWriter, stored: int) -> None:
     deadline = time.monotonic() + 10
     while writer.stored < stored and time.monotonic() < deadline:
         time.sleep(0.01)
+
+
+def test_references_are_looked_up_one_by_one_whatever_the_planner_knows(
+        app, ada, flows, scripted):
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("the statistics and plans checked are PostgreSQL's")
+    flow_id = flows.create(graph(source(plugin="source-scripted", records=ROSTER)))
+    flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
+    with app.app_context():
+        db.session.execute(text("ANALYZE run_records"))  # statistics that predate the run
+        db.session.commit()
+    run = flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
+    asked = []
+    with app.app_context():
+        listen = lambda _c, _cur, statement, parameters, *_: asked.append((statement, parameters))  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listen)
+        try:
+            assert references.unresolved(run.id) == {}
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listen)
+        statement, parameters = asked[-1]
+        with db.engine.connect() as conn:
+            plan = "\n".join(row[0] for row in conn.exec_driver_sql(
+                f"EXPLAIN {statement}", parameters))
+    # A join here may read every run's records, or the run's once per target.
+    assert "SubPlan" in plan and "Join" not in plan, plan

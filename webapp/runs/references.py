@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, and_, case, exists, func, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, select
 from sqlalchemy.orm import aliased
 
 from webapp.extensions import db
@@ -182,14 +182,21 @@ def _named(data: Any, check: Check) -> list[Any]:
 
 def unresolved(run_id: int) -> dict[tuple[str, str], int]:
     """Count, per collection and reference, the targets stored with the pages that no stored
-    record of the run has (run_references: see webapp/runs/tally.py)."""
+    record of the run has (run_references: see webapp/runs/tally.py).
+
+    Each target is one lookup on the records' index, asked as a subquery that stays one:
+    written as NOT EXISTS, the planner may make it a join that reads the records of every
+    run kept, or the whole run's records once per target, when its statistics predate the run.
+    """
     ref, record = RunReference, aliased(RunRecord)
     target = case(*((and_(ref.entity == check.entity, ref.field == check.field), check.target)
                     for check in CHECKS))
+    held = (select(literal(1)).where(record.run_id == run_id, record.entity == target,
+                                     record.sourced_id == ref.target)
+            .limit(1).scalar_subquery())
     rows = db.session.execute(
         select(ref.entity, ref.field, func.count())
-        .where(ref.run_id == run_id, ~exists().where(
-            record.run_id == run_id, record.entity == target, record.sourced_id == ref.target))
+        .where(ref.run_id == run_id, held.is_(None))
         .group_by(ref.entity, ref.field)).all()
     return {(entity, field): count for entity, field, count in rows}
 
