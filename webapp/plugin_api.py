@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from webapp.plugin_fields import FORM_TEMPLATE, ConfigInvalid, Configurable, Field
 from webapp.plugin_reports import (
@@ -218,9 +218,8 @@ class SourcePlugin(Configurable, ABC):
         """
 
 
-@dataclass(frozen=True, slots=True)
-class StoredRecord:
-    """A record as a run stored it."""
+class StoredRecord(NamedTuple):
+    """A record as a run stored it (a named tuple: made once per record a bundle writes)."""
 
     sourced_id: str
     status: str

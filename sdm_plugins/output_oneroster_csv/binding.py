@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
@@ -206,7 +207,19 @@ def role_rows(user_id: str, status: str, modified: str | None, data: Mapping[str
             continue
         org = role.get("org")
         org_id = org.get("sourcedId") if isinstance(org, Mapping) else org
-        key = f"{user_id}/{number}/{role.get('role')}/{org_id}"
-        sourced_id = str(uuid.uuid5(ROLE_NAMESPACE, key))
+        sourced_id = role_id(f"{user_id}/{number}/{role.get('role')}/{org_id}")
         yield row("roles", sourced_id, status, modified,
                   {**role, "user": {"sourcedId": user_id}}, delta=delta)
+
+
+def role_id(key: str) -> str:
+    """Return str(uuid.uuid5(ROLE_NAMESPACE, key)), made without the UUID object (a third of
+    the time, once per role of every user)."""
+    digest = bytearray(hashlib.sha1(_ROLE_PREFIX + key.encode()).digest()[:16])
+    digest[6] = digest[6] & 0x0F | 0x50  # version 5
+    digest[8] = digest[8] & 0x3F | 0x80  # the RFC 4122 variant
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+_ROLE_PREFIX = ROLE_NAMESPACE.bytes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 import tempfile
 import zipfile
@@ -20,6 +21,7 @@ ORDER = ("academicSessions", "orgs", "courses", "classes", "users", "enrollments
 # OWASP's CSV injection guidance: a cell starting with one of these is a formula to a
 # spreadsheet; a leading ' makes the spreadsheet show it as text.
 RISKY = frozenset("=+-@\t\r")
+_RISKY_START = re.compile("\0[" + re.escape("".join(sorted(RISKY))) + "]")
 PROTECT = Field(
     "protect_spreadsheets", "Protect spreadsheet users", "choice", default="on",
     choices=(("on", "On: values starting with = + - @ get a leading '"),
@@ -44,7 +46,9 @@ class Protector:
 
     def row(self, row: list[str]) -> list[str]:
         """Return one row with risky cells prefixed."""
-        if not any(cell and cell[0] in RISKY for cell in row):
+        # One search in C over the row's cells, each after a NUL: a row without a match has
+        # no risky cell (a NUL inside a cell only sends its row the careful way below).
+        if not _RISKY_START.search("\0" + "\0".join(row)):
             return row
         out = []
         for cell in row:

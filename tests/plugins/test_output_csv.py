@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 import zipfile
 from collections.abc import Iterator
 
-from sdm_plugins.output_oneroster_csv.output import OneRosterCsvOutput
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sdm_plugins.output_oneroster_csv import binding
+from sdm_plugins.output_oneroster_csv.output import RISKY, OneRosterCsvOutput, Protector
 from sdm_plugins.source_test_data.school import SampleSchool
 from webapp.plugin_api import RunData, StoredRecord
 
@@ -205,3 +210,17 @@ def test_the_ledgers_hashes_find_every_sourced_id_they_took_and_no_other():
     assert all(hash(sourced_id) in hashes for sourced_id in taken)
     assert not any(hash(f"other-{n}") in hashes for n in range(20000))
     assert sum(map(len, hashes.parts)) == 20000 and all(hashes.parts)
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from("=+-@\t\r\0ab,'\"é"), max_size=4),
+                max_size=6))
+def test_cells_are_protected_exactly_as_the_rule_says_whatever_they_hold(row):
+    expected = ["'" + cell if cell and cell[0] in RISKY else cell for cell in row]
+    guard = Protector(True)
+    assert guard.row(list(row)) == expected
+    assert guard.changed == sum(a != b for a, b in zip(expected, row, strict=True))
+
+
+@given(st.text())
+def test_a_roles_sourced_id_is_the_uuid5_of_its_key(key):
+    assert binding.role_id(key) == str(uuid.uuid5(binding.ROLE_NAMESPACE, key))
