@@ -9,9 +9,8 @@ from oneroster.model import Record
 from tests.runs.conftest import graph, source
 from tests.runs.test_engine import ROSTER
 from tests.runs.test_run_test_data import run_id_of
-from tests.runs.test_store import settled
+from tests.runs.test_store import emptied_writer, settled
 from webapp.extensions import db
-from webapp.models import RunRecord
 from webapp.runs import seen
 from webapp.runs.seen import RecentTargets, SeenIds
 from webapp.runs.store import RecordWriter
@@ -58,9 +57,7 @@ def test_suspects_the_filter_could_not_tell_apart_are_settled_by_the_database(
     flow_id = flows.create(graph(source(plugin="source-scripted", records=ROSTER)))
     run = flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
     with app.app_context():
-        db.session.execute(db.delete(RunRecord).where(RunRecord.run_id == run.id))
-        db.session.commit()
-        writer = RecordWriter(db.engine, run.id).start()
+        writer = emptied_writer(run.id)
         put = writer.sink(0)
         for first in (0, 40, 80):
             put("users", users(first, 40))

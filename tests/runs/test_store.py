@@ -189,9 +189,7 @@ def test_the_writer_finds_a_sourced_id_stored_again_pages_later(app, ada, flows,
                 for n in range(first, first + 5)]
 
     with app.app_context():
-        db.session.execute(db.delete(RunRecord).where(RunRecord.run_id == run.id))
-        db.session.commit()
-        writer = RecordWriter(db.engine, run.id).start()
+        writer = emptied_writer(run.id)
         put = writer.sink(0)
         for first in (0, 5, 10):
             put("users", page(first))
@@ -200,6 +198,13 @@ def test_the_writer_finds_a_sourced_id_stored_again_pages_later(app, ada, flows,
         writer.close()
         assert writer.tally.repeated is again
         assert writer.stored == 20
+
+
+def emptied_writer(run_id: int) -> RecordWriter:
+    """Delete a run's records and start a writer for it (in an app context)."""
+    db.session.execute(db.delete(RunRecord).where(RunRecord.run_id == run_id))
+    db.session.commit()
+    return RecordWriter(db.engine, run_id).start()
 
 
 def settled(writer: RecordWriter, stored: int) -> None:
