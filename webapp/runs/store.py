@@ -42,7 +42,7 @@ COPY_WRITERS = 2  # connections storing pages at once on PostgreSQL
 QUEUE_PAGES = 8  # pages waiting for the writer (about 1 MB each); readers block beyond this
 FLUSH_ROWS = 3000  # rows per transaction at most
 SQLITE_CACHE_KIB = 16384  # the writer's page cache: index inserts stay in memory
-LOOKUP_BATCH = 5000  # suspects asked about in one statement
+SUSPECTS_PER_QUERY = 5000  # suspects asked about in one statement
 _STOP = object()
 
 
@@ -68,7 +68,6 @@ class RecordWriter:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_PAGES)
         self._seen = SeenIds()
         self._suspects: dict[str, list[str]] = {}  # sourcedIds perhaps stored twice
-        self._suspected = 0
         self._sent = RecentTargets()
         count = COPY_WRITERS if method(engine.dialect) == "copy" else 1
         self._threads = [threading.Thread(target=self._loop, daemon=True,
@@ -139,12 +138,10 @@ class RecordWriter:
         if self.tally.repeated:
             return
         if suspects := self._seen.add(entity, ids):
-            self._suspected += len(suspects)
-            if self._suspected > seen.SUSPECTS:  # too many to ask about one by one
-                self.tally.repeated = True
+            self._suspects.setdefault(entity, []).extend(suspects)
+            if sum(map(len, self._suspects.values())) > seen.SUSPECTS:  # too many to ask
+                self.tally.repeated = True  # about one by one: the run's end reads them all
                 self._suspects.clear()
-            else:
-                self._suspects.setdefault(entity, []).extend(suspects)
 
     def _stop(self) -> None:
         for _ in self._threads:
@@ -255,8 +252,8 @@ class RecordWriter:
         """
         sqlite = conn.dialect.name == "sqlite"
         for entity, suspects in self._suspects.items():
-            for start in range(0, len(suspects), LOOKUP_BATCH):
-                found = orjson.dumps(suspects[start:start + LOOKUP_BATCH]).decode()
+            for start in range(0, len(suspects), SUSPECTS_PER_QUERY):
+                found = orjson.dumps(suspects[start:start + SUSPECTS_PER_QUERY]).decode()
                 values = {"run": self.run_id, "entity": entity, "ids": found}
                 if sqlite:
                     row = conn.connection.driver_connection.execute(
