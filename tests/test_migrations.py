@@ -71,3 +71,46 @@ def test_a_stored_checklist_becomes_the_connection_s_brief_verdict(empty):
         last_test = conn.execute(text("SELECT last_test FROM connections")).scalar_one()
     last_test = json.loads(last_test) if isinstance(last_test, str) else last_test
     assert last_test["state"] == "error" and last_test["error"]["title"] == "Authentication Failed"
+
+
+def test_run_rows_lose_their_foreign_keys_but_still_go_with_their_run(empty):
+    from webapp.models import Flow, Organization, Run, RunRecord, RunReference
+
+    upgrade(revision="0007_run_references")
+    org = Organization(name="Org")
+    db.session.add(org)
+    db.session.flush()
+    flow = Flow(organization_id=org.id, name="Nightly", graph={"nodes": []})
+    db.session.add(flow)
+    db.session.flush()
+    runs = [Run(organization_id=org.id, flow_id=flow.id, flow_name="Nightly", graph={},
+                sources=[]) for _ in range(2)]
+    db.session.add_all(runs)
+    db.session.flush()
+    for run in runs:
+        db.session.add(RunRecord(run_id=run.id, entity="users", sourced_id="u1", data="{}"))
+        db.session.add(RunReference(run_id=run.id, entity="users", field="org", target="s1"))
+    kept, gone = (run.id for run in runs)
+    db.session.commit()
+    db.session.remove()  # nothing left open for the migration to wait on
+
+    def count(model, run_id: int) -> int:
+        return db.session.scalar(text(f"SELECT count(*) FROM {model.__tablename__} "
+                                      f"WHERE run_id = {run_id}"))
+
+    upgrade()  # SQLite rebuilds both tables: their rows stay
+    assert not inspect(db.engine).get_foreign_keys("run_records")
+    assert not inspect(db.engine).get_foreign_keys("run_references")
+    assert count(RunRecord, kept) == count(RunReference, kept) == 1
+    db.session.execute(text(f"DELETE FROM runs WHERE id = {gone}"))
+    db.session.commit()
+    assert count(RunRecord, gone) == count(RunReference, gone) == 0
+    assert count(RunRecord, kept) == count(RunReference, kept) == 1
+
+    db.session.commit()
+    downgrade(revision="0007_run_references")
+    assert inspect(db.engine).get_foreign_keys("run_records")[0]["referred_table"] == "runs"
+    db.session.execute(text("DELETE FROM runs"))  # the foreign key cascades again
+    db.session.commit()
+    assert count(RunRecord, kept) == count(RunReference, kept) == 0
+    db.session.remove()

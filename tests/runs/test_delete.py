@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from tests.runs.conftest import graph, source
 from tests.runs.test_run_test_data import run_id_of
 from webapp.extensions import db
-from webapp.models import AuditEvent, Job, JobStatus, Run, RunCollection, RunRecord, RunStatus
+from webapp.models import (
+    AuditEvent,
+    Flow,
+    Job,
+    JobStatus,
+    Organization,
+    Run,
+    RunCollection,
+    RunRecord,
+    RunReference,
+    RunStatus,
+)
 from webapp.models.common import utcnow
 from webapp.runs.artifacts import artifacts_dir
 
@@ -78,3 +89,22 @@ def test_a_run_still_going_is_not_deleted(app, ada, flows):
     refused = ada.post(f"/runs/{run_id}/delete", headers=HX)
     assert refused.status_code == 409 and "still going" in refused.text
     assert rows(app, RunRecord, run_id) > 0
+
+
+def test_a_flow_or_organization_deleted_takes_its_runs_records_and_references(app, ada, flows):
+    """No foreign key holds a run's rows (it slowed storing): the database deletes them."""
+    first = flows.create(graph(source(classes=2, users_per_class=4, teachers=1)))
+    second = flows.create(graph(source(classes=2, users_per_class=4, teachers=1)), name="Weekly")
+    gone, kept = start(ada, first), start(ada, second)
+    for run_id in (gone, kept):
+        assert rows(app, RunRecord, run_id) > 0 and rows(app, RunReference, run_id) > 0
+    with app.app_context():  # as the database cascades it: flow, then its runs
+        db.session.execute(delete(Flow).where(Flow.id == first))
+        db.session.commit()
+    assert rows(app, RunRecord, gone) == 0 and rows(app, RunReference, gone) == 0
+    assert rows(app, RunRecord, kept) > 0 and rows(app, RunReference, kept) > 0
+    with app.app_context():
+        db.session.execute(delete(Organization))
+        db.session.commit()
+    assert rows(app, RunRecord, kept) == 0 and rows(app, RunReference, kept) == 0
+

@@ -24,7 +24,7 @@ from webapp import jobs
 from webapp.connections import verdicts
 from webapp.connections.services import open_source
 from webapp.extensions import db
-from webapp.models import CollectionState, Job, Run, RunRecord, RunStatus
+from webapp.models import CollectionState, Job, Run, RunRecord, RunReference, RunStatus
 from webapp.models.common import utcnow
 from webapp.plugin_api import (
     ConfigInvalid,
@@ -96,12 +96,16 @@ class Engine:
 
     def execute(self) -> dict[str, Any]:
         run = db.session.get(Run, self.run_id)
+        if run is None:  # deleted, with its flow or organization, before its turn came
+            return {"run_id": self.run_id, "status": "deleted"}
         done = False
         try:
             readers = self._prepare(run)
             self._lap("prepare_s")
             self._fetch(run, readers)
             self._lap("read_s")
+            if self._deleted():
+                return {"run_id": self.run_id, "status": "deleted", "timings": self.timings}
             self._finish(run, readers)
             done = True
         except jobs.JobCancelled:
@@ -111,10 +115,26 @@ class Engine:
             if not done:
                 db.session.rollback()
                 run = db.session.get(Run, self.run_id)
-                outcome.mark_failed(run, INTERNAL)
-                db.session.commit()
+                if run is not None:
+                    outcome.mark_failed(run, INTERNAL)
+                    db.session.commit()
         return {"run_id": run.id, "status": str(run.status), "counts": run.counts,
                 "timings": self.timings}
+
+    def _deleted(self) -> bool:
+        """Whether the run was deleted while it read; if so, delete what it stored since.
+
+        The database deletes a run's records with the run (see RUN_ROWS_GO_WITH_THE_RUN), but
+        not those its writers stored after that: by now they have all stored what they will.
+        """
+        db.session.expire_all()
+        if db.session.get(Run, self.run_id) is not None:
+            return False
+        for table in (RunRecord, RunReference):
+            db.session.execute(delete(table).where(table.run_id == self.run_id))
+        db.session.commit()
+        log.info("run %s was deleted while it read; its records are gone too", self.run_id)
+        return True
 
     # Before: which collections to read, and from where.
 
