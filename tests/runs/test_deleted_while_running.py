@@ -1,15 +1,17 @@
-"""A run whose flow is deleted while it reads: its job ends and it leaves no records behind."""
+"""A run deleted before or while it reads: its job ends and it leaves no records behind."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
 from tests.runs.conftest import ScriptedSource, graph, source
 from tests.runs.test_cancel import wait_for
+from tests.runs.test_delete import rows
 from tests.runs.test_engine import ROSTER
 from tests.runs.test_run_test_data import run_id_of
 from webapp.extensions import db
+from webapp.jobs.runners import execute
 from webapp.models import Flow, Job, JobStatus, Run, RunRecord, RunReference
 
 
@@ -17,12 +19,6 @@ from webapp.models import Flow, Job, JobStatus, Run, RunRecord, RunReference
 def app_config(app_config):
     app_config["JOBS"] = "thread"  # the run goes on after the request that started it
     return app_config
-
-
-def rows(app, model, run_id: int) -> int:
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model)
-                                 .where(model.run_id == run_id))
 
 
 class DeletingSource(ScriptedSource):
@@ -58,3 +54,15 @@ def test_a_run_deleted_while_it_reads_leaves_nothing_behind(app, ada, flows, scr
         assert db.session.get(Run, run_id) is None and db.session.get(Flow, flow_id) is None
     # Rows stored after the run was deleted would have no run: the job deleted them too.
     assert rows(app, RunRecord, run_id) == 0 and rows(app, RunReference, run_id) == 0
+
+
+def test_a_run_deleted_before_its_turn_ends_its_job(app):
+    with app.app_context():
+        job = Job(kind="flow.run", params={"run_id": 4242})  # no such run any more
+        db.session.add(job)
+        db.session.commit()
+        execute(job.id)
+        db.session.expire_all()
+        job = db.session.get(Job, job.id)
+        assert job.status == JobStatus.SUCCEEDED and job.error is None
+        assert job.result == {"run_id": 4242, "status": "deleted"}

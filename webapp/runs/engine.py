@@ -104,7 +104,8 @@ class Engine:
             self._lap("prepare_s")
             self._fetch(run, readers)
             self._lap("read_s")
-            if self._deleted():
+            done = self._deleted()
+            if done:
                 return {"run_id": self.run_id, "status": "deleted", "timings": self.timings}
             self._finish(run, readers)
             done = True
@@ -115,7 +116,7 @@ class Engine:
             if not done:
                 db.session.rollback()
                 run = db.session.get(Run, self.run_id)
-                if run is not None:
+                if run is not None:  # unless deleted meanwhile: then nothing is left to mark
                     outcome.mark_failed(run, INTERNAL)
                     db.session.commit()
         return {"run_id": run.id, "status": str(run.status), "counts": run.counts,
