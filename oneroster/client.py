@@ -27,6 +27,7 @@ from oneroster.model import (
     OneRosterError,
     Page,
     ProgressCallback,
+    Record,
     Sink,
     TokenInfo,
 )
@@ -134,8 +135,23 @@ class OneRosterClient:
 
     def page_of(self, entity: str, page: Slice, query: Mapping[str, Any] | None,
                 answer: Answer, *, cancel: threading.Event | None = None,
-                observer: Observer | None = None) -> tuple[Page, dict[str, str]]:
-        """Read the records of a page's answer; an answer cut short is asked for again."""
+                observer: Observer | None = None,
+                records: list[Record] | None = None) -> tuple[Page, dict[str, str]]:
+        """Read the records of a page's answer; an answer cut short is asked for again.
+
+        `records` are the answer's, decoded already (oneroster/decoding.py).
+        """
+        if records is None:
+            records, answer = self._records(entity, page, query, answer, cancel, observer)
+        links = parse_link(answer.headers.get("Link"), answer.url)
+        result = Page(records=records, status=answer.status, total=parse_total(answer.headers),
+                      next_url=links.get("next"), has_link="Link" in answer.headers,
+                      elapsed_s=answer.elapsed_s, url=safe_url(answer.url) or "")
+        return result, links
+
+    def _records(self, entity: str, page: Slice, query: Mapping[str, Any] | None,
+                 answer: Answer, cancel: threading.Event | None,
+                 observer: Observer | None) -> tuple[list[Record], Answer]:
         try:
             try:
                 rows = self._rows(entity, answer)
@@ -144,14 +160,9 @@ class OneRosterClient:
                                          parse=lambda again: self._rows(entity, again),
                                          retry_of=problem)
                 self._check_status(entity, answer)
-            records = normalize_page(entity, rows)
+            return normalize_page(entity, rows), answer
         except OneRosterError as error:
             raise self._named(error, entity) from None
-        links = parse_link(answer.headers.get("Link"), answer.url)
-        result = Page(records=records, status=answer.status, total=parse_total(answer.headers),
-                      next_url=links.get("next"), has_link="Link" in answer.headers,
-                      elapsed_s=answer.elapsed_s, url=safe_url(answer.url) or "")
-        return result, links
 
     def _get(self, entity: str, page: Slice, query: Mapping[str, Any] | None, *,
              cancel: threading.Event | None, observer: Observer | None,

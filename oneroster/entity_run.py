@@ -78,6 +78,13 @@ class EntityRun:
             self.duplicates += len(records) - len(positions)
         return [records[i] for i in positions]
 
+    def counted(self, fresh: int) -> None:
+        """Count one page handled, and the records new to the collection it brought."""
+        with self.lock:
+            self.progress.pages += 1
+            self.progress.fetched += fresh
+            self.progress.total = self.planner.total
+
     def handled(self, offset: int) -> None:
         """Count the page at `offset` handled; forget pages no page in flight can repeat."""
         self.flying.remove(offset)

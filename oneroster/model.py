@@ -5,9 +5,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from oneroster.egress import EgressPolicy
+if TYPE_CHECKING:
+    from oneroster.egress import EgressPolicy
 
 # The five bulk collections SDM fetches, in the order people read them.
 ENTITIES: tuple[str, ...] = ("orgs", "courses", "classes", "users", "enrollments")
@@ -55,6 +56,9 @@ class ClientSettings:
     proxies: Mapping[str, str] = field(default_factory=dict, repr=False)
     page_size: int = 1000
     max_in_flight: int = 8
+    # Processes that decode the pages of a parallel fetch (oneroster/decoding.py); 0: the
+    # fetch decodes them itself, on one core.
+    decode_processes: int = 0
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     time_budget: float | None = None  # seconds for a whole fetch or test; None: unbounded
@@ -63,7 +67,15 @@ class ClientSettings:
     backoff_base: float = 0.5  # first retry waits up to this long; doubles per retry, with jitter
     backoff_max: float = 30.0  # no single backoff wait is longer than this
     # Where the client may connect; the default refuses private, loopback and link-local.
-    egress: EgressPolicy = field(default_factory=EgressPolicy, repr=False)
+    egress: EgressPolicy = field(default_factory=lambda: default_egress(), repr=False)
+
+
+def default_egress() -> EgressPolicy:
+    """Return the egress policy settings get when given none (imported only then: the
+    decoder processes of oneroster/decoding.py need the value types, not the network)."""
+    from oneroster.egress import EgressPolicy
+
+    return EgressPolicy()
 
 
 class Record(NamedTuple):

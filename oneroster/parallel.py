@@ -9,8 +9,10 @@ import dataclasses
 import queue
 import threading
 import time
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
+from oneroster.decoding import Decoders
 from oneroster.entity_run import RECENT_PAGES_CAP_PER_SLOT as RECENT_PAGES_CAP_PER_SLOT
 from oneroster.entity_run import SOURCED_ID, EntityRun
 from oneroster.errors import label, with_entity
@@ -28,7 +30,9 @@ from oneroster.turns import TurnQueue
 
 if TYPE_CHECKING:
     from oneroster.client import OneRosterClient
+    from oneroster.http import Answer
 
+PLANNED_PER_SLOT = 2
 POLL_S = 0.05  # how often the coordinator looks at the caller's cancel event
 DROPPED = object()  # the outcome of a planned page not asked for: it lies past the end
 # The scope an optional collection needs, by collection: a token known to lack it is not used
@@ -47,7 +51,9 @@ class ParallelFetch:
     thread to wake up. The thread that called run() does all the rest, page by page: parse,
     normalise, plan the next pages, hand records to the sink, report progress. The work that
     needs the interpreter lock is the same whichever thread does it; done by one thread, it
-    does not preempt the fetchers with more of itself.
+    does not preempt the fetchers with more of itself. With `decode_processes` set, a fetcher
+    hands the body to a decoder process (oneroster/decoding.py) and waits, without the lock,
+    for the page's records: parsing and normalising then run on the other cores.
 
     An `optional` collection the server does not grant this client (its token lacks the
     collection's scope, or the first page is answered 401 or 403) ends without an error,
@@ -71,7 +77,10 @@ class ParallelFetch:
         if since:
             query["filter"] = f"dateLastModified>'{since}'"
         self.width = max(1, self.settings.max_in_flight)
-        self.runs = {entity: EntityRun(entity, self.settings.page_size, self.width, dict(query),
+        # Pages planned ahead per collection: twice the requests in flight, so that while
+        # pages wait to be decoded and handled a collection read alone keeps every slot busy.
+        ahead = self.width * PLANNED_PER_SLOT
+        self.runs = {entity: EntityRun(entity, self.settings.page_size, ahead, dict(query),
                                        self)
                      for entity in dict.fromkeys(entities)}
         self.pending = 0  # pages asked for and not yet handled; only run()'s thread counts
@@ -84,6 +93,7 @@ class ParallelFetch:
             queue.Queue(maxsize=self.width)
         self.report_lock = threading.Lock()
         self.fatal: BaseException | None = None
+        self.decoders: Decoders | None = None
 
     def run(self) -> FetchResult:
         """Fetch every collection and return how each one ended."""
@@ -94,6 +104,8 @@ class ParallelFetch:
         # finds one (the transport's slots keep the requests in flight to the width).
         fetchers = [threading.Thread(target=self._fetcher, name=f"oneroster-{i}", daemon=True)
                     for i in range(self.width + len(self.runs))]
+        if self.settings.decode_processes > 0:
+            self.decoders = Decoders(self.settings.decode_processes)
         for thread in fetchers:
             thread.start()
         try:
@@ -106,6 +118,8 @@ class ParallelFetch:
             raise
         finally:
             self._stop(fetchers)
+            if self.decoders is not None:
+                self.decoders.close()
         if self.fatal is not None:
             raise self.fatal
         return self._result()
@@ -147,13 +161,19 @@ class ParallelFetch:
                     outcome = DROPPED  # an earlier page proved nothing is there
                 elif not run.over:
                     run.sent()
-                    outcome = self.client.request_page(run.entity, page, query,
-                                                       cancel=self.cancel, observer=run)
+                    outcome = self._decoded(run, self.client.request_page(
+                        run.entity, page, query, cancel=self.cancel, observer=run))
             except BaseException as error:  # handled, or raised, by run()'s thread
                 outcome = error
             self.todo.done(key)
             self.answers.put((run, page, query, outcome))
             del job, outcome  # an answer's body is not kept while waiting for the next page
+
+    def _decoded(self, run: EntityRun, answer: Answer) -> Answer | tuple[Answer, Future]:
+        """Return the answer with the future of its records, when a decoder takes it."""
+        future = None if self.decoders is None else \
+            self.decoders.submit(run.entity, answer.body)
+        return answer if future is None else (answer, future)
 
     def _discard_answers(self) -> None:
         while True:
@@ -210,8 +230,10 @@ class ParallelFetch:
             raise outcome
         if isinstance(outcome, BaseException):
             raise outcome
-        result, links = self.client.page_of(run.entity, page, query, outcome,
-                                            cancel=self.cancel, observer=run)
+        answer, decoding = outcome if isinstance(outcome, tuple) else (outcome, None)
+        result, links = self.client.page_of(run.entity, page, query, answer,
+                                            cancel=self.cancel, observer=run,
+                                            records=decoding and decoding.result())
         fresh = run.keep_new(page.offset, result.records)
         if page.offset == 0 and page.url is None:
             run.first_ids = frozenset(map(SOURCED_ID, result.records))
@@ -225,11 +247,7 @@ class ParallelFetch:
             self._submit(run, nxt)
         if fresh:
             self.sink(run.entity, fresh)
-        with run.lock:
-            progress = run.progress
-            progress.pages += 1
-            progress.fetched += len(fresh)
-            progress.total = run.planner.total
+        run.counted(len(fresh))
         self.report(run)
 
     def _settle(self, run: EntityRun, page: Slice) -> None:

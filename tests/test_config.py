@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -40,6 +41,21 @@ def test_run_retention_is_a_whole_number_not_below_zero(tmp_path):
     config = load(environ={"SDM_RUN_RETENTION": "-1", "SDM_DEMO": "1"}, dotenv_path=None)
     with pytest.raises(ConfigError, match="SDM_RUN_RETENTION must be 0 .keep every run. or"):
         finalize(config, str(tmp_path))
+
+
+def test_decode_processes_default_to_one_per_core_and_refuse_nonsense(tmp_path):
+    config = load(environ={"SDM_DEMO": "1"}, dotenv_path=None)
+    finalize(config, str(tmp_path))
+    assert config["DECODE_PROCESSES"] == (os.cpu_count() or 1)
+    config = load(environ={"SDM_DEMO": "1", "SDM_DECODE_PROCESSES": "0"}, dotenv_path=None)
+    finalize(config, str(tmp_path))
+    assert config["DECODE_PROCESSES"] == 0
+    for wrong in ("two", "-1", "65"):
+        config = load(environ={"SDM_DEMO": "1", "SDM_DECODE_PROCESSES": wrong},
+                      dotenv_path=None)
+        with pytest.raises(ConfigError, match="SDM_DECODE_PROCESSES must be a whole number "
+                                              "from 0"):
+            finalize(config, str(tmp_path))
 
 
 def test_environment_variables_configure_the_app(tmp_path):

@@ -43,6 +43,9 @@ DEFAULTS: dict[str, Any] = {
     "PROXY_EU": None,  # forward proxy for connections whose proxy country is EU
     "PAGE_SIZE": 1000,
     "MAX_IN_FLIGHT": 8,
+    # Processes that decode a run's pages beside it; None: one per core in the web process
+    # and `flask sdm worker` alike, 0: a run decodes its pages itself.
+    "DECODE_PROCESSES": None,
     "LOG_LEVEL": "INFO",
     "APP_URL": "http://127.0.0.1:8000/",  # where people reach SDM; the demo seed points at it
     "SESSION_IDLE_MINUTES": 120,  # a session unused this long ends
@@ -152,6 +155,21 @@ def finalize(config: dict, instance_path: str) -> None:
     if config["SMTP_SECURITY"] not in ("starttls", "ssl", "none"):
         raise ConfigError("SDM_SMTP_SECURITY must be starttls, ssl or none, not "
                           f"{config['SMTP_SECURITY']!r}.")
+    config["DECODE_PROCESSES"] = _decode_processes(config.get("DECODE_PROCESSES"))
     if int(config.get("RUN_RETENTION") or 0) < 0:
         raise ConfigError("SDM_RUN_RETENTION must be 0 (keep every run) or the number of runs "
                           f"to keep per flow, not {config['RUN_RETENTION']}.")
+
+
+def _decode_processes(raw: Any) -> int:
+    """Return SDM_DECODE_PROCESSES as a number: unset, one per core."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return os.cpu_count() or 1
+    try:
+        found = int(raw)
+    except (TypeError, ValueError):
+        found = -1
+    if not 0 <= found <= 64:
+        raise ConfigError("SDM_DECODE_PROCESSES must be a whole number from 0 (a run decodes "
+                          f"its pages itself) to 64, not {raw!r}.")
+    return found

@@ -31,13 +31,17 @@ class Record(NamedTuple):
     The host reads records by attribute and by position, so any tuple whose first five fields
     are these, in this order, is accepted as it is: a library's own record type (with more
     fields after these) passes through without being copied.
+
+    `data` is a dict, or any read-only mapping. A mapping that holds its fields serialised
+    already, as the UTF-8 bytes of one JSON object in its `json` attribute, is stored as those
+    bytes: a source that decodes pages elsewhere need not build the dicts at all.
     """
 
     entity: str
     sourced_id: str
     status: str
     date_last_modified: str | None
-    data: dict[str, Any]
+    data: Mapping[str, Any]
 
 
 class CancelToken(Protocol):
@@ -243,6 +247,7 @@ class ConnectionDetails:
     proxies: Mapping[str, str] = field(default_factory=dict, repr=False)
     page_size: int = 1000
     max_in_flight: int = 8
+    decode_processes: int = 0  # processes that may decode pages beside a read
     time_budget: float | None = None  # seconds for a whole read or test; None: unbounded
     egress: EgressRules = field(default_factory=EgressRules, repr=False)
 

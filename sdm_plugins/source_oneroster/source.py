@@ -150,7 +150,7 @@ def client_settings(details: ConnectionDetails, time_budget: float | None = None
         scopes=tuple(details.scopes),
         version=details.version, proxy_country=details.proxy_country,
         proxies=dict(details.proxies), page_size=details.page_size,
-        max_in_flight=details.max_in_flight,
+        max_in_flight=details.max_in_flight, decode_processes=details.decode_processes,
         time_budget=time_budget if time_budget is not None else details.time_budget,
         egress=egress_policy(details.egress))
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
+import orjson
 import pytest
 from sqlalchemy import select
 
@@ -87,6 +89,30 @@ def flows(app, people) -> Flows:
     return Flows(app, people)
 
 
+class ReadOnly(Mapping):
+    """A record's data as a read-only mapping that is not a dict."""
+
+    def __init__(self, fields: dict) -> None:
+        self._fields = fields
+
+    def __getitem__(self, key: str) -> Any:
+        return self._fields[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+
+class HeldJson(ReadOnly):
+    """A record's data that holds its JSON already, as the plugin contract allows."""
+
+    def __init__(self, fields: dict) -> None:
+        super().__init__(fields)
+        self.json = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)  # not as orjson would
+
+
 class ScriptedSource(SourcePlugin):
     """A source whose records and failures a test writes into its configuration.
 
@@ -116,8 +142,9 @@ class ScriptedSource(SourcePlugin):
 
     def _records(self, entity: str) -> list[Record]:
         rows = (self.config.get("records") or {}).get(entity, [])
+        held = {"json": HeldJson, "mapping": ReadOnly}.get(self.config.get("held"), dict)
         return [Record(entity, d["sourcedId"], d.get("status", "active"),
-                       d.get("dateLastModified"), d) for d in rows]
+                       d.get("dateLastModified"), held(d)) for d in rows]
 
     def read(self, entities, *, sink, progress=None, cancel=None, since=None):
         ScriptedSource.reads.append(tuple(entities))

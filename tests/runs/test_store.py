@@ -49,6 +49,27 @@ def test_each_row_holds_the_records_fields_and_its_json_as_orjson_writes_it(
 
 
 @pytest.mark.parametrize("how", ["native", "insert"])
+@pytest.mark.parametrize("held", ["json", "mapping"])
+def test_a_source_may_hand_over_data_as_a_mapping_or_as_json_already(
+        app, ada, flows, scripted, monkeypatch, how, held):
+    if how == "insert":
+        monkeypatch.setattr(store, "method", lambda dialect: "insert")
+    odd = {"sourcedId": "enr-9", "status": "active", "user": ref("user-1", "user"),
+           "class": ref("class-1", "class"), "role": "student", "note": "tab\t \\N é"}
+    roster = {**ROSTER, "enrollments": [*ROSTER["enrollments"], odd]}
+    flow_id = flows.create(graph(source(plugin="source-scripted", records=roster,
+                                        held=held)))
+    run = flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
+    assert run.status == "completed"
+    stored = rows(app, run.id, "enrollments")
+    option = orjson.OPT_SORT_KEYS if held == "json" else None  # the source's JSON, as given
+    assert [r[6] for r in stored] == [orjson.dumps(e, option=option).decode()
+                                      for e in roster["enrollments"]]
+    assert stored[-1][:5] == ("enr-9", "active", None, "user-1", "class-1")
+    assert run.counts["enrollments"] == len(roster["enrollments"])
+
+
+@pytest.mark.parametrize("how", ["native", "insert"])
 def test_separators_and_escapes_in_any_column_are_stored_as_sent(app, ada, flows, scripted,
                                                                  monkeypatch, how):
     # On PostgreSQL records go in through COPY's text format, where a tab, a line break, a

@@ -109,6 +109,7 @@ def details_from_values(values: Mapping[str, Any], *, secret: str,
         proxies=proxies(),
         page_size=config["PAGE_SIZE"],
         max_in_flight=config["MAX_IN_FLIGHT"],
+        decode_processes=config["DECODE_PROCESSES"],
         time_budget=time_budget,
         egress=egress_policy(),
     )

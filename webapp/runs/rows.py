@@ -13,8 +13,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain, islice
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import orjson
@@ -31,6 +32,30 @@ SQLITE_MAX_PARAMETERS = 32766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 _SOURCED_ID, _STATUS, _MODIFIED, _DATA = (itemgetter(i) for i in (1, 2, 3, 4))
 TARGET_LENGTH = RunReference.__table__.c.target.type.length
 _statements: dict[tuple[str, int, bool], str] = {}  # SQL text, made once per shape
+
+
+def _serialised(value: Any) -> Any:
+    """orjson's `default`: a record's data given as JSON already (see Record) goes as it is."""
+    found = getattr(value, "json", None)
+    if isinstance(found, bytes):
+        return orjson.Fragment(found)
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"A record's data is a {type(value).__name__}, not a mapping")
+
+
+_JSON = partial(orjson.dumps, default=_serialised)
+_JSON_OF = attrgetter("json")
+_BYTES = frozenset((bytes,))
+
+
+def _serialised_already(datas: list[Any]) -> list[bytes] | None:
+    """Return the JSON of a page's records when every one holds it already (see Record)."""
+    try:
+        jsons = list(map(_JSON_OF, datas))
+    except AttributeError:
+        return None
+    return jsons if _BYTES.issuperset(map(type, jsons)) else None
 COPY_SQL = (f"COPY {RunRecord.__tablename__} (run_id, entity, source_rank, superseded, "
             "sourced_id, status, date_last_modified, ref_a, ref_b, data) FROM STDIN")
 # What COPY's text format cannot take as it is: its separators and its escape character.
@@ -63,6 +88,7 @@ def prepare(how: str, paramstyle: str, run_id: int, rank: int, entity: str,
             records: list[Record]) -> PreparedPage:
     """Return what stores a page of records the way `how` says, and its tally figures."""
     datas = list(map(_DATA, records))
+    jsons = _serialised_already(datas)
     references = pointed(entity, datas)
     ids = list(map(_SOURCED_ID, records))
     columns: list[Any] = [ids, list(map(_STATUS, records)), list(map(_MODIFIED, records))]
@@ -72,9 +98,9 @@ def prepare(how: str, paramstyle: str, run_id: int, rank: int, entity: str,
     statements: list[tuple[str, tuple[Any, ...]]] = []
     copy = None
     if how == "copy":
-        copy = _copy(run_id, rank, entity, columns, list(map(orjson.dumps, datas)))
+        copy = _copy(run_id, rank, entity, columns, jsons or list(map(_JSON, datas)))
     else:  # each JSON serialised as the statement takes it, and let go with the page
-        rows = zip(*columns, map(bytes.decode, map(orjson.dumps, datas)), strict=True)
+        rows = zip(*columns, map(bytes.decode, jsons or map(_JSON, datas)), strict=True)
         statements = (_sqlite(run_id, rank, entity, rows, len(columns) + 1) if how == "sqlite"
                       else _generic(paramstyle, run_id, rank, entity, rows))
     found = targets(entity, references)
