@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench._clients import fetcher, sequential
+from bench._clients import DECODE_PROCESSES, fetcher, sequential
 from webapp.tuning import tune_for_background_work
 
 PAGE_SIZE = 1000
@@ -29,10 +29,20 @@ def peak_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def memory() -> dict:
+    """Return the peaks of this process and of its largest decoder process (oneroster/
+    decoding.py; 0 if none started), and a bound on all of them together: this process's
+    peak plus every decoder at the largest one's peak."""
+    decoder = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+    processes = DECODE_PROCESSES if decoder else 0
+    return {"peak_rss_mb": peak_rss_mb(), "decoder_peak_rss_mb": decoder,
+            "decoders": processes, "all_peak_rss_mb": round(peak_rss_mb() + processes * decoder, 1)}
+
+
 def fetch(urls: dict) -> dict:
     reading = fetcher(urls, PAGE_SIZE, MAX_IN_FLIGHT)
     return {"seconds": round(reading.seconds, 2), "records": reading.found.records,
-            "peak_rss_mb": peak_rss_mb()}
+            **memory()}
 
 
 def run(urls: dict) -> dict:
@@ -50,8 +60,7 @@ def run(urls: dict) -> dict:
             db.engine.dispose()  # before the throwaway database is dropped
     return {"run_s": round(run_s, 2), "with_bundle_s": round(total_s, 2),
             "records": sum(facts["counts"].values()), "status": facts["status"],
-            "bundle": (facts["output"] or {}).get("state"), "stages": stages,
-            "peak_rss_mb": peak_rss_mb()}
+            "bundle": (facts["output"] or {}).get("state"), "stages": stages, **memory()}
 
 
 def speed(urls: dict) -> dict:

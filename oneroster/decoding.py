@@ -41,7 +41,7 @@ MIN_BYTES = 64 * 1024
 # The bodies a fetch decodes itself before it starts decoders (some 25 pages of users, a
 # quarter of a district of 5,000 students): starting them costs more than a small read.
 AFTER_BYTES = 16 * 1024 * 1024
-# A decoder makes as many short-lived containers as the fetch did (see _serve).
+# A decoder makes as many short-lived containers as the fetch did (see decode_pages).
 GC_THRESHOLD_0 = 100_000
 
 
@@ -107,7 +107,8 @@ class Decoder:
 
     def __init__(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "oneroster.decoding"], stdin=subprocess.PIPE,
+            # -P: the working directory is not searched for modules to import
+            [sys.executable, "-P", "-m", "oneroster.decoding"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, close_fds=True)
         assert self.process.stdin is not None and self.process.stdout is not None
         self.to = Connection(os.dup(self.process.stdin.fileno()), readable=False)
@@ -167,13 +168,13 @@ class Decoders:
             if self.threads is None:
                 self.threads = []
                 for number in range(self.processes):
-                    thread = threading.Thread(target=self._serve, name=f"decoder-{number}",
+                    thread = threading.Thread(target=self._feed, name=f"decoder-{number}",
                                               daemon=True)
                     thread.start()
                     self.threads.append(thread)
             return not self.broken
 
-    def _serve(self) -> None:
+    def _feed(self) -> None:
         """Hand pages to one decoder process until told to stop, or until it dies."""
         try:
             decoder = Decoder()
@@ -253,7 +254,7 @@ def from_rows(entity: str, rows: bytes) -> list[Record]:
                                               raw)))
 
 
-def _serve(into: Connection, out: Connection) -> None:
+def decode_pages(into: Connection, out: Connection) -> None:
     """Decode pages until the input ends: a collection's name, then a body, then rows back."""
     gc.set_threshold(GC_THRESHOLD_0, *gc.get_threshold()[1:])
     while True:
@@ -269,4 +270,4 @@ def _serve(into: Connection, out: Connection) -> None:
 if __name__ == "__main__":
     into_fd, out_fd = os.dup(0), os.dup(1)
     os.dup2(2, 1)  # anything printed goes to the error stream, not into the rows
-    _serve(Connection(into_fd, writable=False), Connection(out_fd, readable=False))
+    decode_pages(Connection(into_fd, writable=False), Connection(out_fd, readable=False))

@@ -30,6 +30,7 @@ def test_htmx_pages_run_under_the_policy_without_violations(strict_page, live_se
     page.fill("#email", "someone@example.com")
     page.click("form[action='/orgs/members'] button[type=submit]")
     page.wait_for_selector("[data-select-on-focus]")
+    page.wait_for_load_state()  # app.js, deferred, listens once the page has loaded
     page.focus("[data-select-on-focus]")
     selected = page.evaluate("() => window.getSelection().toString().length")
     assert selected > 0  # the invite link selects itself: app.js ran under the policy

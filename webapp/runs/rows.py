@@ -22,7 +22,7 @@ import orjson
 
 from webapp.models import RunRecord, RunReference
 from webapp.plugin_api import Record
-from webapp.runs.tally import REFERENCES, pointed, targets
+from webapp.runs.tally import FOLLOWED, REFERENCES, pointed, targets
 
 COLUMNS = ("run_id", "entity", "sourced_id", "source_rank", "status", "date_last_modified",
            "superseded", "ref_a", "ref_b", "data")
@@ -89,6 +89,9 @@ def prepare(how: str, paramstyle: str, run_id: int, rank: int, entity: str,
     """Return what stores a page of records the way `how` says, and its tally figures."""
     datas = list(map(_DATA, records))
     jsons = _serialised_already(datas)
+    if jsons is not None and (entity in REFERENCES or entity in FOLLOWED):
+        # The references are read from the JSON the records hold: one parse for the page.
+        datas = orjson.loads(b"[" + b",".join(jsons) + b"]")
     references = pointed(entity, datas)
     ids = list(map(_SOURCED_ID, records))
     columns: list[Any] = [ids, list(map(_STATUS, records)), list(map(_MODIFIED, records))]
