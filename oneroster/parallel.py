@@ -52,8 +52,9 @@ class ParallelFetch:
     normalise, plan the next pages, hand records to the sink, report progress. The work that
     needs the interpreter lock is the same whichever thread does it; done by one thread, it
     does not preempt the fetchers with more of itself. With `decode_processes` set, a fetcher
-    hands the body to a decoder process (oneroster/decoding.py) and waits, without the lock,
-    for the page's records: parsing and normalising then run on the other cores.
+    hands a large body to a decoder process (oneroster/decoding.py) and goes on to its next
+    request, and run()'s thread takes the page's records once decoded: parsing and
+    normalising then run on the other cores.
 
     An `optional` collection the server does not grant this client (its token lacks the
     collection's scope, or the first page is answered 401 or 403) ends without an error,
