@@ -35,6 +35,15 @@ RAW = attrgetter("raw")
 JSON_OF = attrgetter("json")
 
 
+def serialised(datas: list) -> list[bytes]:
+    """Return records' JSON as a store writes it: held already (a decoded page's, see
+    oneroster/decoding.py), or written by orjson."""
+    try:
+        return list(map(JSON_OF, datas))
+    except AttributeError:
+        return list(map(orjson.dumps, datas))
+
+
 @dataclass
 class Fingerprint:
     """Per collection: how many records, and the sum of their digests."""
@@ -45,12 +54,7 @@ class Fingerprint:
 
     def add(self, entity: str, records: Iterable[Mapping]) -> None:
         """Count records of one collection (mappings, serialised as the server sent them)."""
-        records = list(records)
-        try:  # records that hold their JSON already (oneroster/decoding.py), as a store takes them
-            jsons = list(map(JSON_OF, records))
-        except AttributeError:
-            jsons = list(map(orjson.dumps, records))
-        digests = list(map(hash, jsons))
+        digests = list(map(hash, serialised(list(records))))
         total = sum(digests)
         with self.lock:
             self.counts[entity] += len(digests)

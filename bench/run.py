@@ -27,13 +27,12 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from operator import attrgetter
 from pathlib import Path
 
-import orjson
 from cryptography.fernet import Fernet
 from sqlalchemy import make_url, select
 
+from bench._clients import serialised
 from bench._sandbox import sandbox
 from oneroster.client import OneRosterClient
 from oneroster.model import ENTITIES, Record
@@ -44,21 +43,11 @@ USERS = 50_000
 LATENCY_MS = 50
 CLIENT_ID, SECRET = "demo", "sandbox-secret"
 MASK = (1 << 128) - 1
-JSON_OF = attrgetter("json")
 
 
 def fingerprint(json: bytes) -> int:
     """Return an order-independent fingerprint part of one record: a digest of its JSON."""
     return int.from_bytes(hashlib.blake2b(json, digest_size=16).digest())
-
-
-def serialised(datas: list) -> list[bytes]:
-    """Return the records' JSON as a store writes it: held already (a decoded page's), or
-    written by orjson."""
-    try:
-        return list(map(JSON_OF, datas))
-    except AttributeError:
-        return list(map(orjson.dumps, datas))
 
 
 class Tally:

@@ -31,7 +31,7 @@ from oneroster.model import (
     Sink,
     TokenInfo,
 )
-from oneroster.normalize import DATA_TYPE, normalize_page
+from oneroster.normalize import DATA_TYPE, normalize_page, page_rows
 from oneroster.paging import Slice, parse_link, parse_total
 from oneroster.parallel import ParallelFetch
 
@@ -202,12 +202,10 @@ class OneRosterClient:
                 f"The server's answer for {label(entity)} is not valid JSON (it may have been "
                 "cut short)", entity=entity, status=answer.status,
                 url=safe_url(answer.url))) from None
-        key = DATA_TYPE[entity]
-        rows = payload.get(key) if isinstance(payload, dict) else None
-        if rows is None and isinstance(payload, dict):
-            rows = payload.get(entity)
-        if not isinstance(rows, list):
+        rows = page_rows(entity, payload)
+        if rows is None:
             raise not_oneroster(self.settings.base_url, self.settings.version,
-                                f"the answer for {label(entity)} has no {key!r} list",
+                                f"the answer for {label(entity)} has no "
+                                f"{DATA_TYPE[entity]!r} list",
                                 entity=entity, status=answer.status, url=safe_url(answer.url))
         return rows

@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 
 from oneroster.model import Record
-from oneroster.normalize import DATA_TYPE, normalize_page
+from oneroster.normalize import DATA_TYPE, normalize_page, page_rows
 
 STOP_S = 5.0  # how long a decoder may take to end once told to
 # Pages smaller than this are decoded where they are: sending them costs more than it saves.
@@ -91,15 +91,6 @@ class JsonObject(Mapping):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return JsonObject, (self.json,)
-
-
-def as_json(value: Any) -> Any:
-    """orjson's `default` for records' data: a JsonObject is written as the JSON it holds."""
-    if isinstance(value, JsonObject):
-        return orjson.Fragment(value.json)
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 class Decoder:
@@ -219,11 +210,8 @@ _NEW = tuple.__new__
 def to_rows(entity: str, body: bytes) -> bytes:
     """Return a page's records as compact rows (in a decoder), or b"" if it needs checking."""
     try:
-        payload = orjson.loads(body)
-        rows = payload.get(DATA_TYPE[entity]) if isinstance(payload, dict) else None
-        if rows is None and isinstance(payload, dict):
-            rows = payload.get(entity)
-        if not isinstance(rows, list):
+        rows = page_rows(entity, orjson.loads(body))
+        if rows is None:
             return b""
         records = normalize_page(entity, rows)
     except Exception:  # noqa: BLE001 - the fetch's own process says what is wrong

@@ -277,6 +277,17 @@ IN_SHAPE: dict[str, Callable[[list], bool]] = {
 }
 
 
+def page_rows(entity: str, payload: Any) -> list | None:
+    """Return a page's list of records: under its data type's key (a /students page under
+    "users"), or its path's; None when the payload holds no such list."""
+    if not isinstance(payload, dict):
+        return None
+    rows = payload.get(DATA_TYPE[entity])
+    if rows is None:
+        rows = payload.get(entity)
+    return rows if isinstance(rows, list) else None
+
+
 def normalize_page(entity: str, rows: list) -> list[Record]:
     """Return the Records of one page of a collection, in the 1.2 shape."""
     try:
