@@ -2,11 +2,13 @@
 
 Parsing and normalising a page takes the interpreter lock for as long as the work lasts: in
 one process, however many threads fetch, one core decodes. A Decoders pool runs
-``python -m oneroster.decoding`` processes that take a page's body, parse it, normalise its
-records (oneroster/normalize.py) and send back compact rows: per record its sourcedId,
-status, dateLastModified and its JSON, serialised once. The fetch's own process never builds
+``python -m oneroster.decoding`` processes that take a page's body and send back compact
+rows: per record its sourcedId, status and dateLastModified, and where its JSON lies in the
+body when the page is in the 1.2 shape already (oneroster/shapes.py), or else its JSON as
+normalised (oneroster/normalize.py) and serialised once. The fetch's own process never builds
 the records' dicts: a record's data is a JsonObject, a read-only mapping that holds the JSON
 and parses it only if someone reads a field. Whoever stores records takes the JSON as it is.
+A page in shape that no decoder takes is read the same way where it is (decoded_here).
 
 A page a decoder cannot turn into rows (not JSON, not a collection, a record without a
 sourcedId...) is decoded again in the fetch's process, where the usual checks say exactly
@@ -16,6 +18,7 @@ either way, only the speed.
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import marshal
 import os
@@ -27,13 +30,14 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import Future
 from itertools import repeat
 from multiprocessing.connection import Connection
-from operator import is_
+from operator import add, is_
 from typing import Any
 
 import orjson
 
 from oneroster.model import Record
 from oneroster.normalize import DATA_TYPE, normalize_page, page_rows
+from oneroster.shapes import rows_in_shape
 
 STOP_S = 5.0  # how long a decoder may take to end once told to
 # Pages smaller than this are decoded where they are: sending them costs more than it saves.
@@ -43,12 +47,14 @@ MIN_BYTES = 64 * 1024
 AFTER_BYTES = 16 * 1024 * 1024
 # A decoder makes as many short-lived containers as the fetch did (see decode_pages).
 GC_THRESHOLD_0 = 100_000
+PIPE_BYTES = 1024 * 1024  # Linux's limit for a pipe's buffer, unless raised
 
 
 class JsonObject(Mapping):
     """A record's fields as JSON bytes, parsed the first time a field is read.
 
-    ``json`` is the object as orjson writes it; equal to, and read like, the dict it holds.
+    ``json`` is the object as the server sent it, or as orjson writes it once normalised;
+    equal to, and read like, the dict it holds.
     """
 
     __slots__ = ("json", "_fields")
@@ -102,6 +108,8 @@ class Decoder:
             [sys.executable, "-P", "-m", "oneroster.decoding"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, close_fds=True)
         assert self.process.stdin is not None and self.process.stdout is not None
+        for pipe in (self.process.stdin, self.process.stdout):
+            _widen(pipe.fileno())
         self.to = Connection(os.dup(self.process.stdin.fileno()), readable=False)
         self.back = Connection(os.dup(self.process.stdout.fileno()), writable=False)
         self.process.stdin.close()
@@ -120,6 +128,14 @@ class Decoder:
             self.process.kill()
             self.process.wait()
         self.back.close()
+
+
+def _widen(pipe: int) -> None:
+    """Let a pipe hold a whole page, so that a body crosses in one go, not in 16 turns."""
+    try:
+        fcntl.fcntl(pipe, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+    except OSError:  # above the system's limit: the usual 64 KiB does, only slower
+        pass
 
 
 class Decoders:
@@ -182,7 +198,7 @@ class Decoders:
                         rows = decoder.decode(entity, body)
                     except (OSError, EOFError):  # it died: later pages are decoded here
                         self.broken = True
-                future.set_result(from_rows(entity, rows) if rows else None)
+                future.set_result(from_rows(entity, rows, body) if rows else None)
                 del job, future, body
         finally:
             if decoder is not None:
@@ -209,6 +225,12 @@ _NEW = tuple.__new__
 
 def to_rows(entity: str, body: bytes) -> bytes:
     """Return a page's records as compact rows (in a decoder), or b"" if it needs checking."""
+    same: dict[str | None, str | None] = {}
+    found = rows_in_shape(entity, body)
+    if found is not None:  # where each record's JSON lies in the body, not the JSON
+        ids, statuses, modified, starts, lengths = found
+        return marshal.dumps((ids, statuses, list(map(same.setdefault, modified, modified)),
+                              (starts, lengths), None))
     try:
         rows = page_rows(entity, orjson.loads(body))
         if rows is None:
@@ -217,7 +239,7 @@ def to_rows(entity: str, body: bytes) -> bytes:
     except Exception:  # noqa: BLE001 - the fetch's own process says what is wrong
         return b""
     if not records:
-        return marshal.dumps(((), (), (), (), None))
+        return marshal.dumps(((), (), (), [], None))
     _entities, ids, statuses, modified, datas, raws = zip(*records, strict=True)
     dumps = orjson.dumps
     jsons = list(map(dumps, datas))
@@ -227,14 +249,38 @@ def to_rows(entity: str, body: bytes) -> bytes:
         raw_jsons = [None if data is raw else dumps(raw)
                      for data, raw in zip(datas, raws, strict=True)]
     # Statuses and dates repeat down a page: sent once each, they arrive as one object each.
-    same: dict[str | None, str | None] = {}
     return marshal.dumps((ids, tuple(map(same.setdefault, statuses, statuses)),
                           tuple(map(same.setdefault, modified, modified)), jsons, raw_jsons))
 
 
-def from_rows(entity: str, rows: bytes) -> list[Record]:
-    """Return the Records of a decoder's rows: their data JsonObjects, not yet parsed."""
+def from_rows(entity: str, rows: bytes, body: bytes) -> list[Record]:
+    """Return the Records of a decoder's rows for a page's body: their data JsonObjects,
+    not yet parsed."""
     ids, statuses, modified, datas, raws = marshal.loads(rows)
+    if datas.__class__ is tuple:  # where each record lies in the body
+        datas = _cut(body, *datas)
+    return _records(entity, ids, statuses, modified, datas, raws)
+
+
+def decoded_here(entity: str, body: bytes) -> Future | None:
+    """Return the done future of a page's records, read in this process, when the page is
+    in the 1.2 shape already (oneroster/shapes.py); None when it needs reading in full."""
+    found = rows_in_shape(entity, body)
+    if found is None:
+        return None
+    ids, statuses, modified, starts, lengths = found
+    future: Future = Future()
+    future.set_result(_records(entity, ids, statuses, modified, _cut(body, starts, lengths),
+                               None))
+    return future
+
+
+def _cut(body: bytes, starts: list[int], lengths: list[int]) -> list[bytes]:
+    return list(map(body.__getitem__, map(slice, starts, map(add, starts, lengths))))
+
+
+def _records(entity: str, ids: list, statuses: list, modified: list, datas: list[bytes],
+             raws: list[bytes | None] | None) -> list[Record]:
     data = list(map(JsonObject, datas))
     raw = data if raws is None else [d if r is None else JsonObject(r)
                                      for d, r in zip(data, raws, strict=True)]

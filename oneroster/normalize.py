@@ -288,18 +288,23 @@ def page_rows(entity: str, payload: Any) -> list | None:
     return rows if isinstance(rows, list) else None
 
 
+def in_shape(entity: str, rows: list) -> bool:
+    """Whether every record of a page is in the 1.2 shape already: nothing to fix."""
+    try:
+        return (_STRINGS.issuperset(map(type, map(_SOURCED_ID, rows)))
+                and "" not in map(_SOURCED_ID, rows)
+                and _STATUS_OK.issuperset(_column(rows, "status"))
+                and IN_SHAPE[DATA_TYPE[entity]](rows))
+    except (KeyError, TypeError, AttributeError):  # something odd: the fixers deal with it
+        return False
+
+
 def normalize_page(entity: str, rows: list) -> list[Record]:
     """Return the Records of one page of a collection, in the 1.2 shape."""
-    try:
-        ids = list(map(_SOURCED_ID, rows))
-        statuses = list(_column(rows, "status"))
-        in_shape = (_STRINGS.issuperset(map(type, ids)) and "" not in ids
-                    and _STATUS_OK.issuperset(statuses) and IN_SHAPE[DATA_TYPE[entity]](rows))
-    except (KeyError, TypeError, AttributeError):  # something odd: the fixers deal with it
-        in_shape = False
-    if not in_shape:
+    if not in_shape(entity, rows):
         return list(map(normalizer(entity), rows))
-    return list(map(_NEW, repeat(Record), zip(repeat(entity), ids, statuses,
+    return list(map(_NEW, repeat(Record), zip(repeat(entity), map(_SOURCED_ID, rows),
+                                              _column(rows, "status"),
                                               _column(rows, "dateLastModified"), rows, rows)))
 
 

@@ -12,7 +12,7 @@ import time
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
-from oneroster.decoding import Decoders
+from oneroster.decoding import Decoders, decoded_here
 from oneroster.entity_run import RECENT_PAGES_CAP_PER_SLOT as RECENT_PAGES_CAP_PER_SLOT
 from oneroster.entity_run import SOURCED_ID, EntityRun
 from oneroster.errors import label, with_entity
@@ -171,9 +171,12 @@ class ParallelFetch:
             del job, outcome  # an answer's body is not kept while waiting for the next page
 
     def _decoded(self, run: EntityRun, answer: Answer) -> Answer | tuple[Answer, Future]:
-        """Return the answer with the future of its records, when a decoder takes it."""
+        """Return the answer with the future of its records: a decoder's, or read here when in
+        the 1.2 shape; the answer alone when its records need reading in full."""
         future = None if self.decoders is None else \
             self.decoders.submit(run.entity, answer.body)
+        if future is None:
+            future = decoded_here(run.entity, answer.body)
         return answer if future is None else (answer, future)
 
     def _discard_answers(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -113,6 +114,20 @@ class HeldJson(ReadOnly):
         self.json = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)  # not as orjson would
 
 
+class PrettyJson(ReadOnly):
+    """A record's data that holds its JSON already, laid out on lines with tabs."""
+
+    def __init__(self, fields: dict) -> None:
+        super().__init__(fields)
+        self.json = pretty(fields)
+
+
+def pretty(fields: dict) -> bytes:
+    """Return JSON as a server may write it: keys sorted, values on lines of their own."""
+    return json.dumps(fields, indent="\t", sort_keys=True,
+                      ensure_ascii=False).replace("\n", "\r\n").encode()
+
+
 class ScriptedSource(SourcePlugin):
     """A source whose records and failures a test writes into its configuration.
 
@@ -142,7 +157,8 @@ class ScriptedSource(SourcePlugin):
 
     def _records(self, entity: str) -> list[Record]:
         rows = (self.config.get("records") or {}).get(entity, [])
-        held = {"json": HeldJson, "mapping": ReadOnly}.get(self.config.get("held"), dict)
+        held = {"json": HeldJson, "pretty": PrettyJson,
+                "mapping": ReadOnly}.get(self.config.get("held"), dict)
         return [Record(entity, d["sourcedId"], d.get("status", "active"),
                        d.get("dateLastModified"), held(d)) for d in rows]
 

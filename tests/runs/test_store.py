@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 
 import orjson
 import pytest
 from sqlalchemy import event, func, select, text
 
 from oneroster.model import Record
-from tests.runs.conftest import graph, ref, source
+from tests.runs.conftest import graph, pretty, ref, source
 from tests.runs.test_engine import ROSTER
 from tests.runs.test_run_test_data import run_id_of
 from webapp.extensions import db
@@ -49,7 +50,7 @@ def test_each_row_holds_the_records_fields_and_its_json_as_orjson_writes_it(
 
 
 @pytest.mark.parametrize("how", ["native", "insert"])
-@pytest.mark.parametrize("held", ["json", "mapping"])
+@pytest.mark.parametrize("held", ["json", "pretty", "mapping"])
 def test_a_source_may_hand_over_data_as_a_mapping_or_as_json_already(
         app, ada, flows, scripted, monkeypatch, how, held):
     if how == "insert":
@@ -62,9 +63,9 @@ def test_a_source_may_hand_over_data_as_a_mapping_or_as_json_already(
     run = flows.run(run_id_of(ada.post(f"/runs/flows/{flow_id}/start")))
     assert run.status == "completed"
     stored = rows(app, run.id, "enrollments")
-    option = orjson.OPT_SORT_KEYS if held == "json" else None  # the source's JSON, as given
-    assert [r[6] for r in stored] == [orjson.dumps(e, option=option).decode()
-                                      for e in roster["enrollments"]]
+    as_given = {"json": partial(orjson.dumps, option=orjson.OPT_SORT_KEYS),
+                "pretty": pretty, "mapping": orjson.dumps}[held]  # the source's JSON
+    assert [r[6] for r in stored] == [as_given(e).decode() for e in roster["enrollments"]]
     assert stored[-1][:5] == ("enr-9", "active", None, "user-1", "class-1")
     assert run.counts["enrollments"] == len(roster["enrollments"])
 

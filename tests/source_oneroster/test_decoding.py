@@ -116,13 +116,25 @@ def test_small_pages_and_the_start_of_a_read_are_decoded_in_place():
 def test_rows_make_the_records_normalize_page_makes():
     users = rows("users", 3)
     users[1]["enabledUser"] = True  # reshaped: "true", the server's value kept in raw
-    records = from_rows("users", to_rows("users", orjson.dumps({"users": users})))
+    body = orjson.dumps({"users": users})
+    records = from_rows("users", to_rows("users", body), body)
     expected = normalize_page("users", orjson.loads(orjson.dumps(users)))
     assert [tuple(r[:4]) for r in records] == [tuple(r[:4]) for r in expected]
     assert [r.data for r in records] == [r.data for r in expected]
     assert [r.raw for r in records] == [r.raw for r in expected]
     assert records[0].data is records[0].raw and records[1].data is not records[1].raw
     assert records[1].data["enabledUser"] == "true" and records[1].raw["enabledUser"] is True
+
+
+def test_the_rows_of_a_page_in_shape_say_where_its_records_lie_in_the_body():
+    users = rows("users", 40)
+    body = json.dumps({"users": users}, ensure_ascii=False).encode()  # spaced: ", " and ": "
+    sent = to_rows("users", body)
+    assert len(sent) < len(body) / 4  # the records' JSON stays where it is
+    records = from_rows("users", sent, body)
+    assert [r.sourced_id for r in records] == [u["sourcedId"] for u in users]
+    assert [orjson.loads(r.data.json) for r in records] == users
+    assert all(r.data.json in body for r in records)
 
 
 @pytest.mark.parametrize("body", [b"not json", b'{"users": {}}', b"[1, 2]",

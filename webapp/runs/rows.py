@@ -5,7 +5,7 @@ rows of a COPY in its text format, one bytes object the writer streams as it is.
 prepared in the thread of the reader that hands it over, so the writer thread needs the
 interpreter lock only for the moment the driver takes the values; its database work runs
 without the lock. Values are gathered column by column over the page, in C, and the JSON of a
-record is serialised once, by orjson.
+record is serialised once, by orjson, unless the record holds it already (see Record).
 """
 
 from __future__ import annotations
@@ -61,6 +61,12 @@ COPY_SQL = (f"COPY {RunRecord.__tablename__} (run_id, entity, source_rank, super
 # What COPY's text format cannot take as it is: its separators and its escape character.
 _COPY_SPECIAL = ("\\", "\t", "\n", "\r")
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_COPY_SPECIAL_BYTES = tuple(special.encode() for special in _COPY_SPECIAL)
+
+
+def _copy_escaped(data: bytes) -> bytes:
+    return (data.replace(b"\\", b"\\\\").replace(b"\t", b"\\t").replace(b"\n", b"\\n")
+            .replace(b"\r", b"\\r"))
 
 
 @dataclass
@@ -152,10 +158,11 @@ def _copy(run_id: int, rank: int, entity: str, columns: list[list[Any]],
     text = list(map(_copy_column, (sourced_ids, statuses, modified, *refs)))
     if len(refs) != 2:
         text += [[b"\\N"] * len(sourced_ids)] * 2
-    # orjson escapes every control character inside a string and writes no whitespace, so
-    # a backslash is the only character of the JSON that COPY's text format needs escaped.
-    if b"\\" in b"".join(datas):
-        datas = [data.replace(b"\\", b"\\\\") for data in datas]
+    # JSON escapes every control character inside a string: only a backslash, or a line
+    # break or tab between values (JSON held as a server wrote it), needs escaping here.
+    joined = b"".join(datas)
+    if any(special in joined for special in _COPY_SPECIAL_BYTES):
+        datas = list(map(_copy_escaped, datas))
     head = f"{run_id}\t{entity.translate(_COPY_ESCAPES)}\t{rank}\tf\t".encode()
     lines = map(b"\t".join, zip(*text, datas, strict=True))
     return head + (b"\n" + head).join(lines) + b"\n"
