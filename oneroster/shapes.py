@@ -13,6 +13,7 @@ in any record, is read the usual way, where the fixers and the error messages ar
 
 from __future__ import annotations
 
+import re
 from itertools import accumulate, repeat
 from operator import add, attrgetter
 from typing import Annotated, Any, Literal
@@ -93,7 +94,9 @@ _ID, _STATUS, _MODIFIED = (attrgetter(name) for name in
 _NULL = msgspec.Raw(b"null")
 # JSON that is stored as orjson writes it, not as sent: characters escaped that orjson writes
 # as they are (a search of the stored text finds "Zoë", not "Zo\u00eb"), and line breaks.
-_REWRITTEN = (b"\\u", b"\\/", b"\n", b"\r", b"\t")
+# Each is looked for only where a byte search (memchr) found its first byte.
+_BREAKS = (b"\n", b"\r", b"\t")
+_ESCAPED = re.compile(rb"\\[u/]")
 _PAYLOAD = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _ALL = msgspec.json.Decoder(list[msgspec.Raw])
 _IN_SHAPE = {data_type: msgspec.json.Decoder(list[shape]) for data_type, shape in _SHAPES.items()}
@@ -105,7 +108,7 @@ def rows_in_shape(entity: str, body: bytes) -> tuple[list, list, list, list[int]
     already and written as orjson would write it but for spaces; None when the page needs
     reading the usual way (not JSON, no list of records, a record to fix or to complain
     about, escapes or line breaks to write anew)."""
-    if any(mark in body for mark in _REWRITTEN):
+    if any(map(body.__contains__, _BREAKS)) or (b"\\" in body and _ESCAPED.search(body)):
         return None
     data_type = DATA_TYPE[entity]
     try:
