@@ -132,8 +132,11 @@ class Decoder:
 
 def _widen(pipe: int) -> None:
     """Let a pipe hold a whole page, so that a body crosses in one go, not in 16 turns."""
+    setting = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux's alone
+    if setting is None:
+        return
     try:
-        fcntl.fcntl(pipe, getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_BYTES)
+        fcntl.fcntl(pipe, setting, PIPE_BYTES)
     except OSError:  # above the system's limit: the usual 64 KiB does, only slower
         pass
 

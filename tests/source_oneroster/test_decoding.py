@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import pickle
+from pathlib import Path
 
 import orjson
 import pytest
@@ -99,6 +101,18 @@ def test_a_decoder_that_dies_hands_its_pages_back():
         again = pool.submit("users", body)
         assert again is not None and again.result(10) is None  # decoded where it is
         assert pool.submit("users", body) is None  # and every page after it
+
+
+@pytest.mark.skipif(not hasattr(fcntl, "F_GETPIPE_SZ"), reason="pipe sizes are Linux's alone")
+def test_a_page_crosses_to_a_decoder_in_one_go():
+    body = orjson.dumps({"users": rows("users", 5)})
+    limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    with Decoders(1, min_bytes=0, after_bytes=0) as pool:
+        assert len(pool.submit("users", body).result(10)) == 5
+        (decoder,) = pool.running
+        for end in (decoder.to, decoder.back):
+            size = fcntl.fcntl(end.fileno(), fcntl.F_GETPIPE_SZ)
+            assert size == (decoding.PIPE_BYTES if limit >= decoding.PIPE_BYTES else 65536)
 
 
 def test_small_pages_and_the_start_of_a_read_are_decoded_in_place():
