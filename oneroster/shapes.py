@@ -119,15 +119,17 @@ def rows_in_shape(entity: str, body: bytes) -> tuple[list, list, list, list[int]
         if held is None:
             return None
         records = _IN_SHAPE[data_type].decode(held)
-        lengths = list(map(len, _ALL.decode(held)))
+        raws = _ALL.decode(held)
     except msgspec.DecodeError:  # ValidationError included
         return None
+    lengths = list(map(len, raws))
     return (list(map(_ID, records)), list(map(_STATUS, records)),
-            list(map(_MODIFIED, records)), _starts(body, held, lengths), lengths)
+            list(map(_MODIFIED, records)), _starts(body, held, raws, lengths), lengths)
 
 
-def _starts(body: bytes, held: msgspec.Raw, lengths: list[int]) -> list[int]:
-    """Return where in the body each record of the list `held` starts."""
+def _starts(body: bytes, held: msgspec.Raw, raws: list[msgspec.Raw],
+            lengths: list[int]) -> list[int]:
+    """Return where in the body each record (`raws`, of the list `held`) starts."""
     view = memoryview(held)
     at = body.find(view[:64])  # where the list starts, found by its first bytes...
     if at < 0 or not body.startswith(view, at):  # ...unless an earlier copy of them misled
@@ -136,8 +138,7 @@ def _starts(body: bytes, held: msgspec.Raw, lengths: list[int]) -> list[int]:
     if len(view) == 1 + sum(lengths) + len(lengths):  # "[a,b,c]": no room for spaces
         return list(accumulate(map(add, lengths[:-1], repeat(1)), initial=at))
     starts = []
-    records = _ALL.decode(held)
-    for record in records:  # only spaces and commas lie between two records
+    for record in raws:  # only spaces and commas lie between two records
         at = body.find(memoryview(record), at)
         starts.append(at)
         at += len(record)
